@@ -1,0 +1,628 @@
+"""Kaldi tables and objects: rspecifiers, wspecifiers, binary and text formats.
+
+Reading is strict: a truncated record, a text vector without its closing ']', a
+non-number, NaN/Inf or a record of a different kind raises KaldiError with one line
+naming the key and the file. kaldi_io (which we use for writing binary float
+vectors) asserts without saying where, and silently returns a short vector for a
+truncated record, so the reader here is our own.
+
+Writing is atomic for plain files: the data go to a temp file beside the target,
+which is renamed over it only once everything was written.
+"""
+import contextlib
+import os
+import re
+import struct
+import subprocess
+import sys
+import tempfile
+
+import numpy as np
+
+
+def _import_kaldi_io():
+    """kaldi_io, imported without its side effects.
+
+    At import kaldi_io sets KALDI_ROOT to a path of its author's when unset, prints a
+    banner when that path is missing and prepends Kaldi dirs to PATH. Our tools run
+    inside pipes and path.sh decides which engine is on PATH, so we import it with
+    KALDI_ROOT pointing somewhere that exists and put the environment back after.
+    """
+    saved = {k: os.environ.get(k) for k in ('KALDI_ROOT', 'PATH')}
+    os.environ.setdefault('KALDI_ROOT', os.path.sep)
+    try:
+        import kaldi_io as module
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+    return module
+
+
+kaldi_io = _import_kaldi_io()
+
+
+class KaldiError(Exception):
+    """A user-facing error; its message is one line naming the file (and key)."""
+
+
+_SPEC_RE = re.compile(r'^(ark|scp)((?:,[a-z]+)*):(.*)$', re.S)
+_WHITESPACE = b' \t\n\r'
+_FLOAT_FORMAT = '%.7g'   # Kaldi prints floats with 7 significant digits
+
+
+# ----------------------------------------------------------------------------
+# rxfilenames / wxfilenames: '-', 'cmd |', '| cmd', 'file', 'file:offset'
+
+class _PipeInput:
+    """stdout of a shell command, checked for its exit status at close."""
+
+    def __init__(self, cmd):
+        self.cmd = cmd
+        self.proc = subprocess.Popen(cmd, shell=True, stdout=subprocess.PIPE)
+        self.stream = self.proc.stdout
+
+    def close(self):
+        self.stream.close()
+        status = self.proc.wait()
+        if status != 0:
+            raise KaldiError("command '%s' failed with exit status %d" % (self.cmd, status))
+
+
+def describe(rxfilename):
+    """How a file is named in messages."""
+    return rxfilename if rxfilename not in ('', '-') else 'standard input'
+
+
+@contextlib.contextmanager
+def open_rx(rxfilename):
+    """Yield a buffered binary stream for an rxfilename; check pipes on close."""
+    name = rxfilename.strip()
+    if name in ('', '-'):
+        yield sys.stdin.buffer
+        return
+    if name.endswith('|'):
+        pipe = _PipeInput(name[:-1].strip())
+        try:
+            yield pipe.stream
+        except BaseException:
+            pipe.proc.kill()
+            pipe.stream.close()
+            pipe.proc.wait()
+            raise
+        pipe.close()
+        return
+    offset = None
+    match = re.match(r'^(.*):(\d+)$', name)
+    if match and not os.path.exists(name):
+        name, offset = match.group(1), int(match.group(2))
+    try:
+        stream = open(name, 'rb')
+    except OSError as err:
+        raise KaldiError('%s: cannot open for reading: %s' % (name, err.strerror))
+    try:
+        if offset is not None:
+            stream.seek(offset)
+        yield stream
+    finally:
+        stream.close()
+
+
+class _AtomicFile:
+    """A file written under a temp name and renamed into place by commit()."""
+
+    def __init__(self, path):
+        self.path = path
+        directory = os.path.dirname(os.path.abspath(path))
+        if not os.path.isdir(directory):
+            raise KaldiError('%s: cannot open for writing: no such directory' % path)
+        fd, self.tmp = tempfile.mkstemp(prefix='.' + os.path.basename(path) + '.', dir=directory)
+        self.stream = os.fdopen(fd, 'wb')
+
+    def commit(self):
+        self.stream.close()
+        os.replace(self.tmp, self.path)
+
+    def abort(self):
+        self.stream.close()
+        if os.path.exists(self.tmp):
+            os.unlink(self.tmp)
+
+
+class _PipeOutput:
+    def __init__(self, cmd):
+        self.cmd = cmd
+        self.proc = subprocess.Popen(cmd, shell=True, stdin=subprocess.PIPE)
+        self.stream = self.proc.stdin
+
+    def commit(self):
+        self.stream.close()
+        status = self.proc.wait()
+        if status != 0:
+            raise KaldiError("command '%s' failed with exit status %d" % (self.cmd, status))
+
+    def abort(self):
+        self.stream.close()
+        self.proc.wait()
+
+
+class _StdOutput:
+    def __init__(self):
+        self.stream = sys.stdout.buffer
+
+    def commit(self):
+        self.stream.flush()
+
+    abort = commit
+
+
+def _open_wx(wxfilename):
+    name = wxfilename.strip()
+    if name in ('', '-'):
+        return _StdOutput()
+    if name.startswith('|'):
+        return _PipeOutput(name[1:].strip())
+    return _AtomicFile(name)
+
+
+@contextlib.contextmanager
+def _committed(*outputs):
+    """Commit all outputs if the block succeeds, abort (delete temps) if not."""
+    try:
+        yield [out.stream for out in outputs]
+    except BaseException:
+        for out in outputs:
+            out.abort()
+        raise
+    for out in outputs:
+        out.commit()
+
+
+@contextlib.contextmanager
+def open_output(wxfilename, binary):
+    """Yield a binary stream for one Kaldi object; writes the binary header."""
+    with _committed(_open_wx(wxfilename)) as (stream,):
+        if binary:
+            stream.write(b'\0B')
+        yield stream
+
+
+@contextlib.contextmanager
+def open_input(rxfilename):
+    """Yield (stream, is_binary) for one Kaldi object, header consumed."""
+    with open_rx(rxfilename) as stream:
+        yield stream, _consume_binary_header(stream)
+
+
+def _consume_binary_header(stream):
+    _skip_whitespace(stream)
+    if stream.peek(2)[:2] == b'\0B':
+        stream.read(2)
+        return True
+    return False
+
+
+# ----------------------------------------------------------------------------
+# Low-level readers on a buffered binary stream
+
+def _skip_whitespace(stream):
+    while True:
+        head = stream.peek(1)[:64]
+        if not head:
+            return
+        stripped = head.lstrip(_WHITESPACE)
+        skip = len(head) - len(stripped)
+        if skip == 0:
+            return
+        stream.read(skip)
+
+
+def _read_word(stream):
+    """Read up to (and consume) the next single whitespace char; b'' at EOF."""
+    _skip_whitespace(stream)
+    parts = []
+    while True:
+        head = stream.peek(1)[:4096]
+        if not head:
+            break
+        cut = min((i for i in (head.find(c) for c in (b' ', b'\n', b'\t', b'\r')) if i >= 0),
+                  default=-1)
+        if cut >= 0:
+            parts.append(stream.read(cut))
+            stream.read(1)
+            break
+        parts.append(stream.read(len(head)))
+    return b''.join(parts)
+
+
+def _exact(stream, size, what):
+    data = stream.read(size)
+    if len(data) != size:
+        raise EOFError(what)
+    return data
+
+
+def read_token(stream, binary):
+    """Read a token such as '<Plda>' (Kaldi ends tokens with one space)."""
+    word = _read_word(stream)
+    if not word:
+        raise KaldiError('unexpected end of file while reading a token')
+    return word.decode('latin1')
+
+
+def expect_token(stream, binary, token):
+    got = read_token(stream, binary)
+    if got != token:
+        raise KaldiError("expected token '%s', got '%s'" % (token, got))
+
+
+def write_token(stream, binary, token):
+    stream.write((token + ' ').encode('latin1'))
+
+
+def _read_binary_array(stream, kind):
+    """Binary Kaldi vector ('V') or matrix ('M') after its '\\0B' marker."""
+    header = _exact(stream, 3, 'header')
+    if header not in (b'F' + kind + b' ', b'D' + kind + b' '):
+        raise KaldiError("expected a binary %s, found header %r"
+                         % ('vector' if kind == b'V' else 'matrix', header.decode('latin1')))
+    dtype = np.dtype('<f4') if header[0:1] == b'F' else np.dtype('<f8')
+    shape = []
+    for _ in range(1 if kind == b'V' else 2):
+        if _exact(stream, 1, 'size') != b'\x04':
+            raise KaldiError('bad integer size marker')
+        shape.append(struct.unpack('<i', _exact(stream, 4, 'size'))[0])
+    if any(n < 0 for n in shape):
+        raise KaldiError('negative dimension %s' % (shape,))
+    count = int(np.prod(shape))
+    data = _exact(stream, count * dtype.itemsize, 'data')
+    return np.frombuffer(data, dtype=dtype).reshape(shape).astype(dtype.newbyteorder('='))
+
+
+def _parse_floats(words, what):
+    try:
+        return np.array([float(w) for w in words], dtype=np.float64)
+    except ValueError:
+        bad = next(w for w in words if not _is_float(w))
+        raise KaldiError("%s: expected a number or ']', found '%s'" % (what, bad.decode('latin1')))
+
+
+def _is_float(word):
+    try:
+        float(word)
+        return True
+    except ValueError:
+        return False
+
+
+def _read_text_vector(stream):
+    _skip_whitespace(stream)
+    opening = stream.read(1)
+    if opening != b'[':
+        raise KaldiError("text vector does not start with '['")
+    words = []
+    while True:
+        line = stream.readline()
+        if not line:
+            raise KaldiError("text vector has no closing ']'")
+        tokens = line.split()
+        if b']' in tokens:
+            end = tokens.index(b']')
+            words.extend(tokens[:end])
+            if tokens[end + 1:]:
+                raise KaldiError("unexpected text after ']'")
+            return _parse_floats(words, 'text vector')
+        # A line without ']' must hold only numbers; the next key would not parse.
+        for token in tokens:
+            if not _is_float(token):
+                raise KaldiError("text vector has no closing ']' (found '%s')"
+                                 % token.decode('latin1'))
+        words.extend(tokens)
+
+
+def _read_text_matrix(stream):
+    _skip_whitespace(stream)
+    if stream.read(1) != b'[':
+        raise KaldiError("text matrix does not start with '['")
+    rows = []
+    while True:
+        line = stream.readline()
+        if not line:
+            raise KaldiError("text matrix has no closing ']'")
+        tokens = line.split()
+        closed = bool(tokens) and tokens[-1] == b']'
+        if closed:
+            tokens = tokens[:-1]
+        if tokens:
+            rows.append(_parse_floats(tokens, 'text matrix'))
+        if closed:
+            break
+    if not rows:
+        return np.zeros((0, 0))
+    if len({len(r) for r in rows}) != 1:
+        raise KaldiError('text matrix has rows of different lengths')
+    return np.vstack(rows)
+
+
+def read_vector_obj(stream, binary):
+    """One vector (float or double) inside an object or ark record."""
+    try:
+        if binary:
+            return _read_binary_array(stream, b'V')
+        return _read_text_vector(stream)
+    except EOFError as err:
+        raise KaldiError('truncated binary vector (%s)' % err)
+
+
+def read_matrix_obj(stream, binary):
+    try:
+        if binary:
+            return _read_binary_array(stream, b'M')
+        return _read_text_matrix(stream)
+    except EOFError as err:
+        raise KaldiError('truncated binary matrix (%s)' % err)
+
+
+def _format_floats(values):
+    return ' '.join(_FLOAT_FORMAT % v for v in values)
+
+
+def write_vector_obj(stream, binary, vec, double=False):
+    vec = np.asarray(vec).reshape(-1)
+    if binary:
+        # Inside an object no '\0B' marker: only a stream or ark record starts with one.
+        stream.write(b'DV ' if double else b'FV ')
+        stream.write(struct.pack('<bi', 4, vec.shape[0]))
+        stream.write(np.ascontiguousarray(vec, dtype='<f8' if double else '<f4').tobytes())
+    else:
+        stream.write((' [ %s ]\n' % _format_floats(vec)).encode() if vec.size
+                     else b' [ ]\n')
+
+
+def write_matrix_obj(stream, binary, mat, double=False):
+    mat = np.atleast_2d(np.asarray(mat))
+    if binary:
+        stream.write(b'DM ' if double else b'FM ')
+        stream.write(struct.pack('<bibi', 4, mat.shape[0], 4, mat.shape[1]))
+        stream.write(np.ascontiguousarray(mat, dtype='<f8' if double else '<f4').tobytes())
+    else:
+        lines = [' [']
+        for row in mat:
+            lines.append('\n  ' + _format_floats(row))
+        lines.append(' ]\n')
+        stream.write(''.join(lines).encode())
+
+
+def _check_finite(array, where):
+    if not np.all(np.isfinite(array)):
+        raise KaldiError('%s: contains NaN or Inf' % where)
+
+
+# ----------------------------------------------------------------------------
+# Whole objects by rx/wxfilename
+
+def read_vector(rxfilename):
+    """A single Kaldi vector (e.g. mean.vec), float64."""
+    with open_input(rxfilename) as (stream, binary):
+        try:
+            vec = read_vector_obj(stream, binary)
+        except KaldiError as err:
+            raise KaldiError('%s: %s' % (describe(rxfilename), err))
+    _check_finite(vec, describe(rxfilename))
+    return vec.astype(np.float64)
+
+
+def read_matrix(rxfilename):
+    """A single Kaldi matrix (e.g. an LDA transform), float64."""
+    with open_input(rxfilename) as (stream, binary):
+        try:
+            mat = read_matrix_obj(stream, binary)
+        except KaldiError as err:
+            raise KaldiError('%s: %s' % (describe(rxfilename), err))
+    _check_finite(mat, describe(rxfilename))
+    return mat.astype(np.float64)
+
+
+def write_vector(wxfilename, vec, binary=True, double=False):
+    with open_output(wxfilename, binary) as stream:
+        write_vector_obj(stream, binary, vec, double)
+
+
+def write_matrix(wxfilename, mat, binary=True, double=False):
+    with open_output(wxfilename, binary) as stream:
+        write_matrix_obj(stream, binary, mat, double)
+
+
+# ----------------------------------------------------------------------------
+# Tables
+
+def parse_rspecifier(rspecifier):
+    """'ark,s,cs:foo' -> ('ark', {'s', 'cs'}, 'foo')."""
+    match = _SPEC_RE.match(rspecifier.strip())
+    if not match:
+        raise KaldiError("'%s': not an rspecifier (expected ark:... or scp:...)" % rspecifier)
+    kind, opts, name = match.groups()
+    opts = set(o for o in opts.split(',') if o)
+    if 'scp' in opts:
+        raise KaldiError("'%s': an rspecifier names one table" % rspecifier)
+    return kind, opts, name
+
+
+def parse_wspecifier(wspecifier):
+    """-> (ark_wxfilename or None, scp_wxfilename or None, binary)."""
+    match = _SPEC_RE.match(wspecifier.strip())
+    if not match:
+        raise KaldiError("'%s': not a wspecifier (expected ark:..., scp:... or ark,scp:...)"
+                         % wspecifier)
+    first, opts, names = match.groups()
+    opts = [o for o in opts.split(',') if o]
+    kinds = [first] + [o for o in opts if o in ('ark', 'scp')]
+    binary = 't' not in opts
+    if kinds == ['ark']:
+        return names, None, binary
+    if sorted(kinds) == ['ark', 'scp']:
+        parts = names.split(',', 1)
+        if len(parts) != 2:
+            raise KaldiError("'%s': ark,scp needs two file names" % wspecifier)
+        ark, scp = parts if kinds[0] == 'ark' else parts[::-1]
+        return ark, scp, binary
+    raise KaldiError("'%s': writing scp alone is not supported; use ark,scp:" % wspecifier)
+
+
+def _ark_records(rxfilename, read_value):
+    """Iterate (key, value) over an ark stream; read_value(stream, binary)."""
+    where = describe(rxfilename)
+    with open_rx(rxfilename) as stream:
+        while True:
+            key = _read_word(stream)
+            if not key:
+                return
+            key = key.decode('latin1')
+            binary = stream.peek(2)[:2] == b'\0B'
+            if binary:
+                stream.read(2)
+            try:
+                value = read_value(stream, binary)
+            except KaldiError as err:
+                raise KaldiError('%s: key %s: %s' % (where, key, err))
+            yield key, value
+
+
+def _scp_entries(rxfilename):
+    where = describe(rxfilename)
+    with open_rx(rxfilename) as stream:
+        for lineno, line in enumerate(stream, 1):
+            parts = line.decode('latin1').strip().split(None, 1)
+            if not parts:
+                continue
+            if len(parts) != 2:
+                raise KaldiError('%s: line %d: expected "key rxfilename"' % (where, lineno))
+            yield parts[0], parts[1]
+
+
+def _read_scp_objects(rxfilename, read_value):
+    for key, location in _scp_entries(rxfilename):
+        try:
+            with open_input(location) as (stream, binary):
+                value = read_value(stream, binary)
+        except KaldiError as err:
+            raise KaldiError('%s: key %s (%s): %s' % (describe(rxfilename), key, location, err))
+        yield key, value
+
+
+def read_vectors(rspecifier):
+    """Iterate (key, vector) from an rspecifier; vectors keep their stored dtype."""
+    kind, _, name = parse_rspecifier(rspecifier)
+    records = (_ark_records(name, read_vector_obj) if kind == 'ark'
+               else _read_scp_objects(name, read_vector_obj))
+    for key, vec in records:
+        _check_finite(vec, '%s: key %s' % (describe(name), key))
+        yield key, vec
+
+
+def read_vector_table(rspecifier, dtype=np.float64):
+    """All vectors of a table as (keys, N x D matrix); dims must agree, keys be unique."""
+    keys, rows, dim = [], [], None
+    seen = set()
+    name = parse_rspecifier(rspecifier)[2]
+    for key, vec in read_vectors(rspecifier):
+        if dim is None:
+            dim = vec.shape[0]
+        elif vec.shape[0] != dim:
+            raise KaldiError('%s: key %s has dimension %d, earlier vectors have %d'
+                             % (describe(name), key, vec.shape[0], dim))
+        if key in seen:
+            raise KaldiError('%s: key %s appears twice' % (describe(name), key))
+        seen.add(key)
+        keys.append(key)
+        rows.append(vec)
+    matrix = np.vstack(rows).astype(dtype) if rows else np.zeros((0, 0), dtype)
+    return keys, matrix
+
+
+def write_vectors(wspecifier, keys, matrix, binary=None, double=False):
+    """Write rows of `matrix` under `keys`; ark or ark,scp; atomic for files.
+
+    `binary` overrides the wspecifier's ',t' option when given.
+    """
+    ark_name, scp_name, spec_binary = parse_wspecifier(wspecifier)
+    binary = spec_binary if binary is None else binary
+    matrix = np.asarray(matrix)
+    if matrix.ndim != 2 or len(keys) != matrix.shape[0]:
+        raise KaldiError('%s: %d keys for a matrix of shape %s'
+                         % (ark_name, len(keys), matrix.shape))
+    _check_finite(matrix, '%s: vectors to write' % ark_name)
+    outputs = [_open_wx(ark_name)] + ([_open_wx(scp_name)] if scp_name else [])
+    if scp_name and not isinstance(outputs[0], _AtomicFile):
+        for out in outputs:
+            out.abort()
+        raise KaldiError("'%s': ark,scp needs a real ark file for the offsets" % wspecifier)
+    with _committed(*outputs) as streams:
+        ark = streams[0]
+        scp_lines = []
+        for key, row in zip(keys, matrix):
+            if not key or any(c in key for c in ' \t\n'):
+                raise KaldiError("%s: invalid key %r" % (ark_name, key))
+            if scp_name:
+                # The offset points just past "key ", where Kaldi's scp offsets point.
+                offset = ark.tell() + len(key.encode('latin1')) + 1
+                scp_lines.append('%s %s:%d\n' % (key, ark_name, offset))
+            if binary:
+                # kaldi_io writes the record ("key \0BFV \4<dim><floats>") as Kaldi does.
+                kaldi_io.write_vec_flt(ark, row.astype(np.float64 if double else np.float32),
+                                       key=key)
+            else:
+                ark.write((key + ' ').encode('latin1'))
+                write_vector_obj(ark, binary, row, double)
+        if scp_name:
+            streams[1].write(''.join(scp_lines).encode('latin1'))
+
+
+def read_token_table(rspecifier):
+    """Text tables like utt2spk / spk2utt: iterate (key, [tokens])."""
+    kind, _, name = parse_rspecifier(rspecifier)
+    if kind != 'ark':
+        raise KaldiError("'%s': token tables are read as ark:" % rspecifier)
+    with open_rx(name) as stream:
+        for lineno, line in enumerate(stream, 1):
+            parts = line.decode('latin1').split()
+            if not parts:
+                continue
+            yield parts[0], parts[1:]
+
+
+def read_int_table(rspecifier):
+    """Integer tables such as num_utts (text or binary ark)."""
+    kind, _, name = parse_rspecifier(rspecifier)
+
+    def read_int(stream, binary):
+        if binary:
+            try:
+                if _exact(stream, 1, 'size') != b'\x04':
+                    raise KaldiError('bad integer size marker')
+                return struct.unpack('<i', _exact(stream, 4, 'int'))[0]
+            except EOFError:
+                raise KaldiError('truncated binary integer')
+        word = _read_word(stream)
+        try:
+            return int(word)
+        except ValueError:
+            raise KaldiError("expected an integer, found '%s'" % word.decode('latin1'))
+
+    records = (_ark_records(name, read_int) if kind == 'ark'
+               else _read_scp_objects(name, read_int))
+    yield from records
+
+
+def write_int_table(wspecifier, keys, values):
+    ark_name, scp_name, binary = parse_wspecifier(wspecifier)
+    if scp_name:
+        raise KaldiError("'%s': integer tables are written as ark only" % wspecifier)
+    with _committed(_open_wx(ark_name)) as (ark,):
+        for key, value in zip(keys, values):
+            if binary:
+                ark.write((key + ' ').encode('latin1') + b'\0B' + struct.pack('<bi', 4, int(value)))
+            else:
+                ark.write(('%s %d \n' % (key, int(value))).encode('latin1'))

@@ -1,0 +1,126 @@
+"""Kaldi-style command lines for our tools: `--name=value` options, positional args.
+
+Kaldi's ParseOptions accepts `--name=value`, a bare `--flag` for true, and treats
+'-' and '_' in names alike; booleans are written true/false. We follow it so that
+recipe command lines work unchanged with either engine.
+"""
+import os
+import sys
+
+from data_utils.kaldi_table import KaldiError
+
+
+def _normalise(name):
+    return name.replace('_', '-').lower()
+
+
+def _parse_bool(text, name):
+    value = text.lower()
+    if value in ('true', 't', '1'):
+        return True
+    if value in ('false', 'f', '0'):
+        return False
+    raise KaldiError("invalid value '%s' for boolean option --%s (use true or false)"
+                     % (text, name))
+
+
+class Options:
+    """Parsed option values, attributes named with '_' (e.g. opts.num_utts)."""
+
+    def __repr__(self):
+        return 'Options(%s)' % ', '.join('%s=%r' % kv for kv in sorted(vars(self).items()))
+
+
+class ToolParser:
+    def __init__(self, name, usage, min_args, max_args=None):
+        self.name = name
+        self.usage = usage.strip()
+        self.min_args = min_args
+        self.max_args = min_args if max_args is None else max_args
+        self._defaults = {}
+        self._help = {}
+
+    def add(self, name, default, help=''):
+        key = _normalise(name)
+        self._defaults[key] = default
+        self._help[key] = help
+        return self
+
+    def usage_text(self):
+        lines = [self.usage, '', 'Options:']
+        for key, default in self._defaults.items():
+            shown = str(default).lower() if isinstance(default, bool) else default
+            lines.append('  --%-28s : %s (default: %s)' % (key, self._help[key], shown))
+        return '\n'.join(lines)
+
+    def _convert(self, key, text):
+        default = self._defaults[key]
+        if isinstance(default, bool):
+            return _parse_bool(text, key)
+        try:
+            if isinstance(default, int):
+                return int(text)
+            if isinstance(default, float):
+                return float(text)
+        except ValueError:
+            raise KaldiError("invalid value '%s' for option --%s" % (text, key))
+        return text
+
+    def parse(self, argv):
+        values = dict(self._defaults)
+        args = []
+        for arg in argv:
+            if arg.startswith('--') and len(arg) > 2 and not args:
+                name, eq, text = arg[2:].partition('=')
+                key = _normalise(name)
+                if key == 'help':
+                    print(self.usage_text(), file=sys.stderr)
+                    sys.exit(0)
+                if key not in values:
+                    raise KaldiError('invalid option --%s (see --help)' % name)
+                if not eq:
+                    if not isinstance(self._defaults[key], bool):
+                        raise KaldiError('option --%s needs a value: --%s=VALUE' % (name, name))
+                    text = 'true'
+                values[key] = self._convert(key, text)
+            else:
+                args.append(arg)
+        if not self.min_args <= len(args) <= self.max_args:
+            print(self.usage_text(), file=sys.stderr)
+            raise KaldiError('expected %s arguments, got %d'
+                             % (self.min_args if self.min_args == self.max_args
+                                else '%d to %d' % (self.min_args, self.max_args), len(args)))
+        opts = Options()
+        for key, value in values.items():
+            setattr(opts, key.replace('-', '_'), value)
+        return opts, args
+
+
+def log(tool, message):
+    """Kaldi-style progress line on stderr."""
+    print('LOG (%s) %s' % (tool, message), file=sys.stderr, flush=True)
+
+
+def warn(tool, message):
+    print('WARNING (%s) %s' % (tool, message), file=sys.stderr, flush=True)
+
+
+def run_tool(name, main, argv=None):
+    """Run main(argv); user errors become one 'ERROR (tool): ...' line and exit 1."""
+    argv = sys.argv[1:] if argv is None else argv
+    # Kaldi echoes its command line first, which makes logs self-describing.
+    print(' '.join([name] + argv), file=sys.stderr, flush=True)
+    try:
+        status = main(argv)
+    except KaldiError as err:
+        print('ERROR (%s): %s' % (name, err), file=sys.stderr, flush=True)
+        sys.exit(1)
+    except BrokenPipeError:
+        # The reader went away (e.g. `| head`): as with Kaldi, not our error to report.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        sys.exit(1)
+    try:
+        sys.stdout.flush()
+    except BrokenPipeError:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    sys.exit(status or 0)

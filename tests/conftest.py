@@ -1,0 +1,8 @@
+"""Test-wide setup: the repository root and local/ are importable, as path.sh makes them."""
+import os
+import sys
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+for path in (ROOT, os.path.join(ROOT, 'local')):
+    if path not in sys.path:
+        sys.path.insert(0, path)
