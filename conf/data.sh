@@ -1,0 +1,15 @@
+# Where the recipes find their data: one place, sourced by baseline.sh, train.sh and
+# eval.sh before their options are parsed, so each path can be overridden on the
+# command line (e.g. --data data/sitw --eval-sets "sitw_dev sitw_eval").
+#
+# Layout (Kaldi data dirs):
+#   $data/train/{xvector.scp|xvector.ark, utt2spk, spk2utt}
+#   $data/<set>/enroll/{xvector.scp|xvector.ark, utt2spk, spk2utt}   spk2utt: model -> utterances
+#   $data/<set>/test/{xvector.scp|xvector.ark, utt2spk, spk2utt}
+#   $data/<set>/trials                                             model test-utt target|nontarget
+# For a Kaldi egs tree (data/<name> + exp/xvectors_<name>), local/import_kaldi_sets.sh builds
+# this layout from it without copying the vectors.
+data=data/demo
+train_set=train                 # the training dir under $data
+eval_sets="sitw_dev sitw_eval"  # the evaluation dirs under $data
+exp=exp                         # models, vectors, scores, logs and results go here

@@ -1,0 +1,55 @@
+"""Convert a Kaldi vector table (with its speakers) to the trainer's npz.
+
+  python -m data_utils.ark2npz --data-dir data/demo/train exp/vae/train.npz
+  python -m data_utils.ark2npz --vectors scp:x.scp [--utt2spk utt2spk] out.npz
+
+With --data-dir the dir's xvector.scp/ark, utt2spk and spk2utt are cross-checked
+(every utt2spk utterance needs a vector and every vector a speaker). Dimensions are
+read from the data, never assumed.
+"""
+import argparse
+import sys
+
+from data_utils import kaldi_table as kt
+from data_utils.datadir import load_data_dir, read_pairs
+from data_utils.npz_io import save_npz
+
+PROG = 'ark2npz'
+
+
+def convert(out, data_dir=None, vectors=None, utt2spk_path=None):
+    if data_dir:
+        data = load_data_dir(data_dir, dtype='float32')
+        keys, matrix, utt2spk = data.keys, data.vectors, data.utt2spk
+    else:
+        keys, matrix = kt.read_vector_table(vectors, dtype='float32')
+        if not keys:
+            raise kt.KaldiError('%s: no vectors' % vectors)
+        utt2spk = read_pairs(utt2spk_path, 'utt2spk') if utt2spk_path else None
+        if utt2spk is not None:
+            missing = [k for k in keys if k not in utt2spk]
+            if missing:
+                raise kt.KaldiError('%s: %d vectors have no speaker (first: %s)'
+                                    % (utt2spk_path, len(missing), missing[0]))
+    save_npz(out, keys, matrix, utt2spk)
+    return len(keys), matrix.shape[1]
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    source = parser.add_mutually_exclusive_group(required=True)
+    source.add_argument('--data-dir', help='Kaldi data dir with xvector.scp|ark, utt2spk, spk2utt')
+    source.add_argument('--vectors', help='rspecifier of the vectors')
+    parser.add_argument('--utt2spk', help='with --vectors: speaker labels')
+    parser.add_argument('out', help='npz file to write')
+    args = parser.parse_args(argv)
+    try:
+        count, dim = convert(args.out, args.data_dir, args.vectors, args.utt2spk)
+    except kt.KaldiError as err:
+        print('ERROR (%s): %s' % (PROG, err), file=sys.stderr)
+        sys.exit(1)
+    print('%s: wrote %d vectors of dim %d to %s' % (PROG, count, dim, args.out), file=sys.stderr)
+
+
+if __name__ == '__main__':
+    main()

@@ -1,0 +1,121 @@
+"""Kaldi data dirs as the recipes use them: vectors + utt2spk + spk2utt, and trials.
+
+Every check here fails with one KaldiError line naming the file and the problem,
+before anything is written, so a bad set never leaves half a result behind.
+"""
+import os
+
+from data_utils import kaldi_table as kt
+
+
+def vectors_rspecifier(data_dir):
+    """scp:<dir>/xvector.scp if present, else ark:<dir>/xvector.ark."""
+    if not os.path.isdir(data_dir):
+        raise kt.KaldiError('%s: no such data directory' % data_dir)
+    for name, kind in (('xvector.scp', 'scp'), ('xvector.ark', 'ark')):
+        path = os.path.join(data_dir, name)
+        if os.path.isfile(path):
+            return '%s:%s' % (kind, path)
+    raise kt.KaldiError('%s: has neither xvector.scp nor xvector.ark' % data_dir)
+
+
+def read_pairs(path, what):
+    """'key value' lines (utt2spk); keys unique."""
+    if not os.path.isfile(path):
+        raise kt.KaldiError('%s: missing (%s)' % (path, what))
+    table = {}
+    with open(path) as f:
+        for lineno, line in enumerate(f, 1):
+            fields = line.split()
+            if not fields:
+                continue
+            if len(fields) != 2:
+                raise kt.KaldiError('%s: line %d: expected "utterance speaker"' % (path, lineno))
+            if fields[0] in table:
+                raise kt.KaldiError('%s: line %d: %s appears twice' % (path, lineno, fields[0]))
+            table[fields[0]] = fields[1]
+    if not table:
+        raise kt.KaldiError('%s: empty' % path)
+    return table
+
+
+def read_spk2utt(path):
+    if not os.path.isfile(path):
+        raise kt.KaldiError('%s: missing (spk2utt)' % path)
+    table = {}
+    with open(path) as f:
+        for lineno, line in enumerate(f, 1):
+            fields = line.split()
+            if not fields:
+                continue
+            if len(fields) < 2:
+                raise kt.KaldiError('%s: line %d: speaker %s has no utterances'
+                                    % (path, lineno, fields[0]))
+            table[fields[0]] = fields[1:]
+    if not table:
+        raise kt.KaldiError('%s: empty' % path)
+    return table
+
+
+class DataSet:
+    """A loaded data dir: keys and vectors in table order, speaker of each."""
+
+    def __init__(self, data_dir, keys, vectors, utt2spk):
+        self.dir, self.keys, self.vectors, self.utt2spk = data_dir, keys, vectors, utt2spk
+
+    @property
+    def dim(self):
+        return self.vectors.shape[1]
+
+
+def load_data_dir(data_dir, dtype='float64'):
+    """Read and cross-check a data dir: every utterance has a vector and a speaker."""
+    rspecifier = vectors_rspecifier(data_dir)
+    utt2spk = read_pairs(os.path.join(data_dir, 'utt2spk'), 'utt2spk')
+    spk2utt = read_spk2utt(os.path.join(data_dir, 'spk2utt'))
+    keys, vectors = kt.read_vector_table(rspecifier, dtype=dtype)
+    where = rspecifier.split(':', 1)[1]
+    if not keys:
+        raise kt.KaldiError('%s: no vectors' % where)
+    have = set(keys)
+    missing = [u for u in utt2spk if u not in have]
+    if missing:
+        raise kt.KaldiError('%s: names %d utterances with no vector in %s (first: %s)'
+                            % (os.path.join(data_dir, 'utt2spk'), len(missing), where, missing[0]))
+    unlabelled = [k for k in keys if k not in utt2spk]
+    if unlabelled:
+        raise kt.KaldiError('%s: %d vectors have no speaker in utt2spk (first: %s)'
+                            % (where, len(unlabelled), unlabelled[0]))
+    listed = {(spk, u) for spk, utts in spk2utt.items() for u in utts}
+    if listed != {(spk, u) for u, spk in utt2spk.items()}:
+        raise kt.KaldiError('%s: does not match utt2spk (rebuild it with utt2spk_to_spk2utt)'
+                            % os.path.join(data_dir, 'spk2utt'))
+    return DataSet(data_dir, keys, vectors, utt2spk)
+
+
+def read_trials(path, models, test_utts):
+    """(model, test, is_target) triples; every key must be known."""
+    if not os.path.isfile(path):
+        raise kt.KaldiError('%s: missing (trials)' % path)
+    trials = []
+    with open(path) as f:
+        for lineno, line in enumerate(f, 1):
+            fields = line.split()
+            if not fields:
+                continue
+            if len(fields) != 3 or fields[2] not in ('target', 'nontarget'):
+                raise kt.KaldiError('%s: line %d: expected "model test target|nontarget"'
+                                    % (path, lineno))
+            if fields[0] not in models:
+                raise kt.KaldiError('%s: line %d: unknown model %s (not in the enrolment spk2utt)'
+                                    % (path, lineno, fields[0]))
+            if fields[1] not in test_utts:
+                raise kt.KaldiError('%s: line %d: unknown test utterance %s'
+                                    % (path, lineno, fields[1]))
+            trials.append((fields[0], fields[1], fields[2] == 'target'))
+    if not trials:
+        raise kt.KaldiError('%s: no trials' % path)
+    kinds = {t[2] for t in trials}
+    if kinds != {True, False}:
+        raise kt.KaldiError('%s: needs both target and nontarget trials' % path)
+    return trials

@@ -1,0 +1,36 @@
+"""transform-vec: multiply vectors by a linear (d x D) or affine (d x D+1) matrix.
+
+  transform-vec [options] <transform-rxfilename> <vector-rspecifier> <vector-wspecifier>
+"""
+from data_utils import kaldi_table as kt
+from kaldi_compat.cli import ToolParser, log, run_tool
+
+NAME = 'transform-vec'
+
+
+def apply_transform(transform, vectors, where='transform'):
+    """Linear when the matrix has D columns, affine (last column = offset) with D+1."""
+    dim = vectors.shape[1]
+    if transform.shape[1] == dim:
+        return vectors @ transform.T
+    if transform.shape[1] == dim + 1:
+        return vectors @ transform[:, :dim].T + transform[:, dim]
+    raise kt.KaldiError('%s: matrix has %d columns, vectors have dimension %d (need %d or %d)'
+                        % (where, transform.shape[1], dim, dim, dim + 1))
+
+
+def main(argv):
+    parser = ToolParser(NAME, __doc__, 3)
+    opts, args = parser.parse(argv)
+    transform = kt.read_matrix(args[0])
+    keys, vectors = kt.read_vector_table(args[1])
+    if keys:
+        vectors = apply_transform(transform, vectors, args[0])
+    else:
+        vectors = vectors.reshape(0, transform.shape[0])
+    kt.write_vectors(args[2], keys, vectors)
+    log(NAME, 'Applied transform to %d vectors' % len(keys))
+
+
+if __name__ == '__main__':
+    run_tool(NAME, main)

@@ -1,0 +1,105 @@
+"""The results table of the recipes: front-end x back-end x set, like the paper's Table 1.
+
+  python local/results_table.py --table-dir exp/results [ROWS.tsv ...]
+
+Rows from each ROWS.tsv (front_end backend set eer mindcf_...) replace earlier rows
+with the same (front_end, backend, set) in <table-dir>/results.tsv; the markdown
+twin results.md is regenerated and printed. Both files are replaced atomically.
+"""
+import argparse
+import os
+import sys
+import tempfile
+
+FRONT_ENDS = [('xvector', 'x-vector'), ('ae', 'a-vector'), ('vae', 'v-vector'), ('cvae', 'c-vector')]
+BACKENDS = [('cosine', 'Cosine'), ('pca_cosine', 'PCA+Cosine'), ('plda', 'PLDA'),
+            ('lda_plda', 'LDA+PLDA'), ('pca_plda', 'PCA+PLDA')]
+KEY = ('front_end', 'backend', 'set')
+
+
+def read_rows(path):
+    with open(path) as f:
+        lines = [line.rstrip('\n').split('\t') for line in f if line.strip()]
+    if not lines:
+        return [], []
+    header, rows = lines[0], lines[1:]
+    for row in rows:
+        if len(row) != len(header):
+            raise ValueError('%s: row %r does not match the header %r' % (path, row, header))
+    return header, [dict(zip(header, row)) for row in rows]
+
+
+def write_atomic(path, text):
+    directory = os.path.dirname(os.path.abspath(path))
+    fd, tmp = tempfile.mkstemp(prefix='.' + os.path.basename(path) + '.', dir=directory)
+    with os.fdopen(fd, 'w') as f:
+        f.write(text)
+    os.replace(tmp, path)
+
+
+def _order(value, known):
+    names = [k for k, _ in known]
+    return (names.index(value), value) if value in names else (len(names), value)
+
+
+def merge(table, new_rows):
+    merged = {tuple(r[k] for k in KEY): r for r in table}
+    for row in new_rows:
+        merged[tuple(row[k] for k in KEY)] = row
+    return sorted(merged.values(), key=lambda r: (_order(r['front_end'], FRONT_ENDS),
+                                                  _order(r['backend'], BACKENDS), r['set']))
+
+
+def markdown(rows, metrics):
+    """One line per (back-end, front-end); per set its EER and minDCFs. Missing cells: '-'."""
+    sets = sorted({r['set'] for r in rows}, key=lambda s: (s.endswith('eval'), s))
+    cells = {tuple(r[k] for k in KEY): r for r in rows}
+    front_ends = sorted({r['front_end'] for r in rows}, key=lambda f: _order(f, FRONT_ENDS))
+    backends = sorted({r['backend'] for r in rows}, key=lambda b: _order(b, BACKENDS))
+    labels = dict(FRONT_ENDS + BACKENDS)
+    heads = ['%s %s' % (s, 'EER(%)' if m == 'eer' else m.replace('mindcf_', 'minDCF(') + ')')
+             for s in sets for m in metrics]
+    out = ['| Back-end | Front-end | ' + ' | '.join(heads) + ' |',
+           '|---|---|' + '---:|' * len(heads)]
+    for backend in backends:
+        for front_end in front_ends:
+            values = []
+            for s in sets:
+                row = cells.get((front_end, backend, s))
+                values.extend(row.get(m, '-') if row else '-' for m in metrics)
+            out.append('| %s | %s | %s |' % (labels.get(backend, backend),
+                                              labels.get(front_end, front_end), ' | '.join(values)))
+    return '\n'.join(out) + '\n'
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    parser.add_argument('--table-dir', required=True)
+    parser.add_argument('rows', nargs='*', help='results.tsv files of run_backends.sh')
+    args = parser.parse_args(argv)
+    os.makedirs(args.table_dir, exist_ok=True)
+    tsv = os.path.join(args.table_dir, 'results.tsv')
+    try:
+        header, table = read_rows(tsv) if os.path.exists(tsv) else ([], [])
+        for path in args.rows:
+            new_header, new_rows = read_rows(path)
+            header = header or new_header
+            if new_header != header:
+                raise ValueError('%s: columns %r differ from %s: %r' % (path, new_header, tsv, header))
+            table = merge(table, new_rows)
+    except (OSError, ValueError) as err:
+        print('ERROR (results_table.py): %s' % err, file=sys.stderr)
+        sys.exit(1)
+    if not table:
+        print('results_table.py: no results yet in %s' % tsv, file=sys.stderr)
+        return
+    write_atomic(tsv, '\t'.join(header) + '\n'
+                 + ''.join('\t'.join(r[h] for h in header) + '\n' for r in table))
+    metrics = [h for h in header if h not in KEY]
+    text = markdown(table, metrics)
+    write_atomic(os.path.join(args.table_dir, 'results.md'), text)
+    print(text)
+
+
+if __name__ == '__main__':
+    main()

@@ -1,0 +1,52 @@
+# Environment for the v-vector recipes; source it from the repository root:  . ./path.sh
+#
+# - Python: a virtualenv in .venv with the pinned requirements, created on first use
+#   and refreshed when requirements.txt changes (needs Python >= 3.10 as python3).
+# - Back-end tools: Kaldi's binaries when KALDI_ROOT points at a compiled Kaldi,
+#   otherwise our Python tools of the same names (local/bin). The recipes call the
+#   tools by name and never ask which engine answers.
+
+vv_root=$PWD
+if [ ! -f "$vv_root/path.sh" ] || [ ! -d "$vv_root/local" ]; then
+  echo "ERROR (path.sh): source path.sh from the v-vector-tf root, not from $PWD" >&2
+  return 1 2>/dev/null || exit 1
+fi
+
+export LC_ALL=C                 # Kaldi sorts keys byte-wise
+export PYTHONUNBUFFERED=1       # progress lines appear as they happen in logs
+export TF_CPP_MIN_LOG_LEVEL=2   # TensorFlow's C++ start-up chatter hides our progress
+export PYTHONPATH="$vv_root:$vv_root/local${PYTHONPATH:+:$PYTHONPATH}"
+
+# ---- Python environment ------------------------------------------------------
+vv_venv=${VV_VENV:-$vv_root/.venv}
+vv_python=${VV_PYTHON:-python3}
+vv_stamp="$vv_venv/.requirements.sha256"
+vv_want=$(cksum < "$vv_root/requirements.txt")
+if [ ! -x "$vv_venv/bin/python" ] || [ "$(cat "$vv_stamp" 2>/dev/null)" != "$vv_want" ]; then
+  if ! "$vv_python" -c 'import sys; sys.exit(sys.version_info < (3, 10))' 2>/dev/null; then
+    echo "ERROR (path.sh): need Python >= 3.10 as '$vv_python' (set VV_PYTHON to another interpreter)" >&2
+    return 1 2>/dev/null || exit 1
+  fi
+  echo "path.sh: installing the Python environment into $vv_venv (first use; a few minutes) ..." >&2
+  { [ -x "$vv_venv/bin/python" ] || "$vv_python" -m venv "$vv_venv"; } &&
+    "$vv_venv/bin/python" -m pip install -q --disable-pip-version-check -r "$vv_root/requirements.txt" >&2 ||
+    { echo "ERROR (path.sh): could not install requirements.txt into $vv_venv" >&2; return 1 2>/dev/null || exit 1; }
+  echo "$vv_want" > "$vv_stamp"
+  echo "path.sh: Python environment ready." >&2
+fi
+export PATH="$vv_venv/bin:$PATH"
+
+# ---- Back-end engine -----------------------------------------------------------
+# A compiled Kaldi is recognised by its PLDA scorer; then Kaldi's own binaries and
+# sid/compute_min_dcf.py come first on PATH. Without it, our tools answer to the names.
+if [ -n "${KALDI_ROOT:-}" ] && [ -x "$KALDI_ROOT/src/ivectorbin/ivector-plda-scoring" ]; then
+  export KALDI_ROOT
+  export PATH="$KALDI_ROOT/src/bin:$KALDI_ROOT/src/ivectorbin:$KALDI_ROOT/src/featbin:$KALDI_ROOT/src/nnet3bin:$KALDI_ROOT/tools/openfst/bin:$KALDI_ROOT/egs/sre08/v1/sid:$KALDI_ROOT/egs/wsj/s5/utils:$PATH"
+  export VV_ENGINE=kaldi
+else
+  if [ -n "${KALDI_ROOT:-}" ]; then
+    echo "path.sh: no compiled Kaldi under KALDI_ROOT=$KALDI_ROOT; using the Python tools" >&2
+  fi
+  export PATH="$vv_root/local/bin:$PATH"
+  export VV_ENGINE=python
+fi
