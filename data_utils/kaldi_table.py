@@ -302,24 +302,23 @@ def _read_text_vector(stream):
     opening = stream.read(1)
     if opening != b'[':
         raise KaldiError("text vector does not start with '['")
-    words = []
+    values = []
     while True:
         line = stream.readline()
         if not line:
             raise KaldiError("text vector has no closing ']'")
         tokens = line.split()
-        if b']' in tokens:
-            end = tokens.index(b']')
-            words.extend(tokens[:end])
-            if tokens[end + 1:]:
-                raise KaldiError("unexpected text after ']'")
-            return _parse_floats(words, 'text vector')
-        # A line without ']' must hold only numbers; the next key would not parse.
-        for token in tokens:
-            if not _is_float(token):
+        for i, token in enumerate(tokens):
+            if token == b']':
+                if tokens[i + 1:]:
+                    raise KaldiError("unexpected text after ']'")
+                return np.array(values, dtype=np.float64)
+            try:
+                values.append(float(token))
+            except ValueError:
+                # Anything else means the ']' is missing and we ran into the next record.
                 raise KaldiError("text vector has no closing ']' (found '%s')"
                                  % token.decode('latin1'))
-        words.extend(tokens)
 
 
 def _read_text_matrix(stream):

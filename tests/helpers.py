@@ -1,0 +1,50 @@
+"""Shared test helpers: the repository root, running our CLIs, small Kaldi data dirs."""
+import os
+import subprocess
+import sys
+
+import numpy as np
+
+from data_utils import kaldi_table as kt
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+SHARED = os.path.normpath(os.path.join(ROOT, '..', 'shared'))
+
+
+def env():
+    """The environment path.sh gives: our packages importable, our tools on PATH."""
+    e = dict(os.environ)
+    e['PYTHONPATH'] = ROOT + os.pathsep + os.path.join(ROOT, 'local')
+    e['PATH'] = os.pathsep.join([os.path.join(ROOT, 'local', 'bin'),
+                                 os.path.dirname(sys.executable), e.get('PATH', '')])
+    e['TF_CPP_MIN_LOG_LEVEL'] = '2'
+    e['LC_ALL'] = 'C'
+    return e
+
+
+def run_module(module, *args, cwd=ROOT):
+    return subprocess.run([sys.executable, '-m', module] + [str(a) for a in args], cwd=cwd,
+                          env=env(), capture_output=True, text=True)
+
+
+def write_data_dir(path, utt2spk, vectors, scp=True):
+    """A Kaldi data dir: xvector.ark(+scp), utt2spk, spk2utt, keys in the given order."""
+    os.makedirs(path, exist_ok=True)
+    keys = list(utt2spk)
+    spec = ('ark,scp:%s/xvector.ark,%s/xvector.scp' % (path, path) if scp
+            else 'ark:%s/xvector.ark' % path)
+    kt.write_vectors(spec, keys, np.asarray(vectors))
+    with open(os.path.join(path, 'utt2spk'), 'w') as f:
+        f.writelines('%s %s\n' % kv for kv in utt2spk.items())
+    spk2utt = {}
+    for utt, spk in utt2spk.items():
+        spk2utt.setdefault(spk, []).append(utt)
+    with open(os.path.join(path, 'spk2utt'), 'w') as f:
+        f.writelines('%s %s\n' % (s, ' '.join(u)) for s, u in sorted(spk2utt.items()))
+
+
+def one_error_line(stderr):
+    """The ERROR line of a failed command; asserts there is exactly one."""
+    lines = [l for l in stderr.splitlines() if l.startswith('ERROR')]
+    assert len(lines) == 1, stderr
+    return lines[0]

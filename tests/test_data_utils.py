@@ -1,0 +1,139 @@
+"""ark <-> npz conversion, data-dir and trials checks, and the demo corpus."""
+import os
+import shutil
+
+import numpy as np
+import pytest
+
+from data_utils import kaldi_table as kt
+from data_utils.demo_corpus import DemoConfig, make_corpus
+from helpers import one_error_line, run_module, write_data_dir
+
+
+def small_dir(path, dim=37, speakers=4, utts=3, seed=0):
+    rng = np.random.default_rng(seed)
+    utt2spk = {'s%d-u%d' % (s, u): 's%d' % s for s in range(speakers) for u in range(utts)}
+    vectors = rng.standard_normal((len(utt2spk), dim)).astype(np.float32)
+    write_data_dir(str(path), utt2spk, vectors)
+    return list(utt2spk), vectors
+
+
+def test_ark_npz_ark_round_trip_is_exact(tmp_path):
+    keys, vectors = small_dir(tmp_path / 'd', dim=37)
+    assert run_module('data_utils.ark2npz', '--data-dir', tmp_path / 'd', tmp_path / 'd.npz').returncode == 0
+    with np.load(tmp_path / 'd.npz') as npz:
+        assert list(npz['utt_ids']) == keys
+        assert npz['vectors'].shape == (12, 37) and np.array_equal(npz['vectors'], vectors)
+        labels = npz['spk_labels']
+        assert [labels[i] for i in npz['spk_index']] == [k.split('-')[0] for k in keys]
+    out = run_module('data_utils.npz2ark', tmp_path / 'd.npz',
+                     'ark,scp:%s,%s' % (tmp_path / 'b.ark', tmp_path / 'b.scp'))
+    assert out.returncode == 0, out.stderr
+    assert (tmp_path / 'b.ark').read_bytes() == (tmp_path / 'd' / 'xvector.ark').read_bytes()
+    # Text arks in, the same vectors out (to 7 digits, as Kaldi prints them).
+    kt.write_vectors('ark,t:%s' % (tmp_path / 't.txt'), keys, vectors)
+    assert run_module('data_utils.ark2npz', '--vectors', 'ark:%s' % (tmp_path / 't.txt'),
+                      tmp_path / 't.npz').returncode == 0
+    with np.load(tmp_path / 't.npz') as npz:
+        assert list(npz['utt_ids']) == keys and 'spk_index' not in npz
+        np.testing.assert_allclose(npz['vectors'], vectors, rtol=1e-6)
+
+
+@pytest.mark.parametrize('problem, expected', [
+    ('missing', r'd: no such data directory'),
+    ('empty_ark', r'xvector.ark: no vectors'),
+    ('utt2spk_extra', r'utt2spk: names 1 utterances with no vector'),
+    ('nan', r'key s0-u1: contains NaN'),
+])
+def test_ark2npz_rejects_bad_dirs(tmp_path, problem, expected):
+    if problem != 'missing':
+        small_dir(tmp_path / 'd')
+    d = tmp_path / 'd'
+    if problem == 'empty_ark':
+        (d / 'xvector.scp').unlink()
+        (d / 'xvector.ark').write_bytes(b'')
+    elif problem == 'utt2spk_extra':
+        with open(d / 'utt2spk', 'a') as f:
+            f.write('ghost s0\n')
+    elif problem == 'nan':
+        (d / 'xvector.scp').unlink()
+        kt.write_vectors('ark,t:%s' % (d / 'xvector.ark'), ['s0-u0'], np.ones((1, 3)))
+        with open(d / 'xvector.ark', 'a') as f:
+            f.write('s0-u1  [ 1 nan 2 ]\n')
+    out = run_module('data_utils.ark2npz', '--data-dir', d, tmp_path / 'o.npz')
+    assert out.returncode != 0
+    assert 'ERROR (ark2npz)' in one_error_line(out.stderr)
+    assert pytest.importorskip('re').search(expected, one_error_line(out.stderr)), out.stderr
+    assert not (tmp_path / 'o.npz').exists()
+
+
+def make_sets(root, dim_test=20):
+    small_dir(root / 'train', dim=20, speakers=6)
+    for name in ('dev',):
+        small_dir(root / name / 'enroll', dim=20, speakers=2, utts=2, seed=1)
+        small_dir(root / name / 'test', dim=dim_test, speakers=2, utts=3, seed=2)
+        (root / name / 'trials').write_text('s0 s0-u0 target\ns0 s1-u1 nontarget\n')
+
+
+@pytest.mark.parametrize('problem, expected', [
+    ('ok', None),
+    ('missing_set', r'nosuch: no such evaluation set'),
+    ('dims', r'test: vectors have dimension 21, the training set .* has 20'),
+    ('unknown_model', r'trials: line 2: unknown model s9'),
+    ('unknown_utt', r'trials: line 2: unknown test utterance ghost'),
+    ('only_targets', r'trials: needs both target and nontarget'),
+])
+def test_check_sets(tmp_path, problem, expected):
+    make_sets(tmp_path, dim_test=21 if problem == 'dims' else 20)
+    trials = tmp_path / 'dev' / 'trials'
+    if problem == 'unknown_model':
+        trials.write_text('s0 s0-u0 target\ns9 s1-u1 nontarget\n')
+    elif problem == 'unknown_utt':
+        trials.write_text('s0 s0-u0 target\ns1 ghost nontarget\n')
+    elif problem == 'only_targets':
+        trials.write_text('s0 s0-u0 target\n')
+    sets = 'dev nosuch' if problem == 'missing_set' else 'dev'
+    out = run_module('data_utils.check_sets', '--data', tmp_path, '--eval-sets', sets)
+    if expected is None:
+        assert out.returncode == 0, out.stderr
+        assert '2 models, 6 test utterances, 2 trials (1 target)' in out.stdout
+    else:
+        assert out.returncode == 1
+        assert pytest.importorskip('re').search(expected, one_error_line(out.stderr)), out.stderr
+
+
+def test_demo_corpus_is_deterministic_disjoint_and_speaker_structured(tmp_path):
+    cfg = DemoConfig(train_speakers=60, utts_per_train_speaker=6, eval_speakers=20,
+                     test_utts_per_speaker=4, nontarget_per_model=10, domain_speakers=10)
+    make_corpus(str(tmp_path / 'a'), cfg)
+    make_corpus(str(tmp_path / 'b'), cfg)
+    for part in ('train', 'sitw_dev/enroll', 'sitw_eval/test', 'shifted'):
+        assert (tmp_path / 'a' / part / 'xvector.ark').read_bytes() == \
+            (tmp_path / 'b' / part / 'xvector.ark').read_bytes()
+    make_corpus(str(tmp_path / 'c'), DemoConfig(**dict(vars(cfg), seed=cfg.seed + 1)))
+    assert (tmp_path / 'c' / 'train' / 'xvector.ark').read_bytes() != \
+        (tmp_path / 'a' / 'train' / 'xvector.ark').read_bytes()
+    out = run_module('data_utils.check_sets', '--data', tmp_path / 'a', '--eval-sets', 'sitw_dev sitw_eval')
+    assert out.returncode == 0, out.stderr
+    spk = lambda p: {l.split()[1] for l in open(tmp_path / 'a' / p / 'utt2spk')}
+    assert not spk('train') & spk('sitw_dev/test') and not spk('sitw_dev/test') & spk('sitw_eval/test')
+    keys, x = kt.read_vector_table('scp:%s' % (tmp_path / 'a' / 'train' / 'xvector.scp'))
+    assert x.shape[1] == 512
+    # x-vector-like: clearly non-zero mean and positively skewed in most dimensions.
+    assert np.linalg.norm(x.mean(0)) > 3 * np.median(x.std(0))
+    centred = x - x.mean(0)
+    skew = (centred ** 3).mean(0) / x.std(0) ** 3
+    assert np.mean(skew > 0.2) > 0.8
+    # Speaker structure: same-speaker cosine clearly above different-speaker cosine.
+    unit = centred / np.linalg.norm(centred, axis=1, keepdims=True)
+    spk_of = np.array([k.split('-')[0] for k in keys])
+    same = spk_of[:, None] == spk_of[None, :]
+    sims = unit @ unit.T
+    off_diag = ~np.eye(len(keys), dtype=bool)
+    assert sims[same & off_diag].mean() > sims[~same].mean() + 0.1
+
+
+def test_full_demo_meets_the_size_brief():
+    cfg = DemoConfig()
+    assert cfg.train_speakers >= 1000 and cfg.dim == 512
+    assert cfg.eval_speakers * cfg.test_utts_per_speaker >= 500    # target trials per set

@@ -1,0 +1,161 @@
+"""Kaldi table I/O: round trips in binary and text, through scp offsets, pipes, and bad input."""
+import os
+import struct
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from data_utils import kaldi_table as kt
+
+
+@pytest.fixture
+def table():
+    rng = np.random.default_rng(0)
+    keys = ['utt%03d' % i for i in range(7)][::-1]       # deliberately not sorted
+    return keys, rng.standard_normal((7, 13)).astype(np.float32) * 10
+
+
+def test_binary_round_trip_through_scp_offsets(tmp_path, table):
+    keys, vectors = table
+    ark, scp = tmp_path / 'x.ark', tmp_path / 'x.scp'
+    kt.write_vectors('ark,scp:%s,%s' % (ark, scp), keys, vectors)
+    got_keys, got = kt.read_vector_table('scp:%s' % scp, dtype=np.float32)
+    assert got_keys == keys
+    assert np.array_equal(got, vectors)
+    # Each scp offset points just past "key ", at the record's binary marker, as in Kaldi.
+    data = ark.read_bytes()
+    for line in scp.read_text().splitlines():
+        key, location = line.split()
+        offset = int(location.rsplit(':', 1)[1])
+        assert data[offset - len(key) - 1:offset] == (key + ' ').encode()
+        assert data[offset:offset + 5] == b'\0BFV '
+    # The ark read sequentially gives the same.
+    assert kt.read_vector_table('ark:%s' % ark, dtype=np.float32)[0] == keys
+
+
+def test_kaldi_io_reads_what_we_write_and_we_read_what_it_writes(tmp_path, table):
+    keys, vectors = table
+    kt.write_vectors('ark,scp:%s,%s' % (tmp_path / 'a.ark', tmp_path / 'a.scp'), keys, vectors)
+    theirs = dict(kt.kaldi_io.read_vec_flt_scp(str(tmp_path / 'a.scp')))
+    assert list(theirs) == keys
+    assert all(np.array_equal(theirs[k], v) for k, v in zip(keys, vectors))
+    with open(tmp_path / 'b.ark', 'wb') as f:
+        for key, vec in zip(keys, vectors.astype(np.float64)):
+            kt.kaldi_io.write_vec_flt(f, vec, key=key)
+    got_keys, got = kt.read_vector_table('ark:%s' % (tmp_path / 'b.ark'))
+    assert got_keys == keys and np.array_equal(got, vectors.astype(np.float64))
+
+
+def test_text_round_trip_keeps_seven_significant_digits(tmp_path, table):
+    keys, vectors = table
+    path = tmp_path / 'x.txt'
+    kt.write_vectors('ark,t:%s' % path, keys, vectors)
+    first = path.read_text().splitlines()[0]
+    assert first.startswith(keys[0] + '  [ ') and first.endswith(' ]')
+    got_keys, got = kt.read_vector_table('ark:%s' % path)
+    assert got_keys == keys
+    np.testing.assert_allclose(got, vectors, rtol=6e-7, atol=0)
+
+
+def test_text_scp_offsets_and_double_vectors(tmp_path, table):
+    keys, vectors = table
+    kt.write_vectors('ark,scp,t:%s,%s' % (tmp_path / 't.ark', tmp_path / 't.scp'), keys, vectors)
+    assert kt.read_vector_table('scp:%s' % (tmp_path / 't.scp'))[0] == keys
+    kt.write_vectors('ark:%s' % (tmp_path / 'd.ark'), keys, vectors.astype(np.float64) / 3, double=True)
+    assert b'\0BDV ' in (tmp_path / 'd.ark').read_bytes()
+    got = kt.read_vector_table('ark:%s' % (tmp_path / 'd.ark'))[1]
+    assert np.array_equal(got, vectors.astype(np.float64) / 3)
+
+
+def test_pipes_and_stdin(tmp_path, table):
+    keys, vectors = table
+    ark = tmp_path / 'x.ark'
+    kt.write_vectors('ark:%s' % ark, keys, vectors)
+    assert np.array_equal(kt.read_vector_table('ark:cat %s |' % ark, np.float32)[1], vectors)
+    code = ('import sys; from data_utils import kaldi_table as kt; '
+            'k, m = kt.read_vector_table("ark:-"); print(len(k), m.shape[1])')
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    out = subprocess.run([sys.executable, '-c', code], stdin=open(ark, 'rb'), cwd=root,
+                         capture_output=True, text=True, check=True).stdout
+    assert out.split() == ['7', '13']
+    with pytest.raises(kt.KaldiError, match="exit status 3"):
+        list(kt.read_vectors('ark:cat %s; exit 3 |' % ark))
+
+
+def test_matrices_round_trip(tmp_path):
+    mat = np.arange(12, dtype=np.float64).reshape(3, 4) / 7
+    for binary in (True, False):
+        path = str(tmp_path / ('m.%d' % binary))
+        kt.write_matrix(path, mat, binary=binary)
+        np.testing.assert_allclose(kt.read_matrix(path), mat, rtol=1e-6)
+    kt.write_matrix(str(tmp_path / 'dm'), mat, binary=True, double=True)
+    assert np.array_equal(kt.read_matrix(str(tmp_path / 'dm')), mat)
+    assert (tmp_path / 'dm').read_bytes()[:5] == b'\0BDM '
+
+
+def test_truncated_binary_record_names_key_and_file(tmp_path, table):
+    keys, vectors = table
+    ark = tmp_path / 'x.ark'
+    kt.write_vectors('ark:%s' % ark, keys, vectors)
+    ark.write_bytes(ark.read_bytes()[:-10])
+    with pytest.raises(kt.KaldiError) as err:
+        kt.read_vector_table('ark:%s' % ark)
+    message = str(err.value)
+    assert str(ark) in message and keys[-1] in message and 'truncated' in message
+    assert '\n' not in message
+
+
+def test_text_vector_without_closing_bracket(tmp_path):
+    path = tmp_path / 'bad.txt'
+    path.write_text('a  [ 1 2 3 ]\nb  [ 1 2 3\nc  [ 4 5 6 ]\n')
+    with pytest.raises(kt.KaldiError, match=r"bad.txt: key b: .*closing"):
+        kt.read_vector_table('ark:%s' % path)
+    path.write_text('a  [ 1 2 3 ]\nb  [ 1 2')
+    with pytest.raises(kt.KaldiError, match=r"key b: text vector has no closing"):
+        kt.read_vector_table('ark:%s' % path)
+
+
+def test_mixed_dims_nan_and_duplicates_are_errors(tmp_path):
+    path = tmp_path / 'x.txt'
+    path.write_text('a  [ 1 2 3 ]\nb  [ 1 2 ]\n')
+    with pytest.raises(kt.KaldiError, match=r"x.txt: key b has dimension 2, earlier vectors have 3"):
+        kt.read_vector_table('ark:%s' % path)
+    path.write_text('a  [ 1 nan 3 ]\n')
+    with pytest.raises(kt.KaldiError, match=r"x.txt: key a: contains NaN or Inf"):
+        kt.read_vector_table('ark:%s' % path)
+    path.write_text('a  [ 1 2 ]\na  [ 1 2 ]\n')
+    with pytest.raises(kt.KaldiError, match=r"key a appears twice"):
+        kt.read_vector_table('ark:%s' % path)
+
+
+def test_failed_write_leaves_nothing(tmp_path, table):
+    keys, vectors = table
+    bad_keys = keys[:3] + ['has space'] + keys[4:]
+    with pytest.raises(kt.KaldiError, match='invalid key'):
+        kt.write_vectors('ark,scp:%s,%s' % (tmp_path / 'x.ark', tmp_path / 'x.scp'), bad_keys, vectors)
+    assert os.listdir(tmp_path) == []
+    nan = vectors.copy()
+    nan[2, 1] = np.nan
+    with pytest.raises(kt.KaldiError, match='NaN'):
+        kt.write_vectors('ark:%s' % (tmp_path / 'y.ark'), keys, nan)
+    assert os.listdir(tmp_path) == []
+
+
+def test_int_tables_text_and_binary(tmp_path):
+    kt.write_int_table('ark,t:%s' % (tmp_path / 'n.txt'), ['m1', 'm2'], [3, 1])
+    assert (tmp_path / 'n.txt').read_text() == 'm1 3 \nm2 1 \n'
+    kt.write_int_table('ark:%s' % (tmp_path / 'n.ark'), ['m1', 'm2'], [3, 1])
+    assert (tmp_path / 'n.ark').read_bytes() == b'm1 \0B\x04' + struct.pack('<i', 3) + b'm2 \0B\x04' + struct.pack('<i', 1)
+    for name in ('n.txt', 'n.ark'):
+        assert list(kt.read_int_table('ark:%s' % (tmp_path / name))) == [('m1', 3), ('m2', 1)]
+
+
+def test_specifier_errors():
+    with pytest.raises(kt.KaldiError, match='not an rspecifier'):
+        kt.parse_rspecifier('foo.ark')
+    assert kt.parse_wspecifier('ark,scp,t:a.ark,a.scp') == ('a.ark', 'a.scp', False)
+    assert kt.parse_wspecifier('scp,ark:a.scp,a.ark')[:2] == ('a.ark', 'a.scp')
+    with pytest.raises(kt.KaldiError, match='scp alone'):
+        kt.parse_wspecifier('scp:a.scp')
