@@ -116,7 +116,10 @@ def test_paper_size_parameter_count(model):
         vae.build_graph(d, ModelConfig(model=model))   # paper defaults: 1800 / 200
         trainable = v1.trainable_variables()
         assert sum(int(np.prod(v.shape.as_list())) for v in trainable) == expected
-        assert set(trainable) == set(vae.model_variables())
+        # --init-from restores the weights plus the (untrained) input standardisation.
+        norm = {v for v in vae.model_variables() if v.op.name.startswith("input_norm/")}
+        assert {v.op.name for v in norm} == {"input_norm/mean", "input_norm/std"}
+        assert set(trainable) == set(vae.model_variables()) - norm
 
 
 def test_build_graph_rejects_mismatched_input_dim():
@@ -197,7 +200,7 @@ def test_vae_mu_is_deterministic_but_z_is_sampled():
 def test_training_lowers_loss(model, tmp_path, capsys):
     data = make_npz(tmp_path / "train.npz", per_spk=64)  # 512 vectors: 16 steps/epoch
     train(["--train-npz", data, "--model-dir", tmp_path / model, "--model", model,
-           "--epochs", 20, "--save-every", 20] + SMALL)          # 320 steps
+           "--epochs", 20, "--save-every", 20, "--lr", 1e-3] + SMALL)   # 320 steps; small nets take 1e-3
     losses = epoch_losses(capsys.readouterr().out)
     assert len(losses) == 20
     assert losses[-1] < 0.5 * losses[0], losses
@@ -234,6 +237,14 @@ def test_rerun_with_other_architecture_is_refused(trained_vae, capsys):
     assert open(model_dir / "config.json").read() == before
 
 
+def test_input_standardisation_is_learnt_from_the_training_data(trained_vae):
+    vae_dir, data = trained_vae
+    vectors = np.load(data)["vectors"].astype(np.float64)
+    values = checkpoint_values(vae_dir)
+    np.testing.assert_allclose(values["input_norm/mean"], vectors.mean(axis=0), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(values["input_norm/std"], vectors.std(axis=0), rtol=1e-5)
+
+
 def test_cvae_init_from_vae(trained_vae, tmp_path):
     vae_dir, data = trained_vae
     # --epochs 0 on a fresh directory saves the initialised model untrained.
@@ -244,10 +255,31 @@ def test_cvae_init_from_vae(trained_vae, tmp_path):
     assert len(weights) == 2 * (3 + 2) + 2 * 3   # kernel+bias: 5 encoder, 3 decoder layers
     for name in weights:
         np.testing.assert_array_equal(target[name], source[name], err_msg=name)
+    # The input standardisation comes along: the cvae sees the vae's input space.
+    for name in ("input_norm/mean", "input_norm/std"):
+        np.testing.assert_array_equal(target[name], source[name], err_msg=name)
     # Optimiser state and counters start afresh.
     assert target["global_step"] == 0 and target["epoch"] == 0 and source["global_step"] > 0
     assert not target["encoder/hidden1/kernel/Adam"].any()
     assert source["encoder/hidden1/kernel/Adam"].any()
+
+
+def test_cvae_cohesive_term_uses_speaker_mean_codes(tmp_path, capsys):
+    """End to end: speaker means from the whole set, per-batch feeding, the loss.
+
+    With a negligible learning rate the weights stay at their initial values, so
+    the epoch's mean cohesive loss must equal the formula evaluated in numpy with
+    the saved weights (mean code per speaker, then mean squared distance)."""
+    data = make_npz(tmp_path / "train.npz", per_spk=24)
+    train(["--train-npz", data, "--model-dir", tmp_path / "cvae", "--model", "cvae",
+           "--epochs", 1, "--lr", 1e-30] + SMALL)
+    logged = float(re.search(r"^epoch 1/1 .* cohesive (\S+)", capsys.readouterr().out, re.M).group(1))
+    arrays = np.load(data)
+    mu = numpy_mu(checkpoint_values(tmp_path / "cvae"), arrays["vectors"].astype(np.float64))
+    spk = arrays["spk_index"]
+    means = np.stack([mu[spk == s].mean(axis=0) for s in range(len(arrays["spk_labels"]))])
+    expected = np.mean(np.sum((mu - means[spk]) ** 2, axis=1))
+    assert logged == pytest.approx(expected, rel=1e-3)
 
 
 # --------------------------------------------------------------------------- extraction
@@ -256,6 +288,7 @@ def numpy_mu(values, x):
     """The encoder's mean head computed independently in numpy."""
     def layer(h, name):
         return h @ values[f"encoder/{name}/kernel"] + values[f"encoder/{name}/bias"]
+    x = (x - values["input_norm/mean"]) / values["input_norm/std"]
     h = 1 / (1 + np.exp(-layer(x, "hidden1")))
     h = layer(h, "hidden2")
     h = np.where(h > 0, h, np.expm1(h))   # elu

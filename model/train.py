@@ -1,0 +1,318 @@
+"""Train a v-vector (vae), c-vector (cvae) or a-vector (ae) model.
+
+    python -m model.train --train-npz data.npz --model-dir exp/vae [--model vae|cvae|ae]
+        [--epochs N] [--batch-size B] [--hidden-dim H] [--code-dim C] [--lr LR]
+        [--beta1 B1] [--kl-weight W] [--cohesive-weight W] [--seed S]
+        [--init-from DIR] [--save-every N] [--num-threads N]
+
+Re-running with the same --model-dir resumes from the latest checkpoint (same
+global step and epoch, same shuffling), so ``--epochs`` can be raised to train
+further.  Options left out on a re-run are taken from the model's config.json.
+A cvae is normally started with ``--init-from`` a trained vae directory.
+"""
+import argparse
+import os
+import sys
+import time
+
+# Must precede the first TensorFlow import (done lazily, after input checks).
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import numpy as np
+
+from model.cli import UserError, import_tensorflow, report, session_config
+from model.config import (MODEL_TYPES, ModelConfig, config_path, load_config,
+                          save_config)
+from model.data import load_dataset
+
+PROG = "model.train"
+CHECKPOINT_PREFIX = "model.ckpt"
+KEEP_CHECKPOINTS = 3      # a paper-size checkpoint with Adam slots is ~150 MB
+EVAL_BATCH = 1024         # batch for the forward passes that compute speaker means
+
+TRAINING_DEFAULTS = {"epochs": 50, "batch_size": 128, "save_every": 5}
+MODEL_OPTIONS = ("model", "hidden_dim", "code_dim", "lr", "beta1",
+                 "kl_weight", "cohesive_weight", "seed")
+
+
+def _int_at_least(low):
+    def parse(text):
+        value = int(text)
+        if value < low:
+            raise argparse.ArgumentTypeError(f"must be >= {low}, got {value}")
+        return value
+    return parse
+
+
+def parse_args(argv):
+    p = argparse.ArgumentParser(prog="python -m model.train", description=__doc__.split("\n\n")[0])
+    p.add_argument("--train-npz", required=True, help="training set (.npz from data_utils)")
+    p.add_argument("--model-dir", required=True, help="checkpoints, config.json and tb/ go here")
+    p.add_argument("--model", choices=MODEL_TYPES, help="default: vae (or the existing model's)")
+    # Defaults of None mean "from the existing config.json, else the built-in default".
+    p.add_argument("--epochs", type=_int_at_least(0), help=f"total epochs (default {TRAINING_DEFAULTS['epochs']})")
+    p.add_argument("--batch-size", type=_int_at_least(1), help=f"default {TRAINING_DEFAULTS['batch_size']}")
+    p.add_argument("--hidden-dim", type=_int_at_least(1), help="default 1800")
+    p.add_argument("--code-dim", type=_int_at_least(1), help="default 200")
+    p.add_argument("--lr", type=float, help="Adam learning rate (default 1e-3)")
+    p.add_argument("--beta1", type=float, help="Adam beta1 (default 0.5)")
+    p.add_argument("--kl-weight", type=float, help="weight of the KL term (default 1)")
+    p.add_argument("--cohesive-weight", type=float, help="weight of the cohesive loss, cvae (default 1)")
+    p.add_argument("--seed", type=_int_at_least(0), help="default 0")
+    p.add_argument("--init-from", metavar="DIR",
+                   help="start from the encoder/decoder weights of this model directory")
+    p.add_argument("--save-every", type=_int_at_least(1),
+                   help=f"checkpoint every N epochs (default {TRAINING_DEFAULTS['save_every']}); always at the end")
+    p.add_argument("--num-threads", type=_int_at_least(0), default=0,
+                   help="intra/inter-op threads (default 0 = TensorFlow's choice)")
+    return p.parse_args(argv)
+
+
+def has_checkpoint(model_dir):
+    """Cheap check (no TensorFlow) for the Saver's checkpoint state file."""
+    return os.path.isfile(os.path.join(model_dir, "checkpoint"))
+
+
+def resolve_settings(args, input_dim):
+    """Merge the command line with an existing config.json.
+
+    Returns (ModelConfig, training dict, existing: bool).  Refuses a change of
+    architecture; other changes are allowed and reported.
+    """
+    cfg_file = config_path(args.model_dir)
+    old_cfg, old_training = (load_config(args.model_dir) if os.path.exists(cfg_file)
+                             else (None, {}))
+    if old_cfg is None and has_checkpoint(args.model_dir):
+        raise UserError(cfg_file, "missing, but the directory holds checkpoints")
+
+    values = (old_cfg or ModelConfig()).to_dict()
+    values.update({name: getattr(args, name) for name in MODEL_OPTIONS
+                   if getattr(args, name) is not None})
+    values["input_dim"] = input_dim
+    try:
+        config = ModelConfig.from_dict(values)
+    except ValueError as exc:
+        raise UserError("command line", str(exc)) from None
+
+    training = dict(TRAINING_DEFAULTS)
+    training.update(old_training)
+    training.update({name: getattr(args, name) for name in TRAINING_DEFAULTS
+                     if getattr(args, name) is not None})
+
+    if old_cfg is not None:
+        diffs = old_cfg.architecture_differences(config)
+        if diffs:
+            raise UserError(cfg_file, "architecture differs from the existing model ("
+                            + ", ".join(diffs) + "); use a new --model-dir")
+        old_all = {**old_cfg.to_dict(), **old_training}
+        for name, value in {**config.to_dict(), **training}.items():
+            if name in old_all and old_all[name] != value:
+                print(f"note: {name} changed from {old_all[name]!r} to {value!r}", flush=True)
+    return config, training, old_cfg is not None
+
+
+def check_init_source(init_dir, config):
+    """Pre-TensorFlow check that --init-from holds a compatible model."""
+    src, _ = load_config(init_dir)
+    for name in ("input_dim", "hidden_dim", "code_dim"):
+        if getattr(src, name) != getattr(config, name):
+            raise UserError(init_dir, f"cannot initialise from this model: {name} "
+                                      f"{getattr(src, name)} != {getattr(config, name)}")
+    if src.model == "ae" and config.model != "ae":
+        raise UserError(init_dir, f"cannot initialise a {config.model} from an ae (no sigma head)")
+    if not has_checkpoint(init_dir):
+        raise UserError(init_dir, "no checkpoint found")
+
+
+def restore_init_from(tf, sess, init_dir, variables):
+    """Restore the encoder/decoder weights (not Adam slots, global step or epoch)."""
+    latest = tf.train.latest_checkpoint(init_dir)
+    if latest is None:
+        raise UserError(init_dir, "no checkpoint found")
+    shapes = tf.train.load_checkpoint(latest).get_variable_to_shape_map()
+    for var in variables:
+        name = var.op.name
+        if name not in shapes:
+            raise UserError(latest, f"has no variable {name}")
+        if list(shapes[name]) != var.shape.as_list():
+            raise UserError(latest, f"variable {name} has shape {shapes[name]}, "
+                                    f"expected {var.shape.as_list()}")
+    tf.compat.v1.train.Saver(var_list=variables).restore(sess, latest)
+    return latest
+
+
+def speaker_means(sess, g, vectors, spk_index, num_spk):
+    """Mean code mu(x) per speaker over the whole training set, with the current
+    weights (the paper recomputes these at the start of every epoch).  Sums are
+    accumulated batch by batch so the codes of all utterances are never held."""
+    sums = np.zeros((num_spk, g.config.code_dim), np.float64)
+    for start in range(0, vectors.shape[0], EVAL_BATCH):
+        mu = sess.run(g.mu, {g.x: vectors[start:start + EVAL_BATCH]})
+        np.add.at(sums, spk_index[start:start + EVAL_BATCH], mu)
+    counts = np.bincount(spk_index, minlength=num_spk).astype(np.float64)
+    # Labels without utterances keep a zero mean; no sample ever refers to them.
+    return (sums / np.maximum(counts, 1.0)[:, None]).astype(np.float32)
+
+
+def epoch_order(seed, epoch, n):
+    """Shuffling of one epoch; a function of (seed, epoch) only, so a resumed
+    run visits the samples in the same order as an uninterrupted one."""
+    return np.random.RandomState([seed, epoch]).permutation(n)
+
+
+def scalar_summary(tf, values, prefix):
+    summary = tf.compat.v1.Summary()
+    for name, value in values.items():
+        summary.value.add(tag=f"{prefix}/{name}", simple_value=float(value))
+    return summary
+
+
+def train(args, data, config, training):
+    """Build the graph, restore or initialise, run the epochs.  Returns exit status."""
+    tf = import_tensorflow()
+    from model import vae  # imports TensorFlow
+    v1 = tf.compat.v1
+
+    model_dir = args.model_dir
+    epochs, batch_size, save_every = training["epochs"], training["batch_size"], training["save_every"]
+    n = data.num_vectors
+    cvae = config.model == "cvae"
+    num_spk = data.spk_labels.shape[0] if cvae else 0
+
+    graph = tf.Graph()
+    with graph.as_default():
+        g = vae.build_graph(data.dim, config)
+        saver = v1.train.Saver(max_to_keep=KEEP_CHECKPOINTS, save_relative_paths=True)
+        init = v1.global_variables_initializer()
+        terms = vae.loss_terms(g)
+        sess = v1.Session(graph=graph, config=session_config(tf, args.num_threads))
+        writer = None
+        try:
+            latest = tf.train.latest_checkpoint(model_dir)
+            if latest is not None:
+                try:
+                    saver.restore(sess, latest)
+                except (tf.errors.OpError, ValueError) as exc:
+                    raise UserError(latest, f"cannot restore checkpoint: {str(exc).splitlines()[0]}") from None
+                origin = f"resumed from {os.path.basename(latest)}"
+                # A new Saver knows nothing of older files; hand it the list so
+                # max_to_keep also prunes the checkpoints of earlier runs.
+                state = tf.train.get_checkpoint_state(model_dir)
+                saver.recover_last_checkpoints(list(state.all_model_checkpoint_paths))
+                if args.init_from:
+                    print(f"note: ignoring --init-from {args.init_from}: resuming {model_dir}", flush=True)
+            else:
+                sess.run(init)
+                origin = "fresh start"
+                # Standardisation from the training data (an --init-from below overrides it
+                # with the source model's, so a cvae sees its vae's input space).
+                std = data.vectors.std(axis=0)
+                g.input_mean.load(data.vectors.mean(axis=0), sess)
+                g.input_std.load(np.where(std > 1e-6, std, 1.0), sess)
+                if cvae and not args.init_from:
+                    print("note: cvae without --init-from starts from random weights "
+                          "(the paper initialises it from a trained vae)", flush=True)
+                if args.init_from:
+                    source = restore_init_from(tf, sess, args.init_from, vae.model_variables(graph))
+                    origin = f"initialised from {source}"
+            graph.finalize()  # nothing below may add ops (a classic TF1 memory leak)
+
+            step, done = (int(v) for v in sess.run([g.global_step, g.epoch]))
+            if latest is not None and done >= epochs:
+                print(f"{PROG}: {model_dir} already trained for {done} epochs "
+                      f"(--epochs {epochs}); nothing to do", flush=True)
+                return 0
+
+            if latest is None:  # provenance of the starting weights
+                training = dict(training, init_from=args.init_from)
+            save_config(model_dir, config, training)
+            writer = v1.summary.FileWriter(os.path.join(model_dir, "tb"),
+                                           graph=graph if latest is None else None)
+            steps_per_epoch = -(-n // batch_size)
+            print(f"{PROG}: {config.model}, {n} vectors x {data.dim} dims, "
+                  f"{steps_per_epoch} steps/epoch, epoch {done}/{epochs}, step {step}, {origin}",
+                  flush=True)
+
+            start_time = time.time()
+            for epoch in range(done, epochs):
+                means = speaker_means(sess, g, data.vectors, data.spk_index, num_spk) if cvae else None
+                order = epoch_order(config.seed, epoch, n)
+                sums = dict.fromkeys(terms, 0.0)
+                epoch_start = time.time()
+                for start in range(0, n, batch_size):
+                    rows = order[start:start + batch_size]
+                    feed = {g.x: data.vectors[rows]}
+                    if cvae:
+                        # Feed only the speakers of this batch (re-indexed): same
+                        # loss as the full table, without copying it every step.
+                        present, local = np.unique(data.spk_index[rows], return_inverse=True)
+                        feed[g.spk_idx] = local.reshape(-1).astype(np.int32)
+                        feed[g.spk_means] = means[present]
+                    fetches = {"train": g.train_op, "terms": terms}
+                    if step % vae.SUMMARY_EVERY == 0:
+                        fetches["summary"] = g.summary_op
+                    out = sess.run(fetches, feed)
+                    step += 1
+                    if not np.isfinite(out["terms"]["loss"]):
+                        raise UserError(model_dir, f"training diverged (loss {out['terms']['loss']}) "
+                                                   f"at epoch {epoch + 1}, step {step}; try a lower --lr")
+                    if "summary" in out:
+                        writer.add_summary(out["summary"], step)
+                    for name, value in out["terms"].items():
+                        sums[name] += float(value) * len(rows)
+                sess.run(g.increment_epoch)
+                train_time = time.time() - epoch_start
+                means_line = {name: total / n for name, total in sums.items()}
+                print(f"epoch {epoch + 1}/{epochs} step {step} "
+                      + " ".join(f"{name} {value:.6g}" for name, value in means_line.items())
+                      + f" samples/s {n / max(train_time, 1e-9):.1f}"
+                      + f" elapsed {time.time() - start_time:.1f}s", flush=True)
+                writer.add_summary(scalar_summary(tf, means_line, "epoch"), step)
+                writer.flush()
+                if (epoch + 1) % save_every == 0 or epoch + 1 == epochs:
+                    saver.save(sess, os.path.join(model_dir, CHECKPOINT_PREFIX), global_step=step)
+            if latest is None and done >= epochs:
+                # --epochs 0 on a fresh directory: keep the initialised model
+                # (e.g. a cvae straight after --init-from).
+                saver.save(sess, os.path.join(model_dir, CHECKPOINT_PREFIX), global_step=step)
+            print(f"{PROG}: done, {epochs} epochs, step {step}, checkpoints in {model_dir}", flush=True)
+            return 0
+        except KeyboardInterrupt:
+            print(f"{PROG}: interrupted; run the same command again to resume from the "
+                  f"last checkpoint", file=sys.stderr, flush=True)
+            return 130
+        finally:
+            if writer is not None:
+                writer.close()
+            sess.close()
+
+
+def run(args):
+    if os.path.exists(args.model_dir) and not os.path.isdir(args.model_dir):
+        raise UserError(args.model_dir, "exists and is not a directory")
+    # The model type decides which arrays are needed, and may come from config.json.
+    model_type = args.model
+    if model_type is None and os.path.exists(config_path(args.model_dir)):
+        model_type = load_config(args.model_dir)[0].model
+    data = load_dataset(args.train_npz, need_speakers=(model_type == "cvae"), load_utt_ids=False)
+    config, training, _ = resolve_settings(args, data.dim)
+    if args.init_from and not has_checkpoint(args.model_dir):
+        check_init_source(args.init_from, config)
+    try:
+        os.makedirs(args.model_dir, exist_ok=True)
+    except OSError as exc:
+        raise UserError(args.model_dir, f"cannot create directory: {exc.strerror}") from None
+    return train(args, data, config, training)
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    try:
+        return run(args)
+    except UserError as err:
+        report(PROG, err)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
