@@ -34,7 +34,7 @@ class DemoConfig:
                  session_dim=48, train_speakers=1000, utts_per_train_speaker=12,
                  eval_speakers=150, enroll_utts=(1, 3), test_utts_per_speaker=6,
                  nontarget_per_model=20, domain_speakers=300, utts_per_domain_speaker=8,
-                 speaker_scale=0.8, channel_scale=1.0, session_scale=1.2, noise_scale=0.8, sharpness=2.0, output_scale=4.0, seed=777):
+                 speaker_scale=1.2, channel_scale=1.2, session_scale=1.0, noise_scale=1.5, sharpness=2.0, output_scale=4.0, seed=777):
         self.__dict__.update(locals())
         del self.__dict__['self']
 

@@ -110,6 +110,17 @@ def open_rx(rxfilename):
         stream.close()
 
 
+def make_temp_beside(path):
+    """(fd, temp path) in the target's directory, with the permissions a plain open
+    would give (mkstemp's are 0600, which would leave results unreadable to others)."""
+    directory = os.path.dirname(os.path.abspath(path))
+    fd, tmp = tempfile.mkstemp(prefix='.' + os.path.basename(path) + '.', dir=directory)
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(tmp, 0o666 & ~umask)
+    return fd, tmp
+
+
 class _AtomicFile:
     """A file written under a temp name and renamed into place by commit()."""
 
@@ -118,7 +129,7 @@ class _AtomicFile:
         directory = os.path.dirname(os.path.abspath(path))
         if not os.path.isdir(directory):
             raise KaldiError('%s: cannot open for writing: no such directory' % path)
-        fd, self.tmp = tempfile.mkstemp(prefix='.' + os.path.basename(path) + '.', dir=directory)
+        fd, self.tmp = make_temp_beside(path)
         self.stream = os.fdopen(fd, 'wb')
 
     def commit(self):

@@ -5,7 +5,6 @@ spk_index (int32, N, indexes spk_labels) and spk_labels (str, S). Keys keep the
 order of the source table, so converting back writes the same keys in the same order.
 """
 import os
-import tempfile
 
 import numpy as np
 
@@ -25,7 +24,7 @@ def save_npz(path, utt_ids, vectors, utt2spk=None):
         arrays['spk_labels'] = np.array(labels, dtype=str)
     directory = os.path.dirname(os.path.abspath(path))
     os.makedirs(directory, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix='.' + os.path.basename(path) + '.', dir=directory)
+    fd, tmp = kt.make_temp_beside(path)
     try:
         with os.fdopen(fd, 'wb') as f:
             np.savez(f, **arrays)

@@ -9,7 +9,8 @@ twin results.md is regenerated and printed. Both files are replaced atomically.
 import argparse
 import os
 import sys
-import tempfile
+
+from data_utils.kaldi_table import make_temp_beside
 
 FRONT_ENDS = [('xvector', 'x-vector'), ('ae', 'a-vector'), ('vae', 'v-vector'), ('cvae', 'c-vector')]
 BACKENDS = [('cosine', 'Cosine'), ('pca_cosine', 'PCA+Cosine'), ('plda', 'PLDA'),
@@ -30,8 +31,7 @@ def read_rows(path):
 
 
 def write_atomic(path, text):
-    directory = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(prefix='.' + os.path.basename(path) + '.', dir=directory)
+    fd, tmp = make_temp_beside(path)
     with os.fdopen(fd, 'w') as f:
         f.write(text)
     os.replace(tmp, path)
