@@ -1,0 +1,115 @@
+#!/bin/sh
+# Extract x-vectors with Kaldi: a wrapper around Kaldi's sid/nnet3/xvector/extract_xvectors.sh.
+#
+#   local/extract_xvectors.sh [options] <nnet-dir> <data-dir> <xvector-dir>
+#   e.g. local/extract_xvectors.sh --nj 8 exp/xvector_nnet_1a data/train exp/xvectors_train
+#
+# <nnet-dir> is a trained Kaldi x-vector network: final.raw, extract.config,
+# min_chunk_size, max_chunk_size. <data-dir> is a Kaldi data dir with features:
+# feats.scp, vad.scp, utt2spk, spk2utt. <xvector-dir> gets xvector.scp (and Kaldi's
+# xvector.N.ark, spk_xvector.scp, num_utts.ark, log/), ready for the recipes.
+#
+# Kaldi's scripts call steps/, utils/ and sid/ relative to where they run, so they are
+# run from <xvector-dir>/kaldi_run, which links those dirs from $KALDI_ROOT/egs/wsj/s5
+# and $KALDI_ROOT/egs/sre08/v1. Kaldi's script takes min_chunk_size from a file of
+# the nnet dir, not as an option, so --min-chunk-size is passed through a copy of the
+# nnet dir made of links plus that one file.
+
+vv_root=$(cd "$(dirname "$0")/.." && pwd)
+train_cmd=run.pl
+[ -f "$vv_root/cmd.sh" ] && . "$vv_root/cmd.sh"
+
+nj=4                # parallel jobs (at most the number of speakers; fewer are used if not)
+cmd=$train_cmd      # run.pl / queue.pl / slurm.pl with their options; default from cmd.sh
+use_gpu=false       # true: nnet3-xvector-compute on a GPU, one job per GPU
+chunk_size=-1       # frames per chunk; -1: the nnet's max_chunk_size
+min_chunk_size=     # shortest chunk the nnet sees; empty: the nnet dir's min_chunk_size
+help_message="Usage: $0 [--nj N] [--cmd CMD] [--use-gpu true|false] [--chunk-size N] [--min-chunk-size N] <nnet-dir> <data-dir> <xvector-dir>"
+. "$vv_root/local/parse_options.sh" || exit 1
+
+die() { echo "ERROR (extract_xvectors.sh): $*" >&2; exit 1; }
+
+if [ $# -ne 3 ]; then
+  echo "$help_message" >&2; die "expected 3 arguments, got $#"
+fi
+nnet_dir=$1; data=$2; dir=$3
+
+# ---- Kaldi present? ------------------------------------------------------------
+[ -n "${KALDI_ROOT:-}" ] || die "KALDI_ROOT is not set; extraction needs a compiled Kaldi"
+kaldi_script=sid/nnet3/xvector/extract_xvectors.sh
+[ -f "$KALDI_ROOT/egs/sre08/v1/$kaldi_script" ] ||
+  die "$KALDI_ROOT/egs/sre08/v1/$kaldi_script: missing (is KALDI_ROOT a Kaldi checkout?)"
+for d in steps utils; do
+  [ -d "$KALDI_ROOT/egs/wsj/s5/$d" ] || die "$KALDI_ROOT/egs/wsj/s5/$d: missing"
+done
+command -v nnet3-xvector-compute >/dev/null 2>&1 ||
+  die "nnet3-xvector-compute is not on PATH (compile Kaldi's src/ and source path.sh)"
+
+# ---- Inputs complete? ------------------------------------------------------------
+[ -d "$nnet_dir" ] || die "$nnet_dir: no such nnet directory"
+for f in final.raw extract.config min_chunk_size max_chunk_size; do
+  [ -f "$nnet_dir/$f" ] || die "$nnet_dir/$f: missing (not a trained x-vector nnet dir)"
+done
+[ -d "$data" ] || die "$data: no such data directory"
+for f in feats.scp vad.scp utt2spk spk2utt; do
+  [ -f "$data/$f" ] || die "$data/$f: missing (extraction needs features and VAD)"
+done
+
+is_int() { case "$1" in ''|*[!0-9-]*|?*-*) return 1 ;; esac; [ "$1" != - ]; }
+for opt in nj chunk_size; do
+  eval "value=\$$opt"
+  is_int "$value" || die "--$(echo $opt | tr _ -) must be an integer, got '$value'"
+done
+[ "$nj" -ge 1 ] || die "--nj must be at least 1, got $nj"
+case "$use_gpu" in true|false) ;; *) die "--use-gpu must be true or false, got '$use_gpu'" ;; esac
+max_chunk=$(cat "$nnet_dir/max_chunk_size")
+is_int "$max_chunk" || die "$nnet_dir/max_chunk_size: not an integer"
+if [ -n "$min_chunk_size" ]; then
+  is_int "$min_chunk_size" && [ "$min_chunk_size" -ge 1 ] ||
+    die "--min-chunk-size must be a positive integer, got '$min_chunk_size'"
+  [ "$min_chunk_size" -le "$max_chunk" ] ||
+    die "--min-chunk-size $min_chunk_size is larger than $nnet_dir/max_chunk_size ($max_chunk)"
+fi
+[ "$chunk_size" -le "$max_chunk" ] ||
+  die "--chunk-size $chunk_size is larger than $nnet_dir/max_chunk_size ($max_chunk)"
+
+# Kaldi's split_data.sh splits by speaker: no more jobs than speakers.
+num_spk=$(grep -c . "$data/spk2utt")
+if [ "$nj" -gt "$num_spk" ]; then
+  echo "$0: $data has $num_spk speakers; using --nj $num_spk" >&2
+  nj=$num_spk
+fi
+
+# ---- Run Kaldi's script from a dir that has its steps/ utils/ sid/ -------------------
+mkdir -p "$dir" || die "$dir: cannot create"
+abs() { (cd "$1" && pwd); }
+nnet_dir=$(abs "$nnet_dir"); data=$(abs "$data"); dir=$(abs "$dir")
+run_dir=$dir/kaldi_run
+rm -rf "$run_dir" && mkdir -p "$run_dir/nnet" || die "$run_dir: cannot create"
+ln -s "$KALDI_ROOT/egs/wsj/s5/steps" "$run_dir/steps" &&
+  ln -s "$KALDI_ROOT/egs/wsj/s5/utils" "$run_dir/utils" &&
+  ln -s "$KALDI_ROOT/egs/sre08/v1/sid" "$run_dir/sid" || die "$run_dir: cannot link Kaldi's scripts"
+# queue.pl and slurm.pl read conf/queue.conf or conf/slurm.conf relative to where they run.
+[ -d "$vv_root/conf" ] && ln -s "$vv_root/conf" "$run_dir/conf"
+for f in final.raw extract.config max_chunk_size min_chunk_size; do
+  ln -s "$nnet_dir/$f" "$run_dir/nnet/$f" || die "$run_dir/nnet: cannot link $f"
+done
+if [ -n "$min_chunk_size" ]; then
+  rm "$run_dir/nnet/min_chunk_size" && echo "$min_chunk_size" > "$run_dir/nnet/min_chunk_size" ||
+    die "$run_dir/nnet/min_chunk_size: cannot write"
+fi
+
+# Only options that differ from Kaldi's defaults are passed, so that older Kaldi
+# versions without --use-gpu still work when it is not asked for.
+opts="--nj $nj"
+[ "$chunk_size" != -1 ] && opts="$opts --chunk-size $chunk_size"
+[ "$use_gpu" = true ] && opts="$opts --use-gpu true"
+
+rm -f "$dir/xvector.scp"
+echo "$0: extracting x-vectors of $data with $nnet_dir into $dir ($cmd, $nj jobs)" >&2
+# utils/ on PATH: Kaldi's scripts source parse_options.sh and run run.pl/queue.pl by name.
+(cd "$run_dir" && PATH="$run_dir/utils:$PATH" &&
+  "./$kaldi_script" --cmd "$cmd" $opts "$run_dir/nnet" "$data" "$dir") ||
+  die "Kaldi's $kaldi_script failed; see the logs in $dir/log"
+[ -s "$dir/xvector.scp" ] || die "$dir/xvector.scp: not written by Kaldi's $kaldi_script"
+echo "$0: wrote $dir/xvector.scp ($(grep -c . "$dir/xvector.scp") x-vectors)" >&2

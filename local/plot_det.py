@@ -1,0 +1,250 @@
+"""DET curves and score histograms from Kaldi score files and a trials list.
+
+  python local/plot_det.py --trials FILE [--title T] --out DET.png NAME=SCORES [NAME=SCORES ...]
+  python local/plot_det.py --trials FILE [--title T] --hist-out HIST.png NAME=SCORES
+
+--out draws one DET plot (miss vs false-alarm rate on normal-deviate axes, as NIST
+plots them) with a curve per score file and each curve's EER point marked: call it
+once per back-end with the front-ends as NAME=SCORES. --hist-out draws the target and
+nontarget score distributions of one score file (one front-end with one back-end);
+both options may be given together when there is a single score file.
+
+Score files hold "model test score" lines (as ivector-plda-scoring writes them); every
+trial must have a score, extra scores are ignored. PNGs are written atomically.
+"""
+import argparse
+import os
+import sys
+
+import matplotlib
+matplotlib.use('Agg')   # files only: no display on compute nodes
+import matplotlib.pyplot as plt   # noqa: E402  (the backend must be chosen first)
+import numpy as np   # noqa: E402
+from scipy.stats import norm   # noqa: E402
+
+from data_utils.kaldi_table import KaldiError, make_temp_beside   # noqa: E402
+
+PROG = 'plot_det.py'
+TICKS = [0.1, 0.2, 0.5, 1, 2, 5, 10, 20, 40]    # percent, the usual DET grid
+LIMITS = (0.05, 50.0)                           # percent: a margin around the ticks
+
+
+# ----------------------------------------------------------------------------
+# Reading
+
+def read_trials(path):
+    """[(model, test, is_target)], both kinds present."""
+    if not os.path.isfile(path):
+        raise KaldiError('%s: missing (trials)' % path)
+    trials = []
+    with open(path) as f:
+        for lineno, line in enumerate(f, 1):
+            fields = line.split()
+            if not fields:
+                continue
+            if len(fields) != 3 or fields[2] not in ('target', 'nontarget'):
+                raise KaldiError('%s: line %d: expected "model test target|nontarget"' % (path, lineno))
+            trials.append((fields[0], fields[1], fields[2] == 'target'))
+    if {t[2] for t in trials} != {True, False}:
+        raise KaldiError('%s: needs both target and nontarget trials' % path)
+    return trials
+
+
+def read_scores(path):
+    """{(model, test): score}; finite numbers, one per pair."""
+    if not os.path.isfile(path):
+        raise KaldiError('%s: missing (scores)' % path)
+    scores = {}
+    with open(path) as f:
+        for lineno, line in enumerate(f, 1):
+            fields = line.split()
+            if not fields:
+                continue
+            try:
+                if len(fields) != 3:
+                    raise ValueError
+                value = float(fields[2])
+            except ValueError:
+                raise KaldiError('%s: line %d: expected "model test score"' % (path, lineno))
+            if not np.isfinite(value):
+                raise KaldiError('%s: line %d: score is %s' % (path, lineno, fields[2]))
+            key = (fields[0], fields[1])
+            if key in scores:
+                raise KaldiError('%s: line %d: pair %s %s scored twice' % (path, lineno, *key))
+            scores[key] = value
+    return scores
+
+
+def split_scores(trials, scores, path):
+    """(target scores, nontarget scores) of the trials; every trial must be scored."""
+    missing = [(m, t) for m, t, _ in trials if (m, t) not in scores]
+    if missing:
+        raise KaldiError('%s: no score for %d of %d trials (first: %s %s)'
+                         % (path, len(missing), len(trials), *missing[0]))
+    target = np.array([scores[m, t] for m, t, is_target in trials if is_target])
+    nontarget = np.array([scores[m, t] for m, t, is_target in trials if not is_target])
+    return target, nontarget
+
+
+# ----------------------------------------------------------------------------
+# Error rates
+
+def det_points(target, nontarget):
+    """(p_miss, p_fa) for every threshold between distinct scores, from accept-all to reject-all.
+
+    A trial is accepted when its score is >= the threshold. At threshold k (scores
+    sorted ascending) the lowest k scores are rejected.
+    """
+    scores = np.concatenate([target, nontarget])
+    is_target = np.concatenate([np.ones(len(target)), np.zeros(len(nontarget))])
+    order = np.argsort(scores, kind='mergesort')
+    scores, is_target = scores[order], is_target[order]
+    rejected_targets = np.concatenate([[0], np.cumsum(is_target)])
+    rejected_nontargets = np.concatenate([[0], np.cumsum(1 - is_target)])
+    # Tied scores are all accepted or all rejected: keep only cuts between distinct scores.
+    cut = np.concatenate([[True], scores[1:] != scores[:-1], [True]])
+    p_miss = rejected_targets[cut] / len(target)
+    p_fa = 1 - rejected_nontargets[cut] / len(nontarget)
+    return p_miss, p_fa
+
+
+def equal_error_rate(p_miss, p_fa):
+    """EER: where the DET curve (p_miss rising, p_fa falling) crosses p_miss = p_fa.
+
+    Between the last point with p_miss < p_fa and the next one the curve is taken as a
+    straight line. compute-eer picks a point instead of interpolating, so the two can
+    differ in the last digits; the recipes' tables report compute-eer's number.
+    """
+    i = int(np.flatnonzero(p_miss >= p_fa)[0])
+    if i == 0:
+        return float(p_miss[0])
+    gap_before = p_fa[i - 1] - p_miss[i - 1]
+    gap_after = p_miss[i] - p_fa[i]
+    w = gap_before / (gap_before + gap_after)
+    return float(p_miss[i - 1] + w * (p_miss[i] - p_miss[i - 1]))
+
+
+def eer_threshold(target, nontarget):
+    """The score threshold at the EER (for the histogram).
+
+    Point j of det_points accepts scores >= the j-th smallest distinct score; the rates
+    cross between points i-1 and i, so between those two scores.
+    """
+    p_miss, p_fa = det_points(target, nontarget)
+    i = int(np.flatnonzero(p_miss >= p_fa)[0])
+    distinct = np.unique(np.concatenate([target, nontarget]))
+    return float((distinct[i - 1] + distinct[min(i, len(distinct) - 1)]) / 2)
+
+
+# ----------------------------------------------------------------------------
+# Plots
+
+def _probit(p_percent):
+    # Rates of exactly 0 or 1 map to -inf/+inf: pin them just outside the axes instead.
+    p = np.clip(np.asarray(p_percent, dtype=float) / 100, 1e-6, 1 - 1e-6)
+    return norm.ppf(p)
+
+
+def _save(fig, path):
+    """Write the figure as PNG under a temp name and rename it into place."""
+    directory = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(directory):
+        raise KaldiError('%s: cannot write: no such directory' % path)
+    fd, tmp = make_temp_beside(path)
+    os.close(fd)
+    try:
+        fig.savefig(tmp, format='png', dpi=100)
+        os.replace(tmp, path)
+    finally:
+        plt.close(fig)
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+def plot_det(curves, title, path):
+    """curves: [(name, target scores, nontarget scores)] -> one PNG; returns {name: EER %}."""
+    fig, ax = plt.subplots(figsize=(6, 6))
+    eers = {}
+    for name, target, nontarget in curves:
+        p_miss, p_fa = det_points(target, nontarget)
+        eer = 100 * equal_error_rate(p_miss, p_fa)
+        eers[name] = eer
+        line, = ax.plot(_probit(100 * p_fa), _probit(100 * p_miss), lw=1.5,
+                        label='%s (EER %.2f%%)' % (name, eer))
+        ax.plot(_probit(eer), _probit(eer), 'o', color=line.get_color(), ms=6)
+    low, high = _probit(LIMITS)
+    ax.plot([low, high], [low, high], ':', color='0.6', lw=0.8)   # the EER points lie on it
+    ticks = _probit(TICKS)
+    labels = ['%g' % t for t in TICKS]
+    ax.set_xticks(ticks, labels)
+    ax.set_yticks(ticks, labels)
+    ax.set_xlim(low, high)
+    ax.set_ylim(low, high)
+    ax.set_xlabel('False alarm rate (%)')
+    ax.set_ylabel('Miss rate (%)')
+    ax.set_title(title)
+    ax.grid(True, color='0.85')
+    ax.legend(loc='lower left', fontsize='small')   # no DET curve passes there
+    fig.tight_layout()
+    _save(fig, path)
+    return eers
+
+
+def plot_hist(name, target, nontarget, title, path, bins=60):
+    """Target vs nontarget score densities (the counts differ by orders of magnitude)."""
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    edges = np.histogram_bin_edges(np.concatenate([target, nontarget]), bins=bins)
+    ax.hist(nontarget, bins=edges, density=True, alpha=0.55, color='tab:red',
+            label='nontarget (%d)' % len(nontarget))
+    ax.hist(target, bins=edges, density=True, alpha=0.55, color='tab:blue',
+            label='target (%d)' % len(target))
+    ax.axvline(eer_threshold(target, nontarget), color='k', ls='--', lw=1, label='EER threshold')
+    ax.set_xlabel('score')
+    ax.set_ylabel('density')
+    ax.set_title('%s: %s' % (title, name) if title else name)
+    ax.legend(fontsize='small')
+    fig.tight_layout()
+    _save(fig, path)
+
+
+def parse_named(items):
+    """['NAME=FILE', ...] -> [(name, file)], names unique."""
+    named = []
+    for item in items:
+        name, eq, path = item.partition('=')
+        if not eq or not name or not path:
+            raise KaldiError("'%s': expected NAME=SCOREFILE" % item)
+        if name in [n for n, _ in named]:
+            raise KaldiError("'%s': name %s given twice" % (item, name))
+        named.append((name, path))
+    return named
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    parser.add_argument('--trials', required=True)
+    parser.add_argument('--title', default='')
+    parser.add_argument('--out', help='DET plot PNG, one curve per score file')
+    parser.add_argument('--hist-out', help='score histogram PNG (exactly one score file)')
+    parser.add_argument('scores', nargs='+', metavar='NAME=SCOREFILE')
+    args = parser.parse_args(argv)
+    if not args.out and not args.hist_out:
+        parser.error('give --out, --hist-out or both')
+    try:
+        named = parse_named(args.scores)
+        if args.hist_out and len(named) != 1:
+            raise KaldiError('--hist-out draws one score file, got %d' % len(named))
+        trials = read_trials(args.trials)
+        curves = [(name,) + split_scores(trials, read_scores(path), path) for name, path in named]
+        if args.out:
+            for name, eer in plot_det(curves, args.title, args.out).items():
+                print('%s: %s: EER %.2f%%' % (PROG, name, eer), file=sys.stderr)
+        if args.hist_out:
+            plot_hist(*curves[0], args.title, args.hist_out)
+    except (KaldiError, OSError) as err:
+        print('ERROR (%s): %s' % (PROG, err), file=sys.stderr)
+        sys.exit(1)
+
+
+if __name__ == '__main__':
+    main()
