@@ -204,15 +204,26 @@ def open_output(wxfilename, binary):
 def open_input(rxfilename):
     """Yield (stream, is_binary) for one Kaldi object, header consumed."""
     with open_rx(rxfilename) as stream:
-        yield stream, _consume_binary_header(stream)
+        _skip_whitespace(stream)
+        try:
+            binary = _consume_binary_header(stream)
+        except KaldiError as err:
+            raise KaldiError('%s: %s' % (describe(rxfilename), err))
+        yield stream, binary
 
 
 def _consume_binary_header(stream):
-    _skip_whitespace(stream)
-    if stream.peek(2)[:2] == b'\0B':
-        stream.read(2)
-        return True
-    return False
+    """True (and the marker consumed) if a binary object starts here.
+
+    Only peek(1) is sure to see a byte: at the edge of a pipe's buffer peek(2) may return
+    one. A text object never starts with NUL, so that byte decides; then '\\0B' must follow.
+    """
+    if stream.peek(1)[:1] != b'\0':
+        return False
+    marker = stream.read(2)
+    if marker != b'\0B':
+        raise KaldiError('bad binary marker %r' % marker)
+    return True
 
 
 # ----------------------------------------------------------------------------
@@ -490,10 +501,8 @@ def _ark_records(rxfilename, read_value):
             if not key:
                 return
             key = key.decode('latin1')
-            binary = stream.peek(2)[:2] == b'\0B'
-            if binary:
-                stream.read(2)
             try:
+                binary = _consume_binary_header(stream)
                 value = read_value(stream, binary)
             except KaldiError as err:
                 raise KaldiError('%s: key %s: %s' % (where, key, err))

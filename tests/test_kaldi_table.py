@@ -159,3 +159,35 @@ def test_specifier_errors():
     assert kt.parse_wspecifier('scp,ark:a.scp,a.ark')[:2] == ('a.ark', 'a.scp')
     with pytest.raises(kt.KaldiError, match='scp alone'):
         kt.parse_wspecifier('scp:a.scp')
+
+
+class _Trickle(__import__('io').RawIOBase):
+    """A raw stream that returns at most `chunk` bytes per read, like a slow pipe."""
+
+    def __init__(self, data, chunk):
+        self.data, self.pos, self.chunk = data, 0, chunk
+
+    def readable(self):
+        return True
+
+    def readinto(self, buffer):
+        chunk = self.data[self.pos:self.pos + min(self.chunk, len(buffer))]
+        buffer[:len(chunk)] = chunk
+        self.pos += len(chunk)
+        return len(chunk)
+
+
+@pytest.mark.parametrize('chunk', [1, 2, 3, 5])
+def test_records_split_across_pipe_buffer_edges(tmp_path, table, monkeypatch, chunk):
+    import contextlib
+    import io
+    keys, vectors = table
+    kt.write_vectors('ark:%s' % (tmp_path / 'x.ark'), keys, vectors)
+    data = (tmp_path / 'x.ark').read_bytes()
+
+    @contextlib.contextmanager
+    def trickling(_):
+        yield io.BufferedReader(_Trickle(data, chunk), buffer_size=8)
+    monkeypatch.setattr(kt, 'open_rx', trickling)
+    got_keys, got = kt.read_vector_table('ark:anything', dtype=np.float32)
+    assert got_keys == keys and np.array_equal(got, vectors)
