@@ -10,6 +10,7 @@ model="vae cvae ae"
 lda_dim=150
 pca_dim=150
 lda_total_covariance_factor=0.0
+analysis=true           # stage 4: Gaussianity table (Table 2), DET plots and score histograms
 help_message="Usage: sh eval.sh [--stage N] [--model \"vae cvae ae\"] [--lda-dim N] [--pca-dim N] [--data DIR] [--eval-sets \"a b\"]"
 
 . ./path.sh || exit 1
@@ -47,5 +48,35 @@ if [ $stage -le 3 ]; then
   rows=""
   for m in $model; do rows="$rows $exp/backend/$m/results.tsv"; done
   python3 local/results_table.py --table-dir $exp/results $rows || exit 1
+fi
+
+if [ $stage -le 4 ] && [ "$analysis" = true ]; then
+  # Table 2: skewness and kurtosis of each front-end on the training set.
+  gauss="python3 local/gaussianity.py --utt2spk $data/$train_set/utt2spk --out-tsv $exp/results/gaussianity.tsv"
+  local/run_log.sh $exp/log/gaussianity_xvector.log $gauss --front-end xvector \
+    --vectors $(local/vectors_of.sh $data/$train_set) || exit 1
+  for m in $model; do
+    local/run_log.sh $exp/log/gaussianity_$m.log $gauss --front-end $m \
+      --vectors scp:$exp/vectors/$m/$train_set/xvector.scp || exit 1
+  done
+  echo; echo "Gaussianity of the training set (average over dimensions; $exp/results/gaussianity.md):"
+  cat $exp/results/gaussianity.md
+  # DET curves and score histograms: one PNG per set and back-end, the front-ends overlaid
+  # (x-vectors too when baseline.sh has run).
+  plots=$exp/results/plots; mkdir -p $plots || exit 1
+  for set in $eval_sets; do
+    for b in cosine pca_cosine plda lda_plda pca_plda; do
+      named=""
+      for fe in xvector $model; do
+        case $fe in xvector) label=x-vector ;; ae) label=a-vector ;; vae) label=v-vector ;;
+                    cvae) label=c-vector ;; *) label=$fe ;; esac
+        [ -f $exp/backend/$fe/$set/scores_$b ] && named="$named $label=$exp/backend/$fe/$set/scores_$b"
+      done
+      local/run_log.sh $plots/log/${set}_$b.log python3 local/plot_det.py --trials $data/$set/trials \
+        --title "$set, $b" --out $plots/det_${set}_$b.png --hist-out $plots/hist_${set}_$b.png \
+        $named || exit 1
+    done
+  done
+  echo "DET curves and score histograms: $plots/{det,hist}_<set>_<backend>.png"
 fi
 echo "eval.sh: done; table in $exp/results/results.md" >&2

@@ -8,7 +8,7 @@
 # its latest checkpoint; a finished model is left as it is unless --epochs is raised.
 stage=0
 model="vae cvae ae"     # which to train, in this order (cvae needs vae unless --init-from)
-epochs=30
+epochs=12
 batch_size=128
 hidden_dim=1800
 code_dim=200

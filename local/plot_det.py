@@ -1,13 +1,13 @@
 """DET curves and score histograms from Kaldi score files and a trials list.
 
   python local/plot_det.py --trials FILE [--title T] --out DET.png NAME=SCORES [NAME=SCORES ...]
-  python local/plot_det.py --trials FILE [--title T] --hist-out HIST.png NAME=SCORES
+  python local/plot_det.py --trials FILE [--title T] --hist-out HIST.png NAME=SCORES [NAME=SCORES ...]
 
 --out draws one DET plot (miss vs false-alarm rate on normal-deviate axes, as NIST
 plots them) with a curve per score file and each curve's EER point marked: call it
 once per back-end with the front-ends as NAME=SCORES. --hist-out draws the target and
-nontarget score distributions of one score file (one front-end with one back-end);
-both options may be given together when there is a single score file.
+nontarget score distributions, one panel per score file (stacked), so one call per
+back-end shows every front-end; both options may be given together.
 
 Score files hold "model test score" lines (as ivector-plda-scoring writes them); every
 trial must have a score, extra scores are ignored. PNGs are written atomically.
@@ -190,19 +190,22 @@ def plot_det(curves, title, path):
     return eers
 
 
-def plot_hist(name, target, nontarget, title, path, bins=60):
-    """Target vs nontarget score densities (the counts differ by orders of magnitude)."""
-    fig, ax = plt.subplots(figsize=(7, 4.5))
-    edges = np.histogram_bin_edges(np.concatenate([target, nontarget]), bins=bins)
-    ax.hist(nontarget, bins=edges, density=True, alpha=0.55, color='tab:red',
-            label='nontarget (%d)' % len(nontarget))
-    ax.hist(target, bins=edges, density=True, alpha=0.55, color='tab:blue',
-            label='target (%d)' % len(target))
-    ax.axvline(eer_threshold(target, nontarget), color='k', ls='--', lw=1, label='EER threshold')
-    ax.set_xlabel('score')
-    ax.set_ylabel('density')
-    ax.set_title('%s: %s' % (title, name) if title else name)
-    ax.legend(fontsize='small')
+def plot_hist(curves, title, path, bins=60):
+    """Target vs nontarget score densities (the counts differ by orders of magnitude):
+    one panel per (name, target, nontarget) in curves, stacked, e.g. one per front-end."""
+    fig, axes = plt.subplots(len(curves), 1, figsize=(7, 4.5 * len(curves)), squeeze=False)
+    for ax, (name, target, nontarget) in zip(axes[:, 0], curves):
+        edges = np.histogram_bin_edges(np.concatenate([target, nontarget]), bins=bins)
+        ax.hist(nontarget, bins=edges, density=True, alpha=0.55, color='tab:red',
+                label='nontarget (%d)' % len(nontarget))
+        ax.hist(target, bins=edges, density=True, alpha=0.55, color='tab:blue',
+                label='target (%d)' % len(target))
+        ax.axvline(eer_threshold(target, nontarget), color='k', ls='--', lw=1,
+                   label='EER threshold')
+        ax.set_xlabel('score')
+        ax.set_ylabel('density')
+        ax.set_title('%s: %s' % (title, name) if title else name)
+        ax.legend(fontsize='small')
     fig.tight_layout()
     _save(fig, path)
 
@@ -225,22 +228,20 @@ def main(argv=None):
     parser.add_argument('--trials', required=True)
     parser.add_argument('--title', default='')
     parser.add_argument('--out', help='DET plot PNG, one curve per score file')
-    parser.add_argument('--hist-out', help='score histogram PNG (exactly one score file)')
+    parser.add_argument('--hist-out', help='score histogram PNG, one panel per score file')
     parser.add_argument('scores', nargs='+', metavar='NAME=SCOREFILE')
     args = parser.parse_args(argv)
     if not args.out and not args.hist_out:
         parser.error('give --out, --hist-out or both')
     try:
         named = parse_named(args.scores)
-        if args.hist_out and len(named) != 1:
-            raise KaldiError('--hist-out draws one score file, got %d' % len(named))
         trials = read_trials(args.trials)
         curves = [(name,) + split_scores(trials, read_scores(path), path) for name, path in named]
         if args.out:
             for name, eer in plot_det(curves, args.title, args.out).items():
                 print('%s: %s: EER %.2f%%' % (PROG, name, eer), file=sys.stderr)
         if args.hist_out:
-            plot_hist(*curves[0], args.title, args.hist_out)
+            plot_hist(curves, args.title, args.hist_out)
     except (KaldiError, OSError) as err:
         print('ERROR (%s): %s' % (PROG, err), file=sys.stderr)
         sys.exit(1)

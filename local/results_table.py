@@ -50,6 +50,14 @@ def merge(table, new_rows):
                                                   _order(r['backend'], BACKENDS), r['set']))
 
 
+def _cell(value, metric):
+    """EER with 2 decimals, minDCF with 4 (as compute_min_dcf.py prints); other text as is."""
+    try:
+        return ('%.2f' if metric == 'eer' else '%.4f') % float(value)
+    except ValueError:
+        return value
+
+
 def markdown(rows, metrics):
     """One line per (back-end, front-end); per set its EER and minDCFs. Missing cells: '-'."""
     sets = sorted({r['set'] for r in rows}, key=lambda s: (s.endswith('eval'), s))
@@ -66,7 +74,7 @@ def markdown(rows, metrics):
             values = []
             for s in sets:
                 row = cells.get((front_end, backend, s))
-                values.extend(row.get(m, '-') if row else '-' for m in metrics)
+                values.extend(_cell(row.get(m, '-'), m) if row else '-' for m in metrics)
             out.append('| %s | %s | %s |' % (labels.get(backend, backend),
                                               labels.get(front_end, front_end), ' | '.join(values)))
     return '\n'.join(out) + '\n'

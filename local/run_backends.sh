@@ -18,6 +18,12 @@ pca_dim=150
 lda_total_covariance_factor=0.0
 num_em_iters=10
 p_targets="0.01 0.001"
+backends="cosine pca_cosine plda lda_plda pca_plda"
+models_from=        # take mean.vec, lda.mat, pca.mat and the PLDAs from this dir instead of training
+adapt_from=         # data dir: adapt the PLDAs to its vectors without labels (ivector-adapt-plda)
+within_covar_scale=0.7
+between_covar_scale=0.7
+mean_diff_scale=1.0
 stage=0
 . local/parse_options.sh || exit 1
 if [ $# -ne 4 ]; then
@@ -28,11 +34,16 @@ log=$out/log
 run="local/run_log.sh"
 mkdir -p "$out" "$log" || exit 1
 
-train_dir=$vroot/$train_set
-train_vec=$(local/vectors_of.sh "$train_dir") || exit 1
-centred="ivector-subtract-global-mean $train_vec ark:- |"
-
-if [ $stage -le 0 ]; then
+model_files="mean.vec lda.mat pca.mat plda lda_plda pca_plda"
+if [ $stage -le 0 ] && [ -n "$models_from" ]; then
+  # Models trained elsewhere (e.g. in-domain, for the out-of-domain protocol's scheme 1).
+  for f in $model_files; do
+    cp "$models_from/$f" "$out/$f" || { echo "ERROR ($0): $models_from/$f: missing" >&2; exit 1; }
+  done
+elif [ $stage -le 0 ]; then
+  train_dir=$vroot/$train_set
+  train_vec=$(local/vectors_of.sh "$train_dir") || exit 1
+  centred="ivector-subtract-global-mean $train_vec ark:- |"
   # Models trained once per front-end: mean, LDA, PCA and the three PLDAs.
   $run $log/mean.log ivector-mean "$train_vec" $out/mean.vec || exit 1
   $run $log/lda.log ivector-compute-lda --dim=$lda_dim \
@@ -50,7 +61,23 @@ if [ $stage -le 0 ]; then
   done
 fi
 
-backends="cosine pca_cosine plda lda_plda pca_plda"
+if [ $stage -le 0 ] && [ -n "$adapt_from" ]; then
+  # Unsupervised PLDA adaptation: the unlabelled vectors go through the same centring,
+  # projection and length normalisation as the PLDA's own training data.
+  adapt_vec=$(local/vectors_of.sh "$adapt_from") || exit 1
+  for plda in plda lda_plda pca_plda; do
+    case $plda in
+      plda) proj="" ;;
+      *) proj="transform-vec $out/${plda%_plda}.mat ark:- ark:- |" ;;
+    esac
+    $run $log/adapt_$plda.log ivector-adapt-plda --within-covar-scale=$within_covar_scale \
+      --between-covar-scale=$between_covar_scale --mean-diff-scale=$mean_diff_scale $out/$plda \
+      "ark:ivector-subtract-global-mean $out/mean.vec $adapt_vec ark:- | $proj ivector-normalize-length ark:- ark:- |" \
+      $out/$plda.adapted || exit 1
+    mv $out/$plda.adapted $out/$plda || exit 1
+  done
+fi
+
 if [ $stage -le 1 ]; then
   for set in $eval_sets; do
     sdir=$out/$set; mkdir -p $sdir || exit 1

@@ -291,7 +291,13 @@ def test_det_and_histogram_pngs_are_written(tmp_path):
                      '--hist-out', tmp_path / 'hist.png', 'x-vector=%s' % a)
     assert out.returncode == 0, out.stderr
     check_png(tmp_path / 'hist.png', 450, 700)
-    assert sorted(os.listdir(tmp_path)) == ['det.png', 'hist.png', 'scores0', 'scores1', 'trials']
+    # One panel per front-end, stacked.
+    out = run_script('plot_det.py', '--trials', tmp_path / 'trials', '--hist-out',
+                     tmp_path / 'hist2.png', 'x-vector=%s' % a, 'v-vector=%s' % b)
+    assert out.returncode == 0, out.stderr
+    check_png(tmp_path / 'hist2.png', 900, 700)
+    assert sorted(os.listdir(tmp_path)) == ['det.png', 'hist.png', 'hist2.png', 'scores0',
+                                            'scores1', 'trials']
 
 
 def test_plot_refuses_a_score_file_missing_trials(tmp_path):

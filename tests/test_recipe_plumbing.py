@@ -67,7 +67,7 @@ def test_results_table_merges_replaces_and_renders(tmp_path):
     assert sorted(tsv[1:]) == sorted(['xvector\tcosine\tdev\t19.0\t0.8', 'xvector\tplda\tdev\t5.0\t0.5',
                                       'vae\tcosine\tdev\t9.0\t0.7'])
     md = (table / 'results.md').read_text()
-    assert '| Cosine | x-vector | 19.0 | 0.8 |' in md
-    assert '| Cosine | v-vector | 9.0 | 0.7 |' in md
+    assert '| Cosine | x-vector | 19.00 | 0.8000 |' in md
+    assert '| Cosine | v-vector | 9.00 | 0.7000 |' in md
     assert '| PLDA | v-vector | - | - |' in md          # a missing cell shows, not vanishes
     assert md in out.stdout

@@ -1,0 +1,130 @@
+"""The shell recipes end to end on a tiny corpus: baseline.sh, train.sh, eval.sh.
+
+The corpus is the demo generator at a small size (and 128-dim vectors, so the models and
+the back-ends stay quick); the models are small. What is checked is what a user reads:
+the results table has every cell, cosine on v-vectors beats cosine on raw x-vectors on
+this corpus (the paper's point), and eval.sh's Gaussianity table and plots are there.
+"""
+import os
+import subprocess
+
+import pytest
+
+from data_utils.demo_corpus import DemoConfig, make_corpus
+from helpers import ROOT
+
+TINY = DemoConfig(dim=128, latent_dim=48, speaker_dim=24, session_dim=16, train_speakers=200,
+                  utts_per_train_speaker=8, eval_speakers=40, test_utts_per_speaker=4,
+                  nontarget_per_model=12, domain_speakers=30, seed=11)
+FRONT_ENDS = ['x-vector', 'a-vector', 'v-vector', 'c-vector']
+BACKENDS = ['Cosine', 'PCA+Cosine', 'PLDA', 'LDA+PLDA', 'PCA+PLDA']
+
+
+def recipe(script, *options):
+    env = dict(os.environ)
+    env.pop('KALDI_ROOT', None)          # the Python tools, whatever this machine has
+    out = subprocess.run(['sh', script] + [str(o) for o in options], cwd=ROOT, env=env,
+                         capture_output=True, text=True)
+    assert out.returncode == 0, '%s failed:\n%s\n%s' % (script, out.stdout[-3000:], out.stderr[-3000:])
+    return out
+
+
+@pytest.fixture(scope='module')
+def demo_run(tmp_path_factory):
+    base = tmp_path_factory.mktemp('e2e')
+    data, exp = base / 'data', base / 'exp'
+    make_corpus(str(data), TINY)
+    paths = ['--data', data, '--exp', exp]
+    dims = ['--lda-dim', 20, '--pca-dim', 20]
+    baseline = recipe('baseline.sh', *paths, *dims)
+    recipe('train.sh', *paths, '--epochs', 15, '--hidden-dim', 256, '--code-dim', 32,
+           '--lr', 0.001, '--batch-size', 64, '--num-threads', 2)
+    evaluation = recipe('eval.sh', *paths, *dims)
+    return exp, baseline, evaluation
+
+
+def table_rows(exp):
+    rows = {}
+    with open(exp / 'results' / 'results.md') as f:
+        lines = [l for l in f if l.startswith('|')]
+    header = [c.strip() for c in lines[0].strip('|\n').split('|')]
+    for line in lines[2:]:
+        cells = [c.strip() for c in line.strip('|\n').split('|')]
+        rows[(cells[0], cells[1])] = dict(zip(header[2:], cells[2:]))
+    return header, rows
+
+
+def test_results_table_has_every_cell(demo_run):
+    exp, baseline, evaluation = demo_run
+    header, rows = table_rows(exp)
+    assert header[2:] == ['%s %s' % (s, m) for s in ('sitw_dev', 'sitw_eval')
+                          for m in ('EER(%)', 'minDCF(0.01)', 'minDCF(0.001)')]
+    assert set(rows) == {(b, f) for b in BACKENDS for f in FRONT_ENDS}
+    for key, cells in rows.items():
+        for name, value in cells.items():
+            number = float(value)                     # '-' (a missing cell) fails here
+            assert 0 <= number <= (100 if 'EER' in name else 1.0 + 1e-9), (key, name, value)
+    # Both recipes print the table they leave behind.
+    assert '| Cosine | x-vector |' in baseline.stdout and '| Cosine | c-vector |' in evaluation.stdout
+
+
+def test_vae_codes_beat_raw_xvectors_under_cosine(demo_run):
+    exp, _, _ = demo_run
+    _, rows = table_rows(exp)
+    for s in ('sitw_dev', 'sitw_eval'):
+        raw = float(rows[('Cosine', 'x-vector')]['%s EER(%%)' % s])
+        vvec = float(rows[('Cosine', 'v-vector')]['%s EER(%%)' % s])
+        assert vvec < raw, (s, vvec, raw)
+    # And the back-end ordering the paper starts from: PLDA far ahead of cosine on x-vectors.
+    assert float(rows[('LDA+PLDA', 'x-vector')]['sitw_dev EER(%)']) < \
+        0.5 * float(rows[('Cosine', 'x-vector')]['sitw_dev EER(%)'])
+
+
+def test_gaussianity_table_and_plots(demo_run):
+    exp, _, evaluation = demo_run
+    tsv = (exp / 'results' / 'gaussianity.tsv').read_text().splitlines()
+    front_ends = {line.split('\t')[0] for line in tsv[1:]}
+    assert front_ends == {'xvector', 'ae', 'vae', 'cvae'}
+    assert 'Gaussianity of the training set' in evaluation.stdout
+    plots = exp / 'results' / 'plots'
+    for s in ('sitw_dev', 'sitw_eval'):
+        for b in ('cosine', 'pca_cosine', 'plda', 'lda_plda', 'pca_plda'):
+            for kind in ('det', 'hist'):
+                assert (plots / ('%s_%s_%s.png' % (kind, s, b))).stat().st_size > 5000
+
+
+def test_vectors_are_kaldi_tables_with_labels(demo_run):
+    from data_utils import kaldi_table as kt
+    exp, _, _ = demo_run
+    for part in ('train', 'sitw_dev/enroll', 'sitw_eval/test'):
+        d = exp / 'vectors' / 'vae' / part
+        keys, vectors = kt.read_vector_table('scp:%s' % (d / 'xvector.scp'))
+        assert vectors.shape[1] == 32
+        assert keys == [l.split()[0] for l in open(d / 'utt2spk')] or \
+            sorted(keys) == sorted(l.split()[0] for l in open(d / 'utt2spk'))
+
+
+def test_rerun_of_train_resumes_and_leaves_finished_models(demo_run):
+    exp, _, _ = demo_run
+    before = (exp / 'vae' / 'checkpoint').read_text()
+    out = recipe('train.sh', '--data', exp.parent / 'data', '--exp', exp, '--stage', 1,
+                 '--model', 'vae', '--epochs', 15, '--hidden-dim', 256, '--code-dim', 32)
+    assert 'already trained for 15 epochs' in out.stdout + out.stderr
+    assert (exp / 'vae' / 'checkpoint').read_text() == before
+
+
+def test_bad_input_stops_eval_before_writing(demo_run, tmp_path):
+    exp, _, _ = demo_run
+    data = exp.parent / 'data'
+    bad = tmp_path / 'bad'
+    subprocess.run(['cp', '-r', str(data), str(bad)], check=True)
+    with open(bad / 'sitw_dev' / 'trials', 'a') as f:
+        f.write('nosuchmodel %s target\n' % open(bad / 'sitw_dev' / 'test' / 'utt2spk').readline().split()[0])
+    env = dict(os.environ)
+    env.pop('KALDI_ROOT', None)
+    out = subprocess.run(['sh', 'eval.sh', '--data', bad, '--exp', tmp_path / 'exp2'], cwd=ROOT,
+                         env=env, capture_output=True, text=True)
+    assert out.returncode != 0
+    errors = [l for l in out.stderr.splitlines() if l.startswith('ERROR')]
+    assert errors and 'trials' in errors[0] and 'unknown model nosuchmodel' in errors[0]
+    assert not (tmp_path / 'exp2' / 'results').exists()
