@@ -28,10 +28,11 @@ fi
 if [ $stage -le 1 ]; then
   for m in $model; do
     echo "eval.sh: extracting $m vectors ..." >&2
+    pairs=""
     for part in $train_set $(for s in $eval_sets; do echo $s/enroll $s/test; done); do
-      local/extract_embeddings.sh $exp/$m "$data/$part" $exp/vectors/$m/$part \
-        $exp/vectors/$m/log/$(echo $part | tr / _).log || exit 1
+      pairs="$pairs $data/$part $exp/vectors/$m/$part"
     done
+    local/extract_embeddings.sh $exp/$m $exp/vectors/$m/log/extract.log $pairs || exit 1
   done
 fi
 

@@ -37,12 +37,11 @@ fi
 if [ $stage -le 1 ]; then
   # Schemes 1 and 3 need the in-domain vectors of each fold from the in-domain models.
   for m in $model; do
+    pairs=""
     for set in $fold_sets; do
-      for part in train enroll test; do
-        local/extract_embeddings.sh $exp/$m $ood/folds/$set/$part $ood/vectors/$m/$set/$part \
-          $ood/vectors/$m/log/${set}_$part.log || exit 1
-      done
+      for part in train enroll test; do pairs="$pairs $ood/folds/$set/$part $ood/vectors/$m/$set/$part"; done
     done
+    local/extract_embeddings.sh $exp/$m $ood/vectors/$m/log/extract.log $pairs || exit 1
   done
 fi
 

@@ -310,6 +310,26 @@ def test_extract_npz_keeps_ids_and_order(trained_vae, tmp_path):
     np.testing.assert_allclose(result["vectors"], expected, atol=1e-4)
 
 
+def test_extract_several_inputs_in_one_run(trained_vae, tmp_path):
+    model_dir, data = trained_vae
+    part = make_npz(tmp_path / "part.npz", n_spk=3, per_spk=5, seed=4)
+    outs = [tmp_path / "a.npz", tmp_path / "b.npz"]
+    assert extract_cli.main(["--model-dir", str(model_dir), "--input-npz", data,
+                             "--output-npz", str(outs[0]), "--input-npz", part,
+                             "--output-npz", str(outs[1])]) == 0
+    values = checkpoint_values(model_dir)
+    for source, out in zip((data, part), outs):
+        vectors = np.load(source)["vectors"].astype(np.float64)
+        result = np.load(out)
+        np.testing.assert_array_equal(result["utt_ids"], np.load(source)["utt_ids"])
+        np.testing.assert_allclose(result["vectors"], numpy_mu(values, vectors), atol=1e-4)
+    # One output too few for the inputs is a usage error, before anything is written.
+    with pytest.raises(SystemExit):
+        extract_cli.main(["--model-dir", str(model_dir), "--input-npz", data, "--input-npz", part,
+                          "--output-npz", str(tmp_path / "c.npz")])
+    assert not (tmp_path / "c.npz").exists()
+
+
 def test_extract_kaldi_output_calls_write_vectors(trained_vae, tmp_path, monkeypatch, capsys):
     model_dir, data = trained_vae
     calls = []
