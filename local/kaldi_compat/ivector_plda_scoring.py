@@ -1,0 +1,162 @@
+"""ivector-plda-scoring: log-likelihood ratios of trials under a PLDA model.
+
+  ivector-plda-scoring [options] <plda> <train-ivector-rspecifier> <test-ivector-rspecifier>
+                       <trials-rxfilename> <scores-wxfilename>
+  e.g.: ivector-plda-scoring --num-utts=ark:exp/train/num_utts.ark plda \\
+          ark:exp/train/spk_ivectors.ark ark:exp/test/ivectors.ark trials scores
+
+Trials are "<key1> <key2>" lines (exactly two fields); the output has
+"<key1> <key2> <score>" lines in trials order. The "train" vectors are enrolment
+models averaged over utterances; --num-utts gives how many (default 1 each), which
+enters the length normalisation and the score. A trial whose key is missing is
+warned about and skipped, and the count is reported at the end, as in Kaldi.
+
+Unlike Kaldi's loop over trials, each model and test vector is transformed once and
+all trials are scored with matrix products.
+"""
+import numpy as np
+
+from data_utils import kaldi_table as kt
+from kaldi_compat.cli import ToolParser, log, run_tool, warn
+from kaldi_compat.columns import KeyIndex, line_chunks, read_all, split_columns
+from kaldi_compat.fastformat import format_g7, join_rows, key_matrix
+from kaldi_compat.plda import PldaScorer, plda_config_options, read_plda
+
+NAME = 'ivector-plda-scoring'
+
+
+def transform_table(plda, opts, vectors, num_examples, what):
+    if vectors.shape[0] and vectors.shape[1] != plda.dim:
+        raise kt.KaldiError('%s vectors have dimension %d but the PLDA model has %d'
+                            % (what, vectors.shape[1], plda.dim))
+    out, factors = plda.transform_vectors(vectors, num_examples, opts.normalize_length,
+                                          opts.simple_length_normalization)
+    # Kaldi keeps the transformed vectors in single precision.
+    return out.astype(np.float32).astype(np.float64), factors
+
+
+def read_num_utts(rspecifier, models):
+    table = {}
+    for key, value in kt.read_int_table(rspecifier):
+        table[key] = value
+    counts = np.zeros(len(models), dtype=np.int64)
+    keep = np.ones(len(models), dtype=bool)
+    for i, spk in enumerate(models):
+        if spk not in table:
+            warn(NAME, 'Number of utterances not given for speaker %s' % spk)
+            keep[i] = False
+        elif table[spk] <= 0:
+            raise kt.KaldiError('%s: speaker %s has %d utterances (must be positive)'
+                                % (rspecifier, spk, table[spk]))
+        else:
+            counts[i] = table[spk]
+    return counts, keep
+
+
+class ScoreWriter:
+    """Builds output lines from row indices and scores with numpy (see fastformat)."""
+
+    def __init__(self, enroll_keys, test_keys):
+        self.enroll = key_matrix(enroll_keys)
+        self.test = key_matrix(test_keys)
+
+    def lines(self, rows_enrol, rows_test, scores, chunk=65536):
+        pieces = []
+        for start in range(0, scores.size, chunk):
+            sel = slice(start, start + chunk)
+            text = format_g7(scores[sel])
+            text = text[:, text.any(axis=0)]          # columns no score uses
+            pieces.append(join_rows([self.enroll[rows_enrol[sel]], ' ',
+                                     self.test[rows_test[sel]], ' ', text, '\n']))
+        return b''.join(pieces)
+
+
+def score_trial_list(plda, train_keys, train, num_utts, test_keys, test, trials_rx, scores_wx):
+    """Score every trial of trials_rx into scores_wx; vectors already transformed.
+
+    Trials are read, scored and written in pieces of about 1 MB, which keeps numpy's
+    temporaries small (a 1M-trial list is 25 MB of text). Returns (trials done,
+    trials with a missing key, sum of scores, sum of squares).
+    """
+    data = read_all(trials_rx)
+    enroll_index, test_index = KeyIndex(train_keys), KeyIndex(test_keys)
+    writer = ScoreWriter(train_keys, test_keys)
+    scorer = PldaScorer(plda, train, num_utts, test, expected_trials=data.count(b'\n') + 1)
+    num_done = num_errors = 0
+    first_line = 1
+    total = total_sq = 0.0
+    with kt.open_output(scores_wx, binary=False) as stream:
+        for piece in line_chunks(data):
+            trials = split_columns(piece, 2, kt.describe(trials_rx),
+                                   'expected two fields: key1 key2', first_line)
+            first_line += len(trials)
+            rows_enrol = enroll_index.find_in(trials, 0)
+            rows_test = test_index.find_in(trials, 1)
+            ok = (rows_enrol >= 0) & (rows_test >= 0)
+            if not ok.all():
+                for i in np.flatnonzero(~ok):
+                    if rows_enrol[i] < 0:
+                        warn(NAME, 'Key %s not present in training iVectors.'
+                             % trials.token(i, 0))
+                    else:
+                        warn(NAME, 'Key %s not present in test iVectors.' % trials.token(i, 1))
+                num_errors += int((~ok).sum())
+                rows_enrol, rows_test = rows_enrol[ok], rows_test[ok]
+            scores = scorer.score(rows_enrol, rows_test)
+            # Kaldi computes in double and prints (and sums) the float.
+            scores = scores.astype(np.float32)
+            stream.write(writer.lines(rows_enrol, rows_test, scores))
+            num_done += scores.size
+            total += float(scores.sum(dtype=np.float64))
+            total_sq += float(np.square(scores, dtype=np.float64).sum())
+    return num_done, num_errors, total, total_sq
+
+
+def main(argv):
+    parser = ToolParser(NAME, __doc__, 5)
+    plda_config_options(parser)
+    parser.add('num-utts', '', 'Table to read the number of utterances per speaker, '
+               'e.g. ark:num_utts.ark')
+    opts, args = parser.parse(argv)
+    plda_rx, train_rspecifier, test_rspecifier, trials_rx, scores_wx = args
+
+    plda = read_plda(plda_rx)
+
+    log(NAME, 'Reading train iVectors')
+    train_keys, train = kt.read_vector_table(train_rspecifier, dtype=np.float32)
+    if opts.num_utts:
+        num_utts, keep = read_num_utts(opts.num_utts, train_keys)
+        num_train_errs = int((~keep).sum())
+        if num_train_errs:
+            train_keys = [k for k, ok in zip(train_keys, keep) if ok]
+            train, num_utts = train[keep], num_utts[keep]
+    else:
+        num_utts = np.ones(len(train_keys), dtype=np.int64)
+        num_train_errs = 0
+    log(NAME, 'Read %d training iVectors, errors on %d' % (len(train_keys), num_train_errs))
+    if not train_keys:
+        raise kt.KaldiError('No training iVectors present.')
+    train, factors = transform_table(plda, opts, train.astype(np.float64),
+                                     num_utts, 'training')
+    log(NAME, 'Average renormalization scale on training iVectors was %g' % factors.mean())
+
+    log(NAME, 'Reading test iVectors')
+    test_keys, test = kt.read_vector_table(test_rspecifier, dtype=np.float32)
+    log(NAME, 'Read %d test iVectors.' % len(test_keys))
+    if not test_keys:
+        raise kt.KaldiError('No test iVectors present.')
+    test, factors = transform_table(plda, opts, test.astype(np.float64), 1, 'test')
+    log(NAME, 'Average renormalization scale on test iVectors was %g' % factors.mean())
+
+    num_done, num_errors, total, total_sq = score_trial_list(
+        plda, train_keys, train, num_utts, test_keys, test, trials_rx, scores_wx)
+    if num_done:
+        mean = total / num_done
+        log(NAME, 'Mean score was %g, standard deviation was %g'
+            % (mean, np.sqrt(max(total_sq / num_done - mean * mean, 0.0))))
+    log(NAME, 'Processed %d trials, %d had errors.' % (num_done, num_errors))
+    return 0 if num_done else 1
+
+
+if __name__ == '__main__':
+    run_tool(NAME, main)

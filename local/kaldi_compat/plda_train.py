@@ -1,0 +1,198 @@
+"""Training and adapting Kaldi's PLDA (PldaStats, PldaEstimator, PldaUnsupervisedAdaptor).
+
+The maths follow Kaldi's ivector/plda.cc:
+
+* Statistics per class (speaker): its number of examples n, its mean, and the
+  scatter of its examples around that mean, summed over classes.
+* E-M (Ioffe-style, as derived in Kaldi): start from within = between = I. Each
+  iteration, for a class mean m (the global mean of class means removed) split
+  m = x + y with x ~ N(0, between), y ~ N(0, within / n). With
+  mixed = (between^-1 + n within^-1)^-1 and w = mixed n within^-1 m,
+      between_stats += mixed + w w^T                 (count 1)
+      within_stats  += n mixed + n (m - w)(m - w)^T  (count 1)
+  on top of within_stats = the scatter (count = #examples - #classes).
+  Classes with the same n share one matrix inversion; here they are also handled
+  with one matrix product.
+* Output: mean = mean of the class means; transform = U^T C^-1 where within = C C^T
+  and C^-1 between C^-T = U diag(psi) U^T, psi sorted largest first.
+"""
+import numpy as np
+
+from data_utils import kaldi_table as kt
+from kaldi_compat.linalg import inverse_cholesky, inverse_spd, sorted_eig, symmetric
+from kaldi_compat.plda import Plda
+
+
+class PldaStats:
+    """Per-class statistics, built from (n_examples x D) groups of vectors."""
+
+    def __init__(self, dim):
+        self.dim = dim
+        self.counts = []
+        self.means = []
+        self.offset_scatter = np.zeros((dim, dim))
+
+    def add_samples(self, group):
+        group = np.asarray(group, dtype=np.float64)
+        if group.ndim != 2 or group.shape[1] != self.dim or group.shape[0] == 0:
+            raise kt.KaldiError('PLDA statistics: expected a non-empty n x %d group, got %s'
+                                % (self.dim, group.shape))
+        mean = group.mean(axis=0)
+        centred = group - mean
+        self.offset_scatter += centred.T @ centred
+        self.counts.append(group.shape[0])
+        self.means.append(mean)
+
+    @property
+    def num_classes(self):
+        return len(self.counts)
+
+    @property
+    def num_examples(self):
+        return int(sum(self.counts))
+
+
+def estimate_plda(stats, num_em_iters=10, log=None):
+    """Kaldi's PldaEstimator::Estimate: E-M for the two covariances, then GetOutput."""
+    log = log or (lambda message: None)
+    if stats.num_classes == 0:
+        raise kt.KaldiError('cannot estimate PLDA with no statistics')
+    dim = stats.dim
+    counts = np.asarray(stats.counts, dtype=np.int64)
+    means = np.vstack(stats.means)
+    global_mean = means.sum(axis=0) / stats.num_classes
+    centred_means = means - global_mean
+    groups = [(int(n), centred_means[counts == n]) for n in np.unique(counts)]
+
+    within = np.eye(dim)
+    between = np.eye(dim)
+    for it in range(num_em_iters):
+        log('Plda estimation iteration %d of %d' % (it, num_em_iters))
+        within_stats = stats.offset_scatter.copy()
+        within_count = float(stats.num_examples - stats.num_classes)
+        between_stats = np.zeros((dim, dim))
+        between_count = 0.0
+        between_inv = inverse_spd(between, 'between-class covariance')
+        within_inv = inverse_spd(within, 'within-class covariance')
+        for n, m in groups:
+            k = m.shape[0]
+            mixed = inverse_spd(between_inv + n * within_inv,
+                                'PLDA posterior covariance (n = %d)' % n)
+            w = (n * m @ within_inv) @ mixed           # rows: w for each class
+            m_w = m - w
+            between_stats += k * mixed + w.T @ w
+            within_stats += (n * k) * mixed + n * (m_w.T @ m_w)
+            between_count += k
+            within_count += k
+        within = symmetric(within_stats / within_count)
+        between = symmetric(between_stats / between_count)
+        if not (np.all(np.isfinite(within)) and np.all(np.isfinite(between))):
+            raise kt.KaldiError('PLDA estimation diverged (NaN or Inf in the covariances)')
+        log('Trace of within-class variance is %g' % np.trace(within))
+        log('Trace of between-class variance is %g' % np.trace(between))
+
+    log('Norm of mean of iVector distribution is %g' % np.linalg.norm(global_mean))
+    transform, psi = diagonalising_transform(within, between, log)
+    log('Diagonal of between-class variance in normalized space is [ %s ]'
+        % ' '.join('%g' % p for p in psi))
+    return Plda(global_mean, transform, psi)
+
+
+def diagonalising_transform(within, between, log, what='within-class covariance'):
+    """(transform, psi): transform within -> I and between -> diag(psi), psi descending."""
+    eig = np.linalg.eigvalsh(within)
+    if not eig[0] > 1e-12 * eig[-1]:
+        raise kt.KaldiError('%s is singular (smallest eigenvalue %g, largest %g): the vectors '
+                            'vary within speakers in fewer than their %d dimensions; reduce '
+                            'the dimension (LDA/PCA) first' % (what, eig[0], eig[-1], len(eig)))
+    inv_chol = inverse_cholesky(within, what)
+    between_proj = symmetric(inv_chol @ between @ inv_chol.T)
+    psi, u = sorted_eig(between_proj)
+    # Kaldi asserts these are >= 0 and floors at 0; rounding can leave -1e-17.
+    negative = psi < 0
+    if np.any(psi < -1e-8 * max(1.0, psi.max())):
+        raise kt.KaldiError('between-class covariance is not positive semi-definite '
+                            '(eigenvalue %g)' % psi.min())
+    if negative.any():
+        log('Floored %d eigenvalues of between-class variance to zero.' % negative.sum())
+        psi = np.maximum(psi, 0.0)
+        order = np.argsort(-psi, kind='stable')
+        psi, u = psi[order], u[:, order]
+    return u.T @ inv_chol, psi
+
+
+class PldaUnsupervisedAdaptor:
+    """Kaldi's PldaUnsupervisedAdaptor: adapt a PLDA model to unlabelled in-domain data."""
+
+    def __init__(self):
+        self.tot_weight = 0.0
+        self.mean_stats = None
+        self.variance_stats = None
+
+    def add_stats(self, vectors, weight=1.0):
+        vectors = np.atleast_2d(np.asarray(vectors, dtype=np.float64))
+        if self.mean_stats is None:
+            dim = vectors.shape[1]
+            self.mean_stats = np.zeros(dim)
+            self.variance_stats = np.zeros((dim, dim))
+        elif vectors.shape[1] != self.mean_stats.shape[0]:
+            raise kt.KaldiError('adaptation vectors have dimension %d, earlier ones %d'
+                                % (vectors.shape[1], self.mean_stats.shape[0]))
+        self.tot_weight += weight * vectors.shape[0]
+        self.mean_stats += weight * vectors.sum(axis=0)
+        self.variance_stats += weight * (vectors.T @ vectors)
+
+    def update_plda(self, plda, mean_diff_scale=1.0, within_covar_scale=0.3,
+                    between_covar_scale=0.7, log=None):
+        """Return the adapted model (Kaldi's UpdatePlda).
+
+        The adaptation data's covariance (plus mean_diff_scale times the outer
+        product of its mean shift) is compared with the model's total covariance;
+        in each direction where it is larger, the excess goes to the within-class
+        covariance (times within_covar_scale) and the between-class covariance
+        (times between_covar_scale). The model's mean becomes the data's mean.
+        """
+        log = log or (lambda message: None)
+        if self.tot_weight <= 0:
+            raise kt.KaldiError('no adaptation vectors: cannot adapt the PLDA model')
+        dim = self.mean_stats.shape[0]
+        if dim != plda.dim:
+            raise kt.KaldiError('adaptation vectors have dimension %d but the PLDA model has %d'
+                                % (dim, plda.dim))
+        if mean_diff_scale < 0:
+            raise kt.KaldiError('--mean-diff-scale must be >= 0, got %g' % mean_diff_scale)
+        mean = self.mean_stats / self.tot_weight
+        variance = self.variance_stats / self.tot_weight - np.outer(mean, mean)
+        mean_diff = mean - plda.mean
+        variance += mean_diff_scale * np.outer(mean_diff, mean_diff)
+
+        # transform_mod makes the model's total covariance (I + diag(psi)) unit.
+        transform_mod = plda.transform / np.sqrt(1.0 + plda.psi)[:, None]
+        variance_proj = symmetric(transform_mod @ variance @ transform_mod.T)
+        s, p = sorted_eig(variance_proj)
+        log('Eigenvalues of adaptation-data total-covariance in space where '
+            'training-data total-covariance is unit, is: [ %s ]'
+            % ' '.join('%g' % v for v in s))
+
+        w = np.diag(1.0 / (1.0 + plda.psi))
+        b = np.diag(plda.psi / (1.0 + plda.psi))
+        w_proj2 = p.T @ w @ p
+        b_proj2 = p.T @ b @ p
+        excess = np.maximum(s - 1.0, 0.0)
+        w_proj2_mod = w_proj2 + np.diag(excess * within_covar_scale)
+        b_proj2_mod = b_proj2 + np.diag(excess * between_covar_scale)
+
+        combined = p.T @ transform_mod
+        try:
+            combined_inv = np.linalg.inv(combined)
+        except np.linalg.LinAlgError:
+            raise kt.KaldiError('PLDA transform is singular: cannot adapt the model')
+        w_mod = symmetric(combined_inv @ w_proj2_mod @ combined_inv.T)
+        b_mod = symmetric(combined_inv @ b_proj2_mod @ combined_inv.T)
+
+        inv_chol = inverse_cholesky(w_mod, 'adapted within-class covariance')
+        b_mod_proj = symmetric(inv_chol @ b_mod @ inv_chol.T)
+        psi_new, q = sorted_eig(b_mod_proj)
+        log('Old diagonal of between-class covar was: [ %s ], new diagonal is [ %s ]'
+            % (' '.join('%g' % v for v in plda.psi), ' '.join('%g' % v for v in psi_new)))
+        return Plda(mean, q.T @ inv_chol, psi_new)

@@ -1,0 +1,605 @@
+"""Our Kaldi back-end tools against the outputs of real Kaldi (issue 3).
+
+The reference (../shared/kaldi-reference, see its README.md) holds what Kaldi's
+binaries wrote for every command in its COMMANDS.txt. We run the same command
+lines, pipes included, with `sh -c` in a scratch copy of its layout and our
+local/bin first on PATH, and compare every output file:
+  vectors and matrices within 1e-4 relative (LDA/PCA/PLDA eigenvector signs are
+  arbitrary: rows are sign-aligned, and the signs of an LDA/PCA carry over to the
+  columns of a PLDA trained after it), scores within 1e-3 absolute, EER and minDCF
+  as printed, PLDA binaries byte-identical outside the numbers, and Kaldi-written
+  PLDA models (binary and text) scored by our scorer.
+Then bad input: singular covariances, missing trial keys, malformed lines.
+"""
+import os
+import re
+import shutil
+import struct
+import subprocess
+
+import numpy as np
+import pytest
+
+from data_utils import kaldi_table as kt
+from helpers import SHARED, env, one_error_line
+
+REFERENCE = os.path.join(SHARED, 'kaldi-reference')
+if not os.path.isfile(os.path.join(REFERENCE, 'COMMANDS.txt')):
+    pytest.skip('Kaldi reference outputs not found at %s (../shared/kaldi-reference '
+                'relative to the repository); the Kaldi comparison tests need them'
+                % REFERENCE, allow_module_level=True)
+
+from kaldi_compat.compute_eer import compute_eer  # noqa: E402
+from kaldi_compat.compute_min_dcf import min_dcf  # noqa: E402
+from kaldi_compat.fastformat import format_g7, join_rows  # noqa: E402
+from kaldi_compat.plda import Plda, read_plda, score_trials, write_plda  # noqa: E402
+
+REF_OUT = os.path.join(REFERENCE, 'output')
+SCORE_FILES = ['scores_plda', 'scores_plda_simple', 'scores_lda_plda', 'scores_lda_plda_simple',
+               'scores_pca_plda', 'scores_pca_plda_simple', 'scores_lda_plda_nolnorm',
+               'scores_cosine']
+PLDA_MODELS = {          # model -> the projection applied before it (its signs carry over)
+    'plda': None, 'lda_plda': 'lda_cf0.0.mat', 'pca_plda': 'pca.mat',
+    'lda_plda_smooth0.1': 'lda_cf0.0.mat', 'lda_plda_adapted': 'lda_cf0.0.mat',
+    'lda_plda_adapted_w0.5_b0.5_m0.8': 'lda_cf0.0.mat'}
+
+
+def sh(command, cwd, check=True):
+    proc = subprocess.run(['sh', '-c', command], cwd=cwd, env=env(), capture_output=True,
+                          text=True)
+    if check:
+        assert proc.returncode == 0, '%s\nfailed (%d):\n%s' % (command, proc.returncode,
+                                                              proc.stderr[-3000:])
+    return proc
+
+
+def reference_commands():
+    with open(os.path.join(REFERENCE, 'COMMANDS.txt')) as f:
+        lines = [l.strip() for l in f if l.strip()]
+    # The last lines describe how eer.txt and mindcf.txt were made; they are not commands.
+    return [l for l in lines if not re.match(r'^(compute-eer input|minDCF):', l)]
+
+
+@pytest.fixture(scope='module')
+def ours(tmp_path_factory):
+    """A copy of the reference layout in which every command ran with our tools."""
+    work = str(tmp_path_factory.mktemp('kaldi-reference'))
+    shutil.copytree(os.path.join(REFERENCE, 'input'), os.path.join(work, 'input'))
+    os.makedirs(os.path.join(work, 'output'))
+    results = []
+    for command in reference_commands():
+        proc = sh(command, work, check=False)
+        results.append((command, proc.returncode, proc.stderr))
+    return work, results
+
+
+def out(work, name):
+    return os.path.join(work, 'output', name)
+
+
+# ----------------------------------------------------------------------------
+# Helpers for comparing
+
+def read_vectors(path):
+    keys, mat = kt.read_vector_table('ark:' + path)
+    return keys, mat
+
+
+def read_scores(path):
+    keys, values = [], []
+    with open(path) as f:
+        for line in f:
+            a, b, s = line.split()
+            keys.append((a, b))
+            values.append(float(s))
+    return keys, np.array(values)
+
+
+def row_signs(mine, theirs):
+    return np.sign(np.einsum('ij,ij->i', mine, theirs))
+
+
+def max_rel(mine, theirs):
+    return np.abs(mine - theirs).max() / np.abs(theirs).max()
+
+
+def projection_signs(work, name):
+    """Signs that turn our LDA/PCA rows into Kaldi's (None: no projection)."""
+    if name is None:
+        return None
+    return row_signs(kt.read_matrix(out(work, name)), kt.read_matrix(os.path.join(REF_OUT, name)))
+
+
+def assert_plda_close(mine, theirs, col_signs=None, rtol=1e-4):
+    """Same model up to eigenvector signs: PLDA rows, and columns from an LDA/PCA."""
+    d = np.ones(theirs.dim) if col_signs is None else col_signs
+    np.testing.assert_allclose(mine.psi, theirs.psi, rtol=rtol, atol=rtol * theirs.psi.max())
+    assert max_rel(mine.mean * d, theirs.mean) < rtol
+    transform = mine.transform * d[None, :]
+    transform *= row_signs(transform, theirs.transform)[:, None]
+    assert max_rel(transform, theirs.transform) < rtol
+
+
+# ----------------------------------------------------------------------------
+# The reference commands
+
+def test_every_reference_command_runs(ours):
+    work, results = ours
+    failed = ['%s\n  -> exit %d: %s' % (c, rc, err.strip().splitlines()[-1] if err.strip() else '')
+              for c, rc, err in results if rc != 0]
+    assert not failed, '\n'.join(failed)
+    assert sorted(os.listdir(os.path.join(work, 'output'))) == sorted(
+        f for f in os.listdir(REF_OUT) if f not in ('eer.txt', 'mindcf.txt'))
+
+
+@pytest.mark.parametrize('name', ['enroll_model.txt', 'train_centered.txt', 'test_centered.txt',
+                                  'train_lnorm.txt', 'train_lnorm_unit.txt'])
+def test_vector_tables_match(ours, name):
+    work, _ = ours
+    keys, mine = read_vectors(out(work, name))
+    ref_keys, theirs = read_vectors(os.path.join(REF_OUT, name))
+    assert keys == ref_keys
+    assert max_rel(mine, theirs) < 1e-4
+
+
+def test_mean_and_num_utts_match(ours):
+    work, _ = ours
+    mine, theirs = kt.read_vector(out(work, 'mean.vec')), kt.read_vector(
+        os.path.join(REF_OUT, 'mean.vec'))
+    assert max_rel(mine, theirs) < 1e-4
+    assert (list(kt.read_int_table('ark:' + out(work, 'num_utts.ark')))
+            == list(kt.read_int_table('ark:' + os.path.join(REF_OUT, 'num_utts.ark'))))
+
+
+@pytest.mark.parametrize('name', ['lda_cf0.0.mat', 'lda_cf0.1.mat', 'pca.mat'])
+def test_lda_and_pca_matrices_match_up_to_row_signs(ours, name):
+    work, _ = ours
+    mine = kt.read_matrix(out(work, name))
+    theirs = kt.read_matrix(os.path.join(REF_OUT, name))
+    # LDA is affine (offset column), PCA with --normalize-mean=false is not.
+    assert mine.shape == theirs.shape == ((24, 65) if name.startswith('lda') else (24, 64))
+    aligned = mine * row_signs(mine, theirs)[:, None]
+    assert max_rel(aligned, theirs) < 1e-4
+    # Row by row too, so that a small row cannot hide behind a large one.
+    for a, b in zip(aligned, theirs):
+        assert np.abs(a - b).max() < 1e-4 * np.abs(b).max()
+
+
+def test_lda_projected_vectors_match(ours):
+    work, _ = ours
+    signs = projection_signs(work, 'lda_cf0.0.mat')
+    keys, mine = read_vectors(out(work, 'train_lda.txt'))
+    ref_keys, theirs = read_vectors(os.path.join(REF_OUT, 'train_lda.txt'))
+    assert keys == ref_keys
+    assert max_rel(mine * signs, theirs) < 1e-4
+
+
+@pytest.mark.parametrize('model', sorted(PLDA_MODELS))
+def test_plda_text_models_match(ours, model):
+    work, _ = ours
+    mine = read_plda(out(work, model + '.plda.txt'))
+    theirs = read_plda(os.path.join(REF_OUT, model + '.plda.txt'))
+    assert_plda_close(mine, theirs, projection_signs(work, PLDA_MODELS[model]))
+    # The text layout is Kaldi's: same tokens, brackets and line structure.
+    shape = lambda text: re.sub(r'[-+0-9.e]+', 'N', text)  # noqa: E731
+    with open(out(work, model + '.plda.txt')) as a, \
+            open(os.path.join(REF_OUT, model + '.plda.txt')) as b:
+        assert shape(a.read()) == shape(b.read())
+
+
+def binary_layout(data, dim):
+    """(non-number bytes, numbers) of a binary PLDA of dimension dim."""
+    pieces, numbers, pos = [], [], 0
+    for head, count in ((2 + 7 + 3 + 5, dim), (3 + 10, dim * dim), (3 + 5, dim)):
+        pieces.append(data[pos:pos + head])
+        pos += head
+        numbers.append(np.frombuffer(data[pos:pos + 8 * count], dtype='<f8'))
+        pos += 8 * count
+    pieces.append(data[pos:])
+    return pieces, numbers
+
+
+@pytest.mark.parametrize('model', ['plda', 'lda_plda', 'pca_plda'])
+def test_plda_binary_layout_is_kaldis(ours, model):
+    work, _ = ours
+    with open(out(work, model + '.plda.bin'), 'rb') as f:
+        mine = f.read()
+    with open(os.path.join(REF_OUT, model + '.plda.bin'), 'rb') as f:
+        theirs = f.read()
+    dim = read_plda(os.path.join(REF_OUT, model + '.plda.bin')).dim
+    assert len(mine) == len(theirs)
+    my_pieces, my_numbers = binary_layout(mine, dim)
+    their_pieces, their_numbers = binary_layout(theirs, dim)
+    assert my_pieces == their_pieces        # "\0B<Plda> DV \4<dim>", "DM \4..\4..", "</Plda> "
+    assert my_pieces[0].startswith(b'\0B<Plda> DV \x04') and my_pieces[-1] == b'</Plda> '
+    assert struct.unpack('<i', my_pieces[0][-4:])[0] == dim
+    mean, transform, psi = my_numbers
+    assert_plda_close(Plda(mean, transform.reshape(dim, dim), psi),
+                      Plda(their_numbers[0], their_numbers[1].reshape(dim, dim), their_numbers[2]),
+                      projection_signs(work, PLDA_MODELS[model]))
+
+
+def test_plda_binary_and_text_hold_the_same_model(ours):
+    work, _ = ours
+    for model in ('plda', 'lda_plda', 'pca_plda'):
+        binary = read_plda(out(work, model + '.plda.bin'))
+        text = read_plda(out(work, model + '.plda.txt'))
+        # The text has 7 significant digits.
+        assert_plda_close(binary, text, rtol=2e-6)
+
+
+@pytest.mark.parametrize('name', SCORE_FILES)
+def test_scores_match(ours, name):
+    work, _ = ours
+    keys, mine = read_scores(out(work, name))
+    ref_keys, theirs = read_scores(os.path.join(REF_OUT, name))
+    assert keys == ref_keys
+    assert np.abs(mine - theirs).max() < 1e-3
+
+
+@pytest.mark.parametrize('plda_file,projection,scores', [
+    ('plda.plda.bin', '', 'scores_plda'),
+    ('plda.plda.txt', '', 'scores_plda'),
+    ('lda_plda.plda.bin', ' | transform-vec %s/lda_cf0.0.mat ark:- ark:-', 'scores_lda_plda'),
+    ('pca_plda.plda.txt', ' | transform-vec %s/pca.mat ark:- ark:-', 'scores_pca_plda'),
+])
+def test_kaldi_written_plda_scored_by_our_scorer(ours, plda_file, projection, scores):
+    """Kaldi's own models and projections: only our reader and scorer are under test."""
+    work, _ = ours
+    ref = REF_OUT
+    proj = projection % ref if projection else ''
+    vectors = ('"ark:ivector-subtract-global-mean %s/mean.vec ark:%s ark:-%s | '
+               'ivector-normalize-length ark:- ark:- |"')
+    command = ('ivector-plda-scoring --normalize-length=true --num-utts=ark:%s/num_utts.ark '
+               '%s/%s %s %s input/trials.keys output/kaldi_model_%s'
+               % (ref, ref, plda_file, vectors % (ref, ref + '/enroll_model.txt', proj),
+                  vectors % (ref, 'input/dev_test/xvector.txt', proj), plda_file))
+    sh(command, work)
+    keys, mine = read_scores(out(work, 'kaldi_model_' + plda_file))
+    ref_keys, theirs = read_scores(os.path.join(ref, scores))
+    assert keys == ref_keys
+    assert np.abs(mine - theirs).max() < 1e-3
+
+
+def reference_eer_lines():
+    with open(os.path.join(REF_OUT, 'eer.txt')) as f:
+        return dict(line.strip().split(': ', 1) for line in f if line.strip())
+
+
+def reference_min_dcf():
+    table = {}
+    with open(os.path.join(REF_OUT, 'mindcf.txt')) as f:
+        for line in f:
+            name, p, value = line.split()
+            table[(name, p.split('=')[1])] = value.split('=')[1]
+    return table
+
+
+def run_compute_eer(work, scores_path):
+    """As Kaldi's recipes and the reference did: paste trials scores | awk | compute-eer -."""
+    proc = sh("paste input/trials %s | awk '{print $6, $3}' | compute-eer -" % scores_path, work)
+    log_line = [l for l in proc.stderr.splitlines() if 'Equal error rate is' in l]
+    assert len(log_line) == 1, proc.stderr
+    return proc.stdout, log_line[0].split(') ', 1)[1]
+
+
+@pytest.mark.parametrize('name', SCORE_FILES)
+def test_compute_eer_on_kaldi_scores_prints_kaldis_line(ours, name):
+    work, _ = ours
+    stdout, line = run_compute_eer(work, os.path.join(REF_OUT, name))
+    expected = reference_eer_lines()[name]
+    assert line == expected
+    eer = float(re.search(r'is ([0-9.]+)%', expected).group(1))
+    assert stdout == '%.4g' % eer          # Kaldi prints it with precision 4, no newline
+
+
+@pytest.mark.parametrize('name', SCORE_FILES)
+def test_compute_eer_on_our_scores(ours, name):
+    work, _ = ours
+    _, line = run_compute_eer(work, out(work, name))
+    expected = reference_eer_lines()[name]
+    pattern = r'Equal error rate is ([0-9.]+)%, at threshold (\S+)'
+    mine, theirs = re.match(pattern, line), re.match(pattern, expected)
+    assert mine.group(1) == theirs.group(1)
+    assert abs(float(mine.group(2)) - float(theirs.group(2))) < 1e-3
+
+
+@pytest.mark.parametrize('name', SCORE_FILES)
+def test_min_dcf_as_printed(ours, name):
+    work, _ = ours
+    expected = reference_min_dcf()
+    for p in ('0.01', '0.001', '0.05'):
+        for scores in (os.path.join(REF_OUT, name), out(work, name)):
+            proc = sh('compute_min_dcf.py --p-target %s --c-miss 1 --c-fa 1 %s input/trials'
+                      % (p, scores), work)
+            assert proc.stdout == expected[(name, p)] + '\n', (scores, p)
+
+
+# ----------------------------------------------------------------------------
+# The maths, against straightforward versions
+
+def test_vectorised_scores_equal_kaldis_per_trial_formula():
+    rng = np.random.default_rng(3)
+    dim = 12
+    plda = Plda(rng.standard_normal(dim), rng.standard_normal((dim, dim)),
+                np.sort(rng.gamma(2.0, 1.0, dim))[::-1])
+    enrol, test = rng.standard_normal((7, dim)), rng.standard_normal((9, dim))
+    num = rng.integers(1, 5, 7)
+    rows_e, rows_t = rng.integers(0, 7, 40), rng.integers(0, 9, 40)
+    expected = plda.log_likelihood_ratio(enrol[rows_e], num[rows_e], test[rows_t])
+    # Kaldi's formula, written out once more for one trial:
+    e, n, t = enrol[rows_e[0]], num[rows_e[0]], test[rows_t[0]]
+    mean = n * plda.psi / (n * plda.psi + 1) * e
+    var = 1 + plda.psi / (n * plda.psi + 1)
+    given = -0.5 * (np.log(var).sum() + dim * np.log(2 * np.pi) + ((t - mean) ** 2 / var).sum())
+    without = -0.5 * (np.log(1 + plda.psi).sum() + dim * np.log(2 * np.pi)
+                      + (t ** 2 / (1 + plda.psi)).sum())
+    assert np.isclose(expected[0], given - without)
+    dense = score_trials(plda, enrol, num, test, rows_e, rows_t)
+    sparse = score_trials(plda, enrol, num, test, rows_e, rows_t, max_dense=0)
+    np.testing.assert_allclose(dense, expected, rtol=1e-10, atol=1e-10)
+    np.testing.assert_allclose(sparse, expected, rtol=1e-10, atol=1e-10)
+
+
+def test_score_format_is_printf_g7():
+    rng = np.random.default_rng(5)
+    values = np.concatenate([
+        rng.standard_normal(20000) * 10.0 ** rng.integers(-9, 15, 20000),
+        rng.integers(-10 ** 6, 10 ** 6, 2000) / 64.0,        # exact ties at the 7th digit
+        [0.0, -0.0, 1.0, -1.0, 10.0, 9999999.5, 1e7, 1e-4, 9.9999995e-5, 123456.75, 0.5,
+         2.5e-5, 1e12, 3e12, np.inf, -np.inf, 5e-45]]).astype(np.float32)
+    got = join_rows([format_g7(values), '\n']).split(b'\n')[:-1]
+    assert got == [b'%.7g' % float(v) for v in values]
+
+
+def kaldi_eer_loop(target, nontarget):
+    """compute-eer.cc's loop, literally."""
+    target, nontarget = sorted(np.float32(target)), sorted(np.float32(nontarget))
+    pos = 0
+    while pos + 1 < len(target):
+        non_n = int(len(nontarget) * pos * 1.0 / len(target))
+        non_pos = max(len(nontarget) - 1 - non_n, 0)
+        if nontarget[non_pos] < target[pos]:
+            break
+        pos += 1
+    return float(np.float32(pos * 1.0 / len(target))), float(target[pos])
+
+
+@pytest.mark.parametrize('seed', range(6))
+def test_eer_equals_kaldis_loop(seed):
+    rng = np.random.default_rng(seed)
+    tar = np.round(rng.normal(1.0, 1.0, rng.integers(1, 60)), 1)     # rounding makes ties
+    non = np.round(rng.normal(-1.0, 1.0, rng.integers(1, 300)), 1)
+    assert compute_eer(tar, non) == kaldi_eer_loop(tar, non)
+
+
+def kaldi_min_dcf_loop(scores, labels, p_target, c_miss, c_fa):
+    """sid/compute_min_dcf.py's lists and loop, literally."""
+    pairs = sorted(enumerate(scores), key=lambda x: x[1])
+    labels = [labels[i] for i, _ in pairs]
+    fnrs, fprs = [], []
+    for i, lab in enumerate(labels):
+        fnrs.append(lab if i == 0 else fnrs[-1] + lab)
+        fprs.append(1 - lab if i == 0 else fprs[-1] + 1 - lab)
+    fnrs = [x / float(sum(labels)) for x in fnrs]
+    fprs = [1 - x / float(len(labels) - sum(labels)) for x in fprs]
+    best, threshold = float('inf'), pairs[0][1]
+    for i in range(len(fnrs)):
+        c = c_miss * fnrs[i] * p_target + c_fa * fprs[i] * (1 - p_target)
+        if c < best:
+            best, threshold = c, pairs[i][1]
+    return best / min(c_miss * p_target, c_fa * (1 - p_target)), threshold
+
+
+@pytest.mark.parametrize('seed', range(4))
+def test_min_dcf_equals_kaldis_loop(seed):
+    rng = np.random.default_rng(seed)
+    n = 500
+    labels = (rng.random(n) < 0.1).astype(int)
+    scores = np.round(rng.normal(2.0 * labels, 1.0), 1).tolist()
+    for p in (0.01, 0.05, 0.5):
+        assert min_dcf(scores, labels, p, 1, 1) == kaldi_min_dcf_loop(scores, labels, p, 1, 1)
+
+
+# ----------------------------------------------------------------------------
+# Bad input
+
+def write_table(path, rows):
+    keys = list(rows)
+    kt.write_vectors('ark,t:%s' % path, keys, np.array([rows[k] for k in keys]))
+
+
+def write_lines(path, lines):
+    with open(path, 'w') as f:
+        f.writelines(line + '\n' for line in lines)
+
+
+@pytest.fixture
+def small_set(tmp_path):
+    """8 speakers x 4 utterances in 6 dimensions, enrolment and test sets."""
+    rng = np.random.default_rng(11)
+    spk_means = rng.standard_normal((8, 6)) * 3
+    train = {'s%d-u%d' % (s, u): spk_means[s] + rng.standard_normal(6)
+             for s in range(8) for u in range(4)}
+    write_table(tmp_path / 'train.ark', train)
+    write_lines(tmp_path / 'spk2utt', ['s%d %s' % (s, ' '.join('s%d-u%d' % (s, u)
+                                                                for u in range(4)))
+                                       for s in range(8)])
+    write_lines(tmp_path / 'utt2spk', ['s%d-u%d s%d' % (s, u, s) for s in range(8)
+                                       for u in range(4)])
+    write_table(tmp_path / 'enroll.ark', {'m%d' % s: spk_means[s] for s in range(3)})
+    write_table(tmp_path / 'test.ark', {'t%d' % s: spk_means[s] + rng.standard_normal(6)
+                                        for s in range(3)})
+    write_lines(tmp_path / 'trials', ['m%d t%d' % (a, b) for a in range(3) for b in range(3)])
+    return tmp_path
+
+
+def run_tool(cwd, command):
+    return subprocess.run(['sh', '-c', command], cwd=cwd, env=env(), capture_output=True,
+                          text=True)
+
+
+def test_plda_pipeline_on_small_set(small_set):
+    proc = run_tool(small_set, 'ivector-compute-plda ark:spk2utt ark:train.ark plda && '
+                    'ivector-plda-scoring plda ark:enroll.ark ark:test.ark trials scores')
+    assert proc.returncode == 0, proc.stderr
+    keys, scores = read_scores(small_set / 'scores')
+    assert len(keys) == 9 and np.all(np.isfinite(scores))
+    # Same-speaker trials score highest for each model.
+    grid = scores.reshape(3, 3)
+    assert (grid.argmax(axis=1) == np.arange(3)).all()
+
+
+def test_missing_trial_keys_warn_and_are_counted(small_set):
+    write_lines(small_set / 'trials2', ['m0 t0', 'm9 t1', 'm1 t1', 'm2 t7', 'm2 t2'])
+    proc = run_tool(small_set, 'ivector-compute-plda ark:spk2utt ark:train.ark plda && '
+                    'ivector-plda-scoring plda ark:enroll.ark ark:test.ark trials2 scores')
+    assert proc.returncode == 0, proc.stderr
+    assert 'Key m9 not present in training iVectors.' in proc.stderr
+    assert 'Key t7 not present in test iVectors.' in proc.stderr
+    assert 'Processed 3 trials, 2 had errors.' in proc.stderr
+    keys, _ = read_scores(small_set / 'scores')
+    assert keys == [('m0', 't0'), ('m1', 't1'), ('m2', 't2')]
+
+
+def test_missing_num_utts_entry_skips_the_model(small_set):
+    write_lines(small_set / 'num_utts', ['m0 4', 'm2 4'])
+    proc = run_tool(small_set, 'ivector-compute-plda ark:spk2utt ark:train.ark plda && '
+                    'ivector-plda-scoring --num-utts=ark:num_utts plda ark:enroll.ark '
+                    'ark:test.ark trials scores')
+    assert proc.returncode == 0, proc.stderr
+    assert 'Number of utterances not given for speaker m1' in proc.stderr
+    assert 'Processed 6 trials, 3 had errors.' in proc.stderr
+
+
+def test_trial_line_with_three_fields_is_one_error(small_set):
+    write_lines(small_set / 'trials3', ['m0 t0', 'm1 t1 target'])
+    proc = run_tool(small_set, 'ivector-compute-plda ark:spk2utt ark:train.ark plda && '
+                    'ivector-plda-scoring plda ark:enroll.ark ark:test.ark trials3 scores')
+    assert proc.returncode == 1
+    line = one_error_line(proc.stderr)
+    assert 'trials3: line 2' in line and 'm1 t1 target' in line
+    assert not os.path.exists(small_set / 'scores')
+
+
+def test_plda_with_fewer_speakers_than_dimensions_gives_finite_scores(tmp_path):
+    """3 speakers in 20 dimensions: E-M keeps the covariances positive definite."""
+    rng = np.random.default_rng(2)
+    train = {'s%d-u%d' % (s, u): rng.standard_normal(20) for s in range(3) for u in range(2)}
+    write_table(tmp_path / 'train.ark', train)
+    write_lines(tmp_path / 'spk2utt', ['s%d s%d-u0 s%d-u1' % (s, s, s) for s in range(3)])
+    write_table(tmp_path / 'e.ark', {'m': rng.standard_normal(20)})
+    write_table(tmp_path / 't.ark', {'t': rng.standard_normal(20)})
+    write_lines(tmp_path / 'trials', ['m t'])
+    proc = run_tool(tmp_path, 'ivector-compute-plda ark:spk2utt ark:train.ark plda && '
+                    'ivector-plda-scoring plda ark:e.ark ark:t.ark trials scores')
+    assert proc.returncode == 0, proc.stderr
+    plda = read_plda(str(tmp_path / 'plda'))
+    assert np.all(np.isfinite(plda.transform)) and np.all(plda.psi >= 0)
+    assert np.all(np.isfinite(read_scores(tmp_path / 'scores')[1]))
+
+
+def test_plda_needs_speakers_with_several_utterances(tmp_path):
+    write_table(tmp_path / 'train.ark', {'a': [1.0, 2.0], 'b': [2.0, 1.0]})
+    write_lines(tmp_path / 'spk2utt', ['sa a', 'sb b'])
+    proc = run_tool(tmp_path, 'ivector-compute-plda ark:spk2utt ark:train.ark plda')
+    assert proc.returncode == 1
+    assert 'No speakers with multiple utterances' in one_error_line(proc.stderr)
+
+
+def test_singular_plda_within_covariance_is_one_error(tmp_path):
+    """Identical vectors in one dimension: zero within-class variance there."""
+    plda = Plda(np.zeros(2), np.eye(2), np.ones(2))
+    write_plda(str(tmp_path / 'plda'), plda)
+    from kaldi_compat.plda_train import PldaStats, estimate_plda
+    stats = PldaStats(2)
+    stats.add_samples(np.array([[1.0, 5.0], [1.0, 7.0]]))
+    stats.add_samples(np.array([[3.0, 1.0], [3.0, 2.0]]))
+    model = estimate_plda(stats, 10)            # E-M still gives finite numbers ...
+    assert np.all(np.isfinite(model.transform))
+    with pytest.raises(kt.KaldiError, match='singular'):
+        estimate_plda(stats, 400)              # ... until the variance collapses to zero
+
+
+def test_lda_with_too_little_data_is_one_error(tmp_path):
+    rng = np.random.default_rng(0)
+    write_table(tmp_path / 'x.ark', {'s%d-u%d' % (s, u): rng.standard_normal(10)
+                                     for s in range(2) for u in range(2)})
+    write_lines(tmp_path / 'utt2spk', ['s%d-u%d s%d' % (s, u, s) for s in range(2)
+                                       for u in range(2)])
+    proc = run_tool(tmp_path, 'ivector-compute-lda --dim=2 ark:x.ark ark:utt2spk lda.mat')
+    assert proc.returncode == 1
+    assert 'Too little data' in one_error_line(proc.stderr)
+    assert not os.path.exists(tmp_path / 'lda.mat')
+    proc = run_tool(tmp_path, 'ivector-compute-lda --dim=20 ark:x.ark ark:utt2spk lda.mat')
+    assert '--dim=20' in one_error_line(proc.stderr)
+
+
+def test_vector_on_the_plda_mean_scores_finite(tmp_path):
+    """A vector equal to the model mean has no length to normalise (Kaldi: NaN)."""
+    plda = Plda(np.array([1.0, 2.0, 3.0]), np.eye(3), np.array([2.0, 1.0, 0.5]))
+    write_plda(str(tmp_path / 'plda'), plda, binary=False)
+    write_table(tmp_path / 'e.ark', {'m': [1.0, 2.0, 3.0]})
+    write_table(tmp_path / 't.ark', {'t': [0.0, 2.0, 1.0]})
+    write_lines(tmp_path / 'trials', ['m t'])
+    for simple in ('false', 'true'):
+        proc = run_tool(tmp_path, 'ivector-plda-scoring --simple-length-normalization=%s '
+                        'plda ark:e.ark ark:t.ark trials scores' % simple)
+        assert proc.returncode == 0, proc.stderr
+        assert np.all(np.isfinite(read_scores(tmp_path / 'scores')[1]))
+
+
+def test_nan_input_is_rejected(small_set):
+    with open(small_set / 'enroll.ark', 'a') as f:
+        f.write('m9  [ 1 nan 2 3 4 5 ]\n')
+    proc = run_tool(small_set, 'ivector-compute-plda ark:spk2utt ark:train.ark plda && '
+                    'ivector-plda-scoring plda ark:enroll.ark ark:test.ark trials scores')
+    assert proc.returncode == 1
+    assert 'NaN' in one_error_line(proc.stderr)
+
+
+def test_bad_plda_options_and_inputs(small_set):
+    proc = run_tool(small_set, 'ivector-compute-plda ark:spk2utt ark:train.ark plda && '
+                    'ivector-copy-plda --smoothing=1.5 plda plda2')
+    assert 'between 0 and 1' in one_error_line(proc.stderr)
+    write_lines(small_set / 'empty.ark', [])
+    proc = run_tool(small_set, 'ivector-adapt-plda plda ark:empty.ark plda3')
+    assert 'no adaptation vectors' in one_error_line(proc.stderr)
+    proc = run_tool(small_set, 'ivector-plda-scoring plda ark:train.ark ark:test.ark trials s')
+    # Wrong models are just missing keys; with no trial scored the exit status is 1,
+    # as in Kaldi, but there is no error.
+    assert proc.returncode == 1 and 'ERROR' not in proc.stderr
+    assert 'Processed 0 trials, 9 had errors.' in proc.stderr
+    write_table(small_set / 'short.ark', {'m0': [1.0, 2.0]})
+    proc = run_tool(small_set, 'ivector-plda-scoring plda ark:short.ark ark:test.ark trials s')
+    assert 'dimension 2' in one_error_line(proc.stderr)   # a wrong dimension is an error
+    with open(small_set / 'broken', 'wb') as f:
+        f.write(b'\0B<Plda> DV \x04\x06\x00\x00\x00' + b'\0' * 20)
+    proc = run_tool(small_set, 'ivector-copy-plda broken out')
+    assert 'broken' in one_error_line(proc.stderr)
+    proc = run_tool(small_set, 'est-pca --read-vectors=true --dim=7 ark:train.ark pca.mat')
+    assert 'greater than feature dimension' in one_error_line(proc.stderr)
+
+
+def test_compute_eer_bad_input(tmp_path):
+    write_lines(tmp_path / 'a', ['1.0 target', '0.5 nontarget', '0.2 maybe'])
+    proc = run_tool(tmp_path, 'compute-eer a')
+    assert "line 3" in one_error_line(proc.stderr)
+    write_lines(tmp_path / 'b', ['1.0 nontarget', '0.5 nontarget'])
+    assert 'No target scores' in one_error_line(run_tool(tmp_path, 'compute-eer b').stderr)
+    write_lines(tmp_path / 'c', ['1.0 target', 'x nontarget'])
+    assert 'first field must be float' in one_error_line(run_tool(tmp_path,
+                                                                  'compute-eer c').stderr)
+    write_lines(tmp_path / 'd', ['1.0 target', '2.0 nontarget extra'])
+    assert 'two fields' in one_error_line(run_tool(tmp_path, 'compute-eer d').stderr)
+    proc = run_tool(tmp_path, 'printf "3 target\\n1 nontarget\\n2 target\\n" | compute-eer -')
+    assert proc.returncode == 0 and proc.stdout == '0'
+
+
+def test_min_dcf_bad_input(tmp_path):
+    write_lines(tmp_path / 'trials', ['a b target', 'a c nontarget'])
+    write_lines(tmp_path / 'scores', ['a b 1.0', 'a d 0.5'])
+    proc = run_tool(tmp_path, 'compute_min_dcf.py scores trials')
+    assert 'Missing entry for a and d' in one_error_line(proc.stderr)
+    proc = run_tool(tmp_path, 'compute_min_dcf.py --p-target 1.5 scores trials')
+    assert 'p-target' in one_error_line(proc.stderr)
