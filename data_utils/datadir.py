@@ -93,8 +93,9 @@ def load_data_dir(data_dir, dtype='float64'):
     return DataSet(data_dir, keys, vectors, utt2spk)
 
 
-def read_trials(path, models, test_utts):
-    """(model, test, is_target) triples; every key must be known."""
+def read_trials(path, models=None, test_utts=None):
+    """(model, test, is_target) triples, both kinds present; when the known models and
+    test utterances are given, every key must be among them."""
     if not os.path.isfile(path):
         raise kt.KaldiError('%s: missing (trials)' % path)
     trials = []
@@ -106,10 +107,10 @@ def read_trials(path, models, test_utts):
             if len(fields) != 3 or fields[2] not in ('target', 'nontarget'):
                 raise kt.KaldiError('%s: line %d: expected "model test target|nontarget"'
                                     % (path, lineno))
-            if fields[0] not in models:
+            if models is not None and fields[0] not in models:
                 raise kt.KaldiError('%s: line %d: unknown model %s (not in the enrolment spk2utt)'
                                     % (path, lineno, fields[0]))
-            if fields[1] not in test_utts:
+            if test_utts is not None and fields[1] not in test_utts:
                 raise kt.KaldiError('%s: line %d: unknown test utterance %s'
                                     % (path, lineno, fields[1]))
             trials.append((fields[0], fields[1], fields[2] == 'target'))

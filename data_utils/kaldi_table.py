@@ -409,10 +409,11 @@ def write_matrix_obj(stream, binary, mat, double=False):
         stream.write(struct.pack('<bibi', 4, mat.shape[0], 4, mat.shape[1]))
         stream.write(np.ascontiguousarray(mat, dtype='<f8' if double else '<f4').tobytes())
     else:
+        # Kaldi's layout: ' [', then per row a newline, two spaces and 'value ' each; ']'.
         lines = [' [']
         for row in mat:
-            lines.append('\n  ' + _format_floats(row))
-        lines.append(' ]\n')
+            lines.append('\n  ' + ''.join(_FLOAT_FORMAT % v + ' ' for v in row))
+        lines.append(']\n')
         stream.write(''.join(lines).encode())
 
 
@@ -597,6 +598,16 @@ def write_vectors(wspecifier, keys, matrix, binary=None, double=False):
                 write_vector_obj(ark, binary, row, double)
         if scp_name:
             streams[1].write(''.join(scp_lines).encode('latin1'))
+
+
+def read_matrices(rspecifier):
+    """Iterate (key, matrix) from an rspecifier (e.g. feature matrices for est-pca)."""
+    kind, _, name = parse_rspecifier(rspecifier)
+    records = (_ark_records(name, read_matrix_obj) if kind == 'ark'
+               else _read_scp_objects(name, read_matrix_obj))
+    for key, mat in records:
+        _check_finite(mat, '%s: key %s' % (describe(name), key))
+        yield key, mat
 
 
 def read_token_table(rspecifier):

@@ -22,6 +22,7 @@ import matplotlib.pyplot as plt   # noqa: E402  (the backend must be chosen firs
 import numpy as np   # noqa: E402
 from scipy.stats import norm   # noqa: E402
 
+from data_utils.datadir import read_trials   # noqa: E402
 from data_utils.kaldi_table import KaldiError, make_temp_beside   # noqa: E402
 
 PROG = 'plot_det.py'
@@ -31,24 +32,6 @@ LIMITS = (0.05, 50.0)                           # percent: a margin around the t
 
 # ----------------------------------------------------------------------------
 # Reading
-
-def read_trials(path):
-    """[(model, test, is_target)], both kinds present."""
-    if not os.path.isfile(path):
-        raise KaldiError('%s: missing (trials)' % path)
-    trials = []
-    with open(path) as f:
-        for lineno, line in enumerate(f, 1):
-            fields = line.split()
-            if not fields:
-                continue
-            if len(fields) != 3 or fields[2] not in ('target', 'nontarget'):
-                raise KaldiError('%s: line %d: expected "model test target|nontarget"' % (path, lineno))
-            trials.append((fields[0], fields[1], fields[2] == 'target'))
-    if {t[2] for t in trials} != {True, False}:
-        raise KaldiError('%s: needs both target and nontarget trials' % path)
-    return trials
-
 
 def read_scores(path):
     """{(model, test): score}; finite numbers, one per pair."""

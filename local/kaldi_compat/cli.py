@@ -66,23 +66,42 @@ class ToolParser:
             raise KaldiError("invalid value '%s' for option --%s" % (text, key))
         return text
 
+    def _set(self, values, arg):
+        """Apply one '--name[=value]' to values; Kaldi's standard options included."""
+        name, eq, text = arg[2:].partition('=')
+        key = _normalise(name)
+        if key == 'help':
+            print(self.usage_text(), file=sys.stderr)
+            sys.exit(0)
+        if key == 'config':
+            # As Kaldi: a file of '--name=value' lines ('#' starts a comment).
+            try:
+                with open(text) as f:
+                    lines = [line.split('#', 1)[0].strip() for line in f]
+            except OSError as err:
+                raise KaldiError('%s: cannot read config file: %s' % (text, err.strerror))
+            for line in lines:
+                if line:
+                    if not line.startswith('--'):
+                        raise KaldiError("%s: expected '--name=value', got '%s'" % (text, line))
+                    self._set(values, line)
+            return
+        if key in ('verbose', 'print-args'):
+            return      # logging verbosity / echoing the command line: we always echo it
+        if key not in values:
+            raise KaldiError('invalid option --%s (see --help)' % name)
+        if not eq:
+            if not isinstance(self._defaults[key], bool):
+                raise KaldiError('option --%s needs a value: --%s=VALUE' % (name, name))
+            text = 'true'
+        values[key] = self._convert(key, text)
+
     def parse(self, argv):
         values = dict(self._defaults)
         args = []
         for arg in argv:
             if arg.startswith('--') and len(arg) > 2 and not args:
-                name, eq, text = arg[2:].partition('=')
-                key = _normalise(name)
-                if key == 'help':
-                    print(self.usage_text(), file=sys.stderr)
-                    sys.exit(0)
-                if key not in values:
-                    raise KaldiError('invalid option --%s (see --help)' % name)
-                if not eq:
-                    if not isinstance(self._defaults[key], bool):
-                        raise KaldiError('option --%s needs a value: --%s=VALUE' % (name, name))
-                    text = 'true'
-                values[key] = self._convert(key, text)
+                self._set(values, arg)
             else:
                 args.append(arg)
         if not self.min_args <= len(args) <= self.max_args:

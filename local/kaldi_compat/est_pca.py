@@ -19,18 +19,6 @@ from kaldi_compat.linalg import sorted_eig
 NAME = 'est-pca'
 
 
-def read_matrices(rspecifier):
-    """Iterate (key, matrix) over a table of matrices."""
-    reader = getattr(kt, 'read_matrices', None)
-    if reader is not None:
-        return reader(rspecifier)
-    # Fall back on the table module's generic record readers.
-    kind, _, name = kt.parse_rspecifier(rspecifier)
-    if kind == 'ark':
-        return kt._ark_records(name, kt.read_matrix_obj)
-    return kt._read_scp_objects(name, kt.read_matrix_obj)
-
-
 def main(argv):
     parser = ToolParser(NAME, __doc__, 2)
     parser.add('binary', True, 'Write accumulators in binary mode.')
@@ -50,7 +38,7 @@ def main(argv):
     count = 0
     total = sumsq = None
     records = (kt.read_vectors(rspecifier) if opts.read_vectors
-               else read_matrices(rspecifier))
+               else kt.read_matrices(rspecifier))
     for key, value in records:
         # Kaldi reads BaseFloat and accumulates in double.
         mat = np.atleast_2d(np.asarray(value, dtype=np.float32)).astype(np.float64)

@@ -6,14 +6,14 @@ from kaldi_compat.cli import warn
 
 
 def read_trial_keys(rxfilename):
-    """(enroll, test) pairs; the first two fields of each line, as Kaldi's scorers read."""
+    """(enroll, test) pairs, one per line of exactly two fields (cut trials to -f 1,2)."""
     pairs = []
     with kt.open_rx(rxfilename) as stream:
         for lineno, line in enumerate(stream, 1):
             fields = line.decode('latin1').split()
             if not fields:
                 continue
-            if len(fields) < 2:
+            if len(fields) != 2:     # as Kaldi's scorers: exactly two fields
                 raise kt.KaldiError('%s: line %d: expected "enroll test", got %r'
                                     % (kt.describe(rxfilename), lineno, line.decode('latin1').strip()))
             pairs.append((fields[0], fields[1]))

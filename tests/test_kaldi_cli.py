@@ -1,0 +1,87 @@
+"""Kaldi-style option parsing of our tools, and the simple tools' own edge cases."""
+import subprocess
+
+import numpy as np
+import pytest
+
+from data_utils import kaldi_table as kt
+from helpers import ROOT, env, one_error_line
+from kaldi_compat.cli import ToolParser
+
+
+def parser():
+    p = ToolParser('tool', 'usage', 1, 2)
+    p.add('binary', True).add('dim', -1).add('scale', 1.0).add('name', 'x')
+    return p
+
+
+def test_kaldi_option_syntax():
+    opts, args = parser().parse(['--binary=false', '--dim=3', '--scale=0.5', '--name=y', 'a', '--dim=9'])
+    assert (opts.binary, opts.dim, opts.scale, opts.name) == (False, 3, 0.5, 'y')
+    assert args == ['a', '--dim=9']          # options stop at the first positional argument
+    opts, _ = parser().parse(['--binary', 'a'])
+    assert opts.binary is True
+
+
+def test_standard_options_and_config_file(tmp_path):
+    conf = tmp_path / 'tool.conf'
+    conf.write_text('# a comment\n--dim=7   # trailing comment\n--binary=false\n')
+    opts, _ = parser().parse(['--verbose=2', '--print-args=false', '--config=%s' % conf, '--dim=8', 'a'])
+    assert opts.dim == 8 and opts.binary is False      # later options override the file
+
+
+@pytest.mark.parametrize('argv, message', [
+    (['--dimm=3', 'a'], 'invalid option --dimm'),
+    (['--dim', 'a'], 'needs a value'),
+    (['--binary=maybe', 'a'], "invalid value 'maybe'"),
+    (['--dim=three', 'a'], "invalid value 'three'"),
+    ([], 'expected 1 to 2 arguments, got 0'),
+])
+def test_bad_command_lines(argv, message):
+    with pytest.raises(kt.KaldiError, match=message):
+        parser().parse(argv)
+
+
+def test_dot_products_warn_and_count_missing_keys(tmp_path):
+    kt.write_vectors('ark:%s' % (tmp_path / 'a.ark'), ['m1', 'm2'], np.eye(2))
+    kt.write_vectors('ark:%s' % (tmp_path / 'b.ark'), ['t1'], np.array([[3.0, 4.0]]))
+    (tmp_path / 'trials').write_text('m1 t1\nm9 t1\nm2 t1\nm1 t9\n')
+    out = subprocess.run(['ivector-compute-dot-products', str(tmp_path / 'trials'),
+                          'ark:%s' % (tmp_path / 'a.ark'), 'ark:%s' % (tmp_path / 'b.ark'),
+                          str(tmp_path / 'scores')], cwd=ROOT, env=env(), capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    assert (tmp_path / 'scores').read_text() == 'm1 t1 3\nm2 t1 4\n'
+    assert 'Key m9 not present' in out.stderr and 'Key t9 not present' in out.stderr
+    assert 'Processed 4 trials, 2 had errors' in out.stderr
+    (tmp_path / 'trials').write_text('m1 t1 target\n')
+    out = subprocess.run(['ivector-compute-dot-products', str(tmp_path / 'trials'),
+                          'ark:%s' % (tmp_path / 'a.ark'), 'ark:%s' % (tmp_path / 'b.ark'),
+                          str(tmp_path / 's2')], cwd=ROOT, env=env(), capture_output=True, text=True)
+    assert out.returncode == 1 and 'expected "enroll test"' in one_error_line(out.stderr)
+    assert not (tmp_path / 's2').exists()
+
+
+def test_transform_vec_linear_affine_and_mismatch(tmp_path):
+    vectors = np.array([[1.0, 2.0], [3.0, -1.0]])
+    kt.write_vectors('ark:%s' % (tmp_path / 'v.ark'), ['a', 'b'], vectors)
+    linear = np.array([[2.0, 0.0], [1.0, 1.0], [0.0, -1.0]])
+    affine = np.hstack([linear, [[1.0], [0.0], [5.0]]])
+    for name, mat, expected in (('lin', linear, vectors @ linear.T),
+                                ('aff', affine, vectors @ linear.T + [1.0, 0.0, 5.0])):
+        kt.write_matrix(str(tmp_path / name), mat)
+        out = subprocess.run(['transform-vec', str(tmp_path / name), 'ark:%s' % (tmp_path / 'v.ark'),
+                              'ark:%s' % (tmp_path / ('o' + name))], cwd=ROOT, env=env(),
+                             capture_output=True, text=True)
+        assert out.returncode == 0, out.stderr
+        np.testing.assert_allclose(kt.read_vector_table('ark:%s' % (tmp_path / ('o' + name)))[1],
+                                   expected, rtol=1e-6)
+    kt.write_matrix(str(tmp_path / 'bad'), np.ones((2, 5)))
+    out = subprocess.run(['transform-vec', str(tmp_path / 'bad'), 'ark:%s' % (tmp_path / 'v.ark'),
+                          'ark:%s' % (tmp_path / 'obad')], cwd=ROOT, env=env(), capture_output=True, text=True)
+    assert out.returncode == 1 and 'matrix has 5 columns, vectors have dimension 2' in one_error_line(out.stderr)
+    assert not (tmp_path / 'obad').exists()
+
+
+def test_text_matrix_layout_is_kaldis(tmp_path):
+    kt.write_matrix(str(tmp_path / 'm'), np.array([[1.5, -2.0], [0.25, 3.0]]), binary=False)
+    assert (tmp_path / 'm').read_text() == ' [\n  1.5 -2 \n  0.25 3 ]\n'
