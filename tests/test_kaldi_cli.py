@@ -85,3 +85,36 @@ def test_transform_vec_linear_affine_and_mismatch(tmp_path):
 def test_text_matrix_layout_is_kaldis(tmp_path):
     kt.write_matrix(str(tmp_path / 'm'), np.array([[1.5, -2.0], [0.25, 3.0]]), binary=False)
     assert (tmp_path / 'm').read_text() == ' [\n  1.5 -2 \n  0.25 3 ]\n'
+
+
+def test_plda_adaptation_against_its_formula(tmp_path):
+    """A hand-made case of Kaldi's unsupervised adaptation, through ivector-adapt-plda.
+
+    Model: within-class covariance W = I and between-class B = R diag(3, 0) R^T (R a
+    rotation), mean 0, so its total covariance is R diag(4, 1) R^T. Adaptation data: mean
+    R [1, 0] and covariance R diag(8, 1) R^T, so with --mean-diff-scale=1 the data's
+    variance is R diag(9, 1) R^T: an excess of 5 along R's first axis and none along the
+    second. The excess goes to W times --within-covar-scale and to B times
+    --between-covar-scale: W' = R diag(1 + 5 * 0.3, 1) R^T, B' = R diag(3 + 5 * 0.7, 0) R^T,
+    and the mean moves to the data's mean.
+    """
+    from kaldi_compat.plda import Plda, read_plda, write_plda
+    angle = 0.6
+    R = np.array([[np.cos(angle), -np.sin(angle)], [np.sin(angle), np.cos(angle)]])
+    write_plda(str(tmp_path / 'plda'), Plda(np.zeros(2), R.T, np.array([3.0, 0.0])))
+    # Points with exactly that mean and covariance: +-sqrt(8) and +-1 along the axes.
+    local = np.array([[np.sqrt(8), 0], [-np.sqrt(8), 0], [0, 1], [0, -1]]) * np.sqrt(2)
+    points = (local + [1.0, 0.0]) @ R.T
+    kt.write_vectors('ark:%s' % (tmp_path / 'adapt.ark'), ['a%d' % i for i in range(4)], points)
+    out = subprocess.run(['ivector-adapt-plda', '--within-covar-scale=0.3',
+                          '--between-covar-scale=0.7', '--mean-diff-scale=1.0', str(tmp_path / 'plda'),
+                          'ark:%s' % (tmp_path / 'adapt.ark'), str(tmp_path / 'adapted')],
+                         cwd=ROOT, env=env(), capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    adapted = read_plda(str(tmp_path / 'adapted'))
+    inverse = np.linalg.inv(adapted.transform)
+    within = inverse @ inverse.T
+    between = inverse @ np.diag(adapted.psi) @ inverse.T
+    np.testing.assert_allclose(adapted.mean, R @ [1.0, 0.0], atol=1e-9)
+    np.testing.assert_allclose(within, R @ np.diag([2.5, 1.0]) @ R.T, atol=1e-9)
+    np.testing.assert_allclose(between, R @ np.diag([6.5, 0.0]) @ R.T, atol=1e-9)

@@ -71,3 +71,51 @@ def test_results_table_merges_replaces_and_renders(tmp_path):
     assert '| Cosine | v-vector | 9.00 | 0.7000 |' in md
     assert '| PLDA | v-vector | - | - |' in md          # a missing cell shows, not vanishes
     assert md in out.stdout
+
+
+def test_path_sh_chooses_kaldi_when_its_binaries_are_there(tmp_path):
+    import os
+    if not os.path.isfile(os.path.join(ROOT, '.venv', '.requirements.sha256')):
+        import pytest
+        pytest.skip('path.sh would create .venv first; run through tests/run.sh')
+    fake = tmp_path / 'kaldi'
+    (fake / 'src' / 'ivectorbin').mkdir(parents=True)
+    tool = fake / 'src' / 'ivectorbin' / 'ivector-plda-scoring'
+    tool.write_text('#!/bin/sh\necho kaldi\n')
+    tool.chmod(0o755)
+    show = '. ./path.sh && echo "$VV_ENGINE $(command -v ivector-plda-scoring) $(command -v ivector-mean)"'
+    with_kaldi = subprocess.run(['sh', '-c', show], cwd=ROOT, capture_output=True, text=True,
+                                env=dict(os.environ, KALDI_ROOT=str(fake)))
+    assert with_kaldi.returncode == 0, with_kaldi.stderr
+    # Kaldi's scorer answers, and our tools are not on PATH at all (this fake Kaldi
+    # has no ivector-mean, so nothing does).
+    assert with_kaldi.stdout.split() == ['kaldi', str(tool)]
+    without = subprocess.run(['sh', '-c', show], cwd=ROOT, capture_output=True, text=True,
+                             env={k: v for k, v in os.environ.items() if k != 'KALDI_ROOT'})
+    engine, scorer, mean = without.stdout.split()
+    assert engine == 'python'
+    assert scorer == os.path.join(ROOT, 'local', 'bin', 'ivector-plda-scoring')
+    assert mean == os.path.join(ROOT, 'local', 'bin', 'ivector-mean')
+
+
+def test_import_kaldi_sets_builds_the_layout_with_absolute_scp_paths(tmp_path):
+    egs = tmp_path / 'egs'
+    for name in ('train_combined_200k', 'sitw_dev_enroll', 'sitw_dev_test'):
+        (egs / 'data' / name).mkdir(parents=True)
+        (egs / 'exp' / ('xvectors_' + name)).mkdir(parents=True)
+        (egs / 'data' / name / 'utt2spk').write_text('u1 s1\nu2 s1\n')
+        (egs / 'data' / name / 'spk2utt').write_text('s1 u1 u2\n')
+        (egs / 'exp' / ('xvectors_' + name) / 'xvector.scp').write_text(
+            'u1 exp/xvectors_%s/xvector.1.ark:10\nu2 /abs/xvector.2.ark:20\n' % name)
+    (egs / 'data' / 'sitw_dev_test' / 'trials').mkdir()
+    (egs / 'data' / 'sitw_dev_test' / 'trials' / 'core-core.lst').write_text('s1 u1 target\n')
+    out = subprocess.run(['local/import_kaldi_sets.sh', '--sets', 'sitw_dev', str(egs), str(tmp_path / 'sitw')],
+                         cwd=ROOT, capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    scp = (tmp_path / 'sitw' / 'sitw_dev' / 'test' / 'xvector.scp').read_text().splitlines()
+    assert scp == ['u1 %s/exp/xvectors_sitw_dev_test/xvector.1.ark:10' % egs, 'u2 /abs/xvector.2.ark:20']
+    assert (tmp_path / 'sitw' / 'sitw_dev' / 'trials').read_text() == 's1 u1 target\n'
+    assert (tmp_path / 'sitw' / 'train' / 'spk2utt').read_text() == 's1 u1 u2\n'
+    missing = subprocess.run(['local/import_kaldi_sets.sh', '--sets', 'sitw_eval', str(egs), str(tmp_path / 'x')],
+                             cwd=ROOT, capture_output=True, text=True)
+    assert missing.returncode == 1 and 'sitw_eval_enroll/utt2spk: missing' in missing.stderr
