@@ -118,3 +118,26 @@ def test_plda_adaptation_against_its_formula(tmp_path):
     np.testing.assert_allclose(adapted.mean, R @ [1.0, 0.0], atol=1e-9)
     np.testing.assert_allclose(within, R @ np.diag([2.5, 1.0]) @ R.T, atol=1e-9)
     np.testing.assert_allclose(between, R @ np.diag([6.5, 0.0]) @ R.T, atol=1e-9)
+
+
+@pytest.mark.parametrize('damage, message', [
+    ('truncate', r"x.ark: key b: truncated binary vector"),
+    ('mixed', r"x.ark: key c has dimension 2, earlier vectors have 3"),
+    ('nobracket', r"x.ark: key b: text vector has no closing"),
+])
+def test_tools_report_bad_tables_in_one_line(tmp_path, damage, message):
+    import re
+    ark = tmp_path / 'x.ark'
+    if damage == 'truncate':
+        kt.write_vectors('ark:%s' % ark, ['a', 'b'], np.ones((2, 3)))
+        ark.write_bytes(ark.read_bytes()[:-3])
+    elif damage == 'mixed':
+        ark.write_text('a  [ 1 2 3 ]\nb  [ 1 2 3 ]\nc  [ 1 2 ]\n')
+    else:
+        ark.write_text('a  [ 1 2 3 ]\nb  [ 1 2 3\nc  [ 1 2 3 ]\n')
+    out = subprocess.run(['ivector-mean', 'ark:%s' % ark, str(tmp_path / 'mean.vec')], cwd=ROOT,
+                         env=env(), capture_output=True, text=True)
+    assert out.returncode == 1
+    line = one_error_line(out.stderr)
+    assert line.startswith('ERROR (ivector-mean): ') and re.search(message, line), line
+    assert not (tmp_path / 'mean.vec').exists()
