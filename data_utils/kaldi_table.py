@@ -532,14 +532,19 @@ def _read_scp_objects(rxfilename, read_value):
         yield key, value
 
 
+def _read_table(rspecifier, read_value):
+    """Iterate (key, array) over an ark or scp table; every value finite."""
+    kind, _, name = parse_rspecifier(rspecifier)
+    records = (_ark_records(name, read_value) if kind == 'ark'
+               else _read_scp_objects(name, read_value))
+    for key, value in records:
+        _check_finite(value, '%s: key %s' % (describe(name), key))
+        yield key, value
+
+
 def read_vectors(rspecifier):
     """Iterate (key, vector) from an rspecifier; vectors keep their stored dtype."""
-    kind, _, name = parse_rspecifier(rspecifier)
-    records = (_ark_records(name, read_vector_obj) if kind == 'ark'
-               else _read_scp_objects(name, read_vector_obj))
-    for key, vec in records:
-        _check_finite(vec, '%s: key %s' % (describe(name), key))
-        yield key, vec
+    return _read_table(rspecifier, read_vector_obj)
 
 
 def read_vector_table(rspecifier, dtype=np.float64):
@@ -602,12 +607,7 @@ def write_vectors(wspecifier, keys, matrix, binary=None, double=False):
 
 def read_matrices(rspecifier):
     """Iterate (key, matrix) from an rspecifier (e.g. feature matrices for est-pca)."""
-    kind, _, name = parse_rspecifier(rspecifier)
-    records = (_ark_records(name, read_matrix_obj) if kind == 'ark'
-               else _read_scp_objects(name, read_matrix_obj))
-    for key, mat in records:
-        _check_finite(mat, '%s: key %s' % (describe(name), key))
-        yield key, mat
+    return _read_table(rspecifier, read_matrix_obj)
 
 
 def read_token_table(rspecifier):
