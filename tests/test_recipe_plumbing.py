@@ -84,14 +84,19 @@ def test_path_sh_chooses_kaldi_when_its_binaries_are_there(tmp_path):
     tool.write_text('#!/bin/sh\necho kaldi\n')
     tool.chmod(0o755)
     show = '. ./path.sh && echo "$VV_ENGINE $(command -v ivector-plda-scoring) $(command -v ivector-mean)"'
+    # The suite itself runs under path.sh, so our tools are on the inherited PATH: start
+    # from a PATH without them, as a user's fresh shell would be.
+    ours = os.path.join(ROOT, 'local', 'bin')
+    fresh_path = os.pathsep.join(p for p in os.environ['PATH'].split(os.pathsep) if p != ours)
     with_kaldi = subprocess.run(['sh', '-c', show], cwd=ROOT, capture_output=True, text=True,
-                                env=dict(os.environ, KALDI_ROOT=str(fake)))
+                                env=dict(os.environ, KALDI_ROOT=str(fake), PATH=fresh_path))
     assert with_kaldi.returncode == 0, with_kaldi.stderr
     # Kaldi's scorer answers, and our tools are not on PATH at all (this fake Kaldi
     # has no ivector-mean, so nothing does).
     assert with_kaldi.stdout.split() == ['kaldi', str(tool)]
     without = subprocess.run(['sh', '-c', show], cwd=ROOT, capture_output=True, text=True,
-                             env={k: v for k, v in os.environ.items() if k != 'KALDI_ROOT'})
+                             env={k: v for k, v in dict(os.environ, PATH=fresh_path).items()
+                                  if k != 'KALDI_ROOT'})
     engine, scorer, mean = without.stdout.split()
     assert engine == 'python'
     assert scorer == os.path.join(ROOT, 'local', 'bin', 'ivector-plda-scoring')
