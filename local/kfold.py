@@ -1,7 +1,7 @@
 """Speaker-disjoint k-fold splits of a labelled data dir, with trials for each held-out fold.
 
   python local/kfold.py --data DIR --out DIR [--folds 3] [--seed 7] [--enroll-utts 1]
-                        [--nontarget-ratio 10]
+                        [--nontarget-ratio 10] [--trials FILE]
 
 Speakers are shuffled with the seed and dealt round-robin into k folds, so the folds
 are disjoint, cover every speaker, and differ in size by at most one speaker. For fold
@@ -15,7 +15,13 @@ i (1-based) <out>/fold<i>/ gets the Kaldi layout the recipes read:
            of different-speaker pairs, at least --nontarget-ratio times as many
 
 A speaker with too few utterances for a model and a test still gives its utterances as
-tests (nontarget only). <out>/spk2fold records the split. Vectors are not copied when the
+tests (nontarget only).
+
+With --trials, the data's own trial list ("enroll-utt test-utt target|nontarget", both
+utterances of the dir) is used instead of generated trials: fold i scores the given trials
+whose two speakers are both held out in fold i, each enrolment utterance being a model of
+its own (named after it). A trial whose speakers fall in different folds can be scored in
+no fold (one of them would be in the training part); their number is reported. <out>/spk2fold records the split. Vectors are not copied when the
 source has an xvector.scp: the subsets are lines of it, as Kaldi's subset_data_dir.sh
 does, so relative paths in it stay relative to where the recipes run. Otherwise subset
 arks are written. Every fold is built in a temp dir and moved into place at the end.
@@ -30,7 +36,7 @@ import tempfile
 import numpy as np
 
 from data_utils import kaldi_table as kt
-from data_utils.datadir import read_pairs, vectors_rspecifier
+from data_utils.datadir import read_pairs, read_trials, vectors_rspecifier
 
 PROG = 'kfold.py'
 
@@ -173,19 +179,54 @@ def write_subset(source, out_dir, utt2spk):
     write_labels(out_dir, utt2spk)
 
 
-def build_fold(source, fold_dir, held_out, enroll_utts, nontarget_ratio, seed):
+def read_given_trials(path, utt2spk):
+    """The data dir's own trials, checked against its utt2spk: both sides are utterances
+    of the dir, and 'target' means same speaker."""
+    trials = read_trials(path)
+    for enroll, test, is_target in trials:
+        for utt in (enroll, test):
+            if utt not in utt2spk:
+                raise kt.KaldiError('%s: trial "%s %s": %s is not an utterance of the data dir'
+                                    % (path, enroll, test, utt))
+        if (utt2spk[enroll] == utt2spk[test]) != is_target:
+            raise kt.KaldiError('%s: trial "%s %s" is labelled %s but utt2spk gives speakers %s and %s'
+                                % (path, enroll, test, 'target' if is_target else 'nontarget',
+                                   utt2spk[enroll], utt2spk[test]))
+    return trials
+
+
+def trials_of_fold(given, utt2spk, held_out):
+    """(enroll utt -> model, test utt -> speaker, trials) of the given trials inside a fold.
+
+    Each enrolment utterance is its own model, named after it, as in utterance-pair
+    trial lists; the models' speakers are never needed by the back-ends.
+    """
+    kept = [t for t in given if utt2spk[t[0]] in held_out and utt2spk[t[1]] in held_out]
+    enroll = {e: e for e, _, _ in kept}
+    test = {t: utt2spk[t] for _, t, _ in kept}
+    return enroll, test, sorted(kept)
+
+
+def build_fold(source, fold_dir, held_out, enroll_utts, nontarget_ratio, seed, given=None):
     """Write one fold's train/enroll/test/trials; returns (#targets, #nontargets)."""
     held = {u: s for u, s in source.utt2spk.items() if s in held_out}
     rest = {u: s for u, s in source.utt2spk.items() if s not in held_out}
-    enroll, test = enroll_test_split(held, enroll_utts)
-    models = set(enroll.values())
-    if not models:
-        raise kt.KaldiError('no speaker of fold %s has more than %d utterances: no models to enrol'
-                            % (os.path.basename(fold_dir), enroll_utts))
-    trials = make_trials(models, test, nontarget_ratio, seed)
-    if all(is_target for _, _, is_target in trials):
-        raise kt.KaldiError('fold %s has one speaker: no nontarget trials (use fewer folds)'
-                            % os.path.basename(fold_dir))
+    name = os.path.basename(fold_dir)
+    if given is not None:
+        enroll, test, trials = trials_of_fold(given, source.utt2spk, held_out)
+        if {t[2] for t in trials} != {True, False}:
+            raise kt.KaldiError('fold %s: the given trials have no %s trial inside this fold '
+                                '(use fewer folds, or let kfold.py generate trials)'
+                                % (name, 'target' if not any(t[2] for t in trials) else 'nontarget'))
+    else:
+        enroll, test = enroll_test_split(held, enroll_utts)
+        models = set(enroll.values())
+        if not models:
+            raise kt.KaldiError('no speaker of fold %s has more than %d utterances: no models to enrol'
+                                % (name, enroll_utts))
+        trials = make_trials(models, test, nontarget_ratio, seed)
+        if all(is_target for _, _, is_target in trials):
+            raise kt.KaldiError('fold %s has one speaker: no nontarget trials (use fewer folds)' % name)
     write_subset(source, os.path.join(fold_dir, 'train'), rest)
     write_subset(source, os.path.join(fold_dir, 'enroll'), enroll)
     write_subset(source, os.path.join(fold_dir, 'test'), test)
@@ -207,7 +248,7 @@ def replace_dir(new, target):
         shutil.rmtree(old)
 
 
-def run(data_dir, out_dir, folds, seed, enroll_utts, nontarget_ratio):
+def run(data_dir, out_dir, folds, seed, enroll_utts, nontarget_ratio, trials_path=None):
     if enroll_utts < 1:
         raise kt.KaldiError('--enroll-utts must be at least 1, got %d' % enroll_utts)
     if not 0 <= seed < 2 ** 31:
@@ -215,6 +256,7 @@ def run(data_dir, out_dir, folds, seed, enroll_utts, nontarget_ratio):
     if nontarget_ratio <= 0:
         raise kt.KaldiError('--nontarget-ratio must be positive, got %g' % nontarget_ratio)
     source = Source(data_dir)
+    given = read_given_trials(trials_path, source.utt2spk) if trials_path else None
     split = split_speakers(source.utt2spk.values(), folds, seed)
     os.makedirs(out_dir, exist_ok=True)
     work = tempfile.mkdtemp(prefix='.kfold-', dir=out_dir)
@@ -223,7 +265,7 @@ def run(data_dir, out_dir, folds, seed, enroll_utts, nontarget_ratio):
         for i, held_out in enumerate(split, 1):
             # Each fold samples with its own seed, so adding folds does not change fold 1's trials.
             counts.append(build_fold(source, os.path.join(work, 'fold%d' % i), set(held_out),
-                                     enroll_utts, nontarget_ratio, seed + i))
+                                     enroll_utts, nontarget_ratio, seed + i, given))
         with open(os.path.join(work, 'spk2fold'), 'w') as f:
             f.writelines('%s %d\n' % (spk, i) for i, fold in enumerate(split, 1) for spk in fold)
         for i in range(1, folds + 1):
@@ -231,7 +273,7 @@ def run(data_dir, out_dir, folds, seed, enroll_utts, nontarget_ratio):
         os.replace(os.path.join(work, 'spk2fold'), os.path.join(out_dir, 'spk2fold'))
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    return split, counts
+    return split, counts, (len(given) if given is not None else None)
 
 
 def main(argv=None):
@@ -244,19 +286,25 @@ def main(argv=None):
                         help='utterances per enrolment model (default 1)')
     parser.add_argument('--nontarget-ratio', type=float, default=10.0,
                         help='at least this many nontarget trials per target trial (default 10)')
+    parser.add_argument('--trials', help='use this trial list of the data dir\'s utterances '
+                        '("enroll-utt test-utt target|nontarget") instead of generating trials')
     args = parser.parse_args(argv)
     try:
-        split, counts = run(args.data, args.out, args.folds, args.seed, args.enroll_utts,
-                            args.nontarget_ratio)
+        split, counts, n_given = run(args.data, args.out, args.folds, args.seed, args.enroll_utts,
+                                     args.nontarget_ratio, args.trials)
     except (kt.KaldiError, OSError) as err:
         print('ERROR (%s): %s' % (PROG, err), file=sys.stderr)
         sys.exit(1)
     for i, (fold, (n_tar, n_non)) in enumerate(zip(split, counts), 1):
         print('%s: fold%d: %d held-out speakers, %d target and %d nontarget trials'
               % (PROG, i, len(fold), n_tar, n_non), file=sys.stderr)
-        if n_non < args.nontarget_ratio * n_tar:
+        if n_given is None and n_non < args.nontarget_ratio * n_tar:
             print('WARNING (%s): fold%d: only %d different-speaker pairs exist, all are used'
                   % (PROG, i, n_non), file=sys.stderr)
+    if n_given is not None:
+        crossing = n_given - sum(n_tar + n_non for n_tar, n_non in counts)
+        print('%s: %d of the %d given trials pair speakers of different folds and are scored in no fold'
+              % (PROG, crossing, n_given), file=sys.stderr)
 
 
 if __name__ == '__main__':

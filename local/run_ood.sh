@@ -9,7 +9,10 @@
 #   sh local/run_ood.sh [--ood-data data/demo/shifted] [--folds 3] [--schemes "1 2 3"] ...
 # Needs the in-domain run first (baseline.sh, train.sh, eval.sh) for schemes 1 and 3.
 # Training options of train.sh (--epochs, --kl-weight, ...) can be given with --train-opts "...".
+# Trials: the data dir's own list of utterance pairs ("enroll-utt test-utt target|nontarget")
+# when it has one ($ood_data/trials, or --ood-trials FILE), else generated per fold.
 ood_data=data/demo/shifted
+ood_trials=
 folds=3
 seed=7
 model="vae cvae ae"
@@ -30,8 +33,9 @@ if [ $stage -le 0 ]; then
   if [ "${ood_data%/}" = data/demo/shifted ] && [ ! -f data/demo/README ]; then
     local/prepare_data.sh data/demo train "" $exp/log || exit 1
   fi
+  [ -z "$ood_trials" ] && [ -f "$ood_data/trials" ] && ood_trials=$ood_data/trials
   local/run_log.sh $ood/log/kfold.log python3 local/kfold.py --data "$ood_data" --out $ood/folds \
-    --folds $folds --seed $seed || exit 1
+    --folds $folds --seed $seed ${ood_trials:+--trials "$ood_trials"} || exit 1
 fi
 
 if [ $stage -le 1 ]; then

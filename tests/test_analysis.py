@@ -239,6 +239,54 @@ def test_kfold_refuses_utterances_without_vectors_and_writes_nothing(tmp_path):
     assert not (tmp_path / 'folds').exists() or not os.listdir(tmp_path / 'folds')
 
 
+def test_kfold_uses_the_given_utterance_pair_trials(tmp_path):
+    utt2spk, _ = labelled_dir(tmp_path / 'data', speakers=12, utts=4)
+    utts = sorted(utt2spk)
+    rng = np.random.default_rng(5)
+    given = set()
+    while len(given) < 300:
+        e, t = rng.choice(utts, size=2, replace=False)
+        given.add((e, t, 'target' if utt2spk[e] == utt2spk[t] else 'nontarget'))
+    for e in utts[::4]:                       # make sure every speaker has target pairs
+        given.add((e, e[:-1] + '3', 'target'))
+    (tmp_path / 'trials').write_text(''.join('%s %s %s\n' % t for t in sorted(given)))
+    out = run_script('kfold.py', '--data', tmp_path / 'data', '--out', tmp_path / 'folds',
+                     '--trials', tmp_path / 'trials')
+    assert out.returncode == 0, out.stderr
+    spk2fold = {k: int(v) for k, v in read_table(tmp_path / 'folds' / 'spk2fold').items()}
+    scored = []
+    for i in (1, 2, 3):
+        fold = tmp_path / 'folds' / ('fold%d' % i)
+        trials = [tuple(line.split()) for line in (fold / 'trials').read_text().splitlines()]
+        # Exactly the given trials whose two speakers are held out in this fold.
+        assert sorted(trials) == sorted(t for t in given if spk2fold[utt2spk[t[0]]] == i
+                                        and spk2fold[utt2spk[t[1]]] == i)
+        enroll_spk2utt = {k: v.split() for k, v in read_table(fold / 'enroll' / 'spk2utt').items()}
+        assert enroll_spk2utt == {e: [e] for e, _, _ in trials}           # one model per utterance
+        test = {u: s.strip() for u, s in read_table(fold / 'test' / 'utt2spk').items()}
+        assert test == {t: utt2spk[t] for _, t, _ in trials}
+        train = {u: s.strip() for u, s in read_table(fold / 'train' / 'utt2spk').items()}
+        assert not set(train.values()) & {utt2spk[u] for u in test}
+        read_trials(str(fold / 'trials'), set(enroll_spk2utt), set(test))
+        scored += trials
+    crossing = len(given) - len(scored)
+    assert crossing > 0 and len(set(scored)) == len(scored)
+    assert '%d of the %d given trials pair speakers of different folds' % (crossing, len(given)) in out.stderr
+
+
+@pytest.mark.parametrize('line, message', [('spk00-u0 nosuch-u9 nontarget', 'nosuch-u9 is not an utterance'),
+                                           ('spk00-u0 spk01-u0 target', 'labelled target but utt2spk')])
+def test_kfold_refuses_given_trials_that_do_not_fit_the_data(tmp_path, line, message):
+    labelled_dir(tmp_path / 'data', speakers=6, utts=3)
+    (tmp_path / 'trials').write_text('spk00-u0 spk00-u1 target\nspk00-u0 spk02-u1 nontarget\n%s\n' % line)
+    out = run_script('kfold.py', '--data', tmp_path / 'data', '--out', tmp_path / 'folds',
+                     '--trials', tmp_path / 'trials')
+    assert out.returncode == 1
+    error = one_error_line(out.stderr)
+    assert str(tmp_path / 'trials') in error and message in error, error
+    assert not (tmp_path / 'folds').exists() or not os.listdir(tmp_path / 'folds')
+
+
 # ----------------------------------------------------------------------------
 # DET plots
 
