@@ -15,7 +15,7 @@ from helpers import ROOT
 
 TINY = DemoConfig(dim=128, latent_dim=48, speaker_dim=24, session_dim=16, train_speakers=200,
                   utts_per_train_speaker=8, eval_speakers=40, test_utts_per_speaker=4,
-                  nontarget_per_model=12, domain_speakers=30, seed=11)
+                  nontarget_per_model=12, domain_speakers=40, seed=11)
 FRONT_ENDS = ['x-vector', 'a-vector', 'v-vector', 'c-vector']
 BACKENDS = ['Cosine', 'PCA+Cosine', 'PLDA', 'LDA+PLDA', 'PCA+PLDA']
 
@@ -43,9 +43,9 @@ def demo_run(tmp_path_factory):
     return exp, baseline, evaluation
 
 
-def table_rows(exp):
+def table_rows(exp, table='results'):
     rows = {}
-    with open(exp / 'results' / 'results.md') as f:
+    with open(exp / table / 'results.md') as f:
         lines = [l for l in f if l.startswith('|')]
     header = [c.strip() for c in lines[0].strip('|\n').split('|')]
     for line in lines[2:]:
@@ -128,3 +128,37 @@ def test_bad_input_stops_eval_before_writing(demo_run, tmp_path):
     errors = [l for l in out.stderr.splitlines() if l.startswith('ERROR')]
     assert errors and 'trials' in errors[0] and 'unknown model nosuchmodel' in errors[0]
     assert not (tmp_path / 'exp2' / 'results').exists()
+
+
+def test_out_of_domain_protocol_prints_table_3(demo_run):
+    """local/run_ood.sh on the tiny corpus's domain-shifted set: speaker folds, the three
+    schemes, scores pooled over folds into one table (the paper's Table 3). Two folds and
+    two of the models keep it quick: scheme 2 runs the recipes once per fold and model."""
+    exp, _, _ = demo_run
+    data = exp.parent / 'data'
+    out = recipe('local/run_ood.sh', '--data', data, '--exp', exp, '--ood-data', data / 'shifted',
+                 '--folds', 2, '--model', 'vae cvae', '--lda-dim', 10, '--pca-dim', 10,
+                 '--train-opts', '--epochs 3 --hidden-dim 64 --code-dim 32 --batch-size 32 --num-threads 2')
+    header, rows = table_rows(exp, 'results_ood')
+    assert header[2:] == ['%s %s' % (s, m) for s in ('scheme1', 'scheme2', 'scheme3')
+                          for m in ('EER(%)', 'minDCF(0.01)', 'minDCF(0.001)')]
+    assert set(rows) == {(b, f) for b in BACKENDS for f in ('x-vector', 'v-vector', 'c-vector')}
+    for (backend, front_end), cells in rows.items():
+        for name, value in cells.items():
+            if name.startswith('scheme3') and 'PLDA' not in backend:
+                assert value == '-', (backend, front_end, name)    # adaptation is a PLDA matter
+            else:
+                assert 0 <= float(value) <= (100 if 'EER' in name else 1.0 + 1e-9), (backend, name, value)
+    assert '| PLDA | c-vector |' in out.stdout
+    # Pooling: every fold's trials once, and a score for each of them.
+    ood = exp / 'ood'
+    folds = [(ood / 'folds' / ('fold%d' % i) / 'trials').read_text() for i in (1, 2)]
+    pooled = (ood / 'pooled' / 'scheme2' / 'trials').read_text()
+    assert pooled == ''.join(folds)
+    scores = (ood / 'scheme2' / 'cvae' / 'scheme2' / 'scores_plda').read_text().splitlines()
+    assert [s.split()[:2] for s in scores] == [t.split()[:2] for t in pooled.splitlines()]
+    # Scheme 3 adapts the in-domain PLDA: same vectors as scheme 1, other scores.
+    s1 = (ood / 'scheme1' / 'xvector' / 'scheme1' / 'scores_plda').read_text()
+    s3 = (ood / 'scheme3' / 'xvector' / 'scheme3' / 'scores_plda').read_text()
+    assert [l.split()[:2] for l in s1.splitlines()] == [l.split()[:2] for l in s3.splitlines()]
+    assert s1 != s3
