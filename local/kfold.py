@@ -21,10 +21,12 @@ With --trials, the data's own trial list ("enroll-utt test-utt target|nontarget"
 utterances of the dir) is used instead of generated trials: fold i scores the given trials
 whose two speakers are both held out in fold i, each enrolment utterance being a model of
 its own (named after it). A trial whose speakers fall in different folds can be scored in
-no fold (one of them would be in the training part); their number is reported. <out>/spk2fold records the split. Vectors are not copied when the
-source has an xvector.scp: the subsets are lines of it, as Kaldi's subset_data_dir.sh
-does, so relative paths in it stay relative to where the recipes run. Otherwise subset
-arks are written. Every fold is built in a temp dir and moved into place at the end.
+no fold (one of them would be in the training part); their number is reported.
+
+<out>/spk2fold records the split. Vectors are not copied when the source has an
+xvector.scp: the subsets are lines of it, as Kaldi's subset_data_dir.sh does, so relative
+paths in it stay relative to where the recipes run. Otherwise subset arks are written.
+Every fold is built in a temp dir and moved into place at the end.
 """
 import argparse
 import math
@@ -209,7 +211,6 @@ def trials_of_fold(given, utt2spk, held_out):
 
 def build_fold(source, fold_dir, held_out, enroll_utts, nontarget_ratio, seed, given=None):
     """Write one fold's train/enroll/test/trials; returns (#targets, #nontargets)."""
-    held = {u: s for u, s in source.utt2spk.items() if s in held_out}
     rest = {u: s for u, s in source.utt2spk.items() if s not in held_out}
     name = os.path.basename(fold_dir)
     if given is not None:
@@ -219,6 +220,7 @@ def build_fold(source, fold_dir, held_out, enroll_utts, nontarget_ratio, seed, g
                                 '(use fewer folds, or let kfold.py generate trials)'
                                 % (name, 'target' if not any(t[2] for t in trials) else 'nontarget'))
     else:
+        held = {u: s for u, s in source.utt2spk.items() if s in held_out}
         enroll, test = enroll_test_split(held, enroll_utts)
         models = set(enroll.values())
         if not models:
