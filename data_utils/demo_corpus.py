@@ -16,7 +16,17 @@ and a few dominant nuisance directions, like Kaldi x-vectors. The same mixing
 from the training speakers. A second, domain-shifted set (other channel directions,
 another offset) serves the out-of-domain protocol.
 
+--kind relu makes the other kind of embedding real encoders give (ReLU output, then
+length-normalised, as GE2E- and ResNet-style encoders often do): the same latent h
+through one ReLU layer, x = relu(W h + a) / |relu(W h + a)|. The vectors are sparse,
+non-negative and unit-norm: a few units are dead (no input reaches them and their bias
+is negative, so those dimensions are exactly zero in every vector) and the others fire
+about half of the time, so about half of all values are exactly zero. The layer has its
+own random stream, so with the same options (seed, sizes, --dim) both kinds hold the
+same speakers, utterances, trials and latent vectors: two networks' views of one corpus.
+
   python -m data_utils.demo_corpus --out data/demo [--seed 777] [--train-speakers 1000] ...
+  python -m data_utils.demo_corpus --out data/demo_relu --kind relu [--relu-dim 256]
 """
 import argparse
 import os
@@ -34,7 +44,8 @@ class DemoConfig:
                  session_dim=48, train_speakers=1000, utts_per_train_speaker=12,
                  eval_speakers=150, enroll_utts=(1, 3), test_utts_per_speaker=6,
                  nontarget_per_model=20, domain_speakers=300, utts_per_domain_speaker=8,
-                 speaker_scale=1.2, channel_scale=1.2, session_scale=1.0, noise_scale=1.5, sharpness=2.0, output_scale=4.0, seed=777):
+                 speaker_scale=1.2, channel_scale=1.2, session_scale=1.0, noise_scale=1.5, sharpness=2.0, output_scale=4.0, seed=777,
+                 kind='xvector', relu_dim=256, relu_dead_fraction=0.055, relu_bias_scale=0.2):
         self.__dict__.update(locals())
         del self.__dict__['self']
 
@@ -53,6 +64,9 @@ class _Mixing:
         # Domain shift: other channel directions and a moved offset.
         self.B_shift = rng.standard_normal((L, cfg.channel_dim)) * cfg.channel_scale / np.sqrt(cfg.channel_dim)
         self.offset_shift = self.offset + rng.standard_normal(cfg.dim) * 0.3
+        if cfg.kind not in ('xvector', 'relu'):
+            raise ValueError("demo corpus kind must be 'xvector' or 'relu', not %r" % cfg.kind)
+        self.relu = _ReluLayer(cfg) if cfg.kind == 'relu' else None
 
     def embed(self, spk_factors, rng, shifted=False):
         n = spk_factors.shape[0]
@@ -62,11 +76,39 @@ class _Mixing:
              + rng.standard_normal((n, cfg.channel_dim)) @ B.T
              + rng.standard_normal((n, cfg.session_dim)) @ self.C.T
              + cfg.noise_scale * rng.standard_normal((n, cfg.latent_dim)))
+        if self.relu is not None:
+            return self.relu(h, shifted)
         # A smooth ReLU on each output: every dimension skewed the same way, as the
         # outputs of a ReLU network's layers are, with a non-zero mean.
         pre = h @ self.M.T + (self.offset_shift if shifted else self.offset)
         x = cfg.output_scale * np.logaddexp(0.0, cfg.sharpness * pre) / cfg.sharpness
         return x.astype(np.float32)
+
+
+class _ReluLayer:
+    """One ReLU layer on the latent, then length normalisation: sparse unit-norm vectors.
+
+    Live units get N(0, 1/L) weights and a bias small beside the pre-activation's spread
+    (about 2.5 on the default latent), so each fires for about half of the vectors. Dead
+    units, a fixed fraction, get zero weights and a negative bias: exactly zero always,
+    as units that died in training are. The domain-shifted set moves the live biases.
+    """
+
+    def __init__(self, cfg):
+        # Its own stream: the latent draws of the corpus stay those of the x-vector kind.
+        rng = np.random.default_rng([cfg.seed, 1])
+        L, D = cfg.latent_dim, cfg.relu_dim
+        self.W = rng.standard_normal((D, L)) / np.sqrt(L)
+        self.bias = rng.standard_normal(D) * cfg.relu_bias_scale
+        self.bias_shift = self.bias + rng.standard_normal(D) * cfg.relu_bias_scale
+        dead = rng.choice(D, int(round(cfg.relu_dead_fraction * D)), replace=False)
+        self.W[dead] = 0.0
+        self.bias[dead] = self.bias_shift[dead] = -1.0
+
+    def __call__(self, h, shifted=False):
+        x = np.maximum(h @ self.W.T + (self.bias_shift if shifted else self.bias), 0.0)
+        norms = np.linalg.norm(x, axis=1, keepdims=True)
+        return (x / np.where(norms > 0, norms, 1.0)).astype(np.float32)
 
 
 def _speaker_utts(prefix, n_speakers, utts_per_speaker, rng, cfg, mixing, shifted=False):
@@ -168,14 +210,17 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('--out', required=True, help='directory to create (replaced if present)')
     defaults = DemoConfig()
-    for name in ('seed', 'dim', 'train_speakers', 'utts_per_train_speaker', 'eval_speakers',
+    parser.add_argument('--kind', choices=('xvector', 'relu'), default=defaults.kind,
+                        help='x-vector-like vectors, or sparse unit-norm ReLU outputs')
+    for name in ('seed', 'dim', 'relu_dim', 'train_speakers', 'utts_per_train_speaker', 'eval_speakers',
                  'test_utts_per_speaker', 'nontarget_per_model', 'domain_speakers'):
         parser.add_argument('--' + name.replace('_', '-'), type=int, default=getattr(defaults, name))
     args = parser.parse_args(argv)
     cfg = DemoConfig(**{k: v for k, v in vars(args).items() if k != 'out'})
     make_corpus(args.out, cfg)
-    print('demo corpus: %d training speakers, %d-dim vectors, written to %s'
-          % (cfg.train_speakers, cfg.dim, args.out), file=sys.stderr)
+    print('demo corpus (%s): %d training speakers, %d-dim vectors, written to %s'
+          % (cfg.kind, cfg.train_speakers, cfg.relu_dim if cfg.kind == 'relu' else cfg.dim, args.out),
+          file=sys.stderr)
 
 
 if __name__ == '__main__':

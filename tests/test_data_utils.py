@@ -133,6 +133,39 @@ def test_demo_corpus_is_deterministic_disjoint_and_speaker_structured(tmp_path):
     assert sims[same & off_diag].mean() > sims[~same].mean() + 0.1
 
 
+def test_relu_demo_corpus_is_sparse_unit_norm_with_dead_dims_and_pairs_the_xvector_one(tmp_path):
+    """The ReLU kind: what a real ReLU encoder's length-normalised output looks like (dead
+    dimensions, about half of the values zero, non-negative, unit norm), speaker-structured,
+    and the same utterances and trials as the x-vector kind made with the same options."""
+    cfg = dict(train_speakers=60, utts_per_train_speaker=6, eval_speakers=20,
+               test_utts_per_speaker=4, nontarget_per_model=10, domain_speakers=10)
+    make_corpus(str(tmp_path / 'x'), DemoConfig(**cfg))
+    make_corpus(str(tmp_path / 'r'), DemoConfig(kind='relu', **cfg))
+    out = run_module('data_utils.check_sets', '--data', tmp_path / 'r', '--eval-sets', 'sitw_dev sitw_eval')
+    assert out.returncode == 0, out.stderr
+    for part in ('train', 'sitw_dev/enroll', 'sitw_eval/test', 'shifted'):
+        keys, x = kt.read_vector_table('scp:%s' % (tmp_path / 'r' / part / 'xvector.scp'))
+        xkeys, _ = kt.read_vector_table('scp:%s' % (tmp_path / 'x' / part / 'xvector.scp'))
+        assert keys == xkeys
+        assert x.shape[1] == 256 and x.min() == 0.0
+        assert np.allclose(np.linalg.norm(x, axis=1), 1.0, atol=1e-5)
+        dead = (x == 0).all(axis=0)
+        assert dead.sum() == round(0.055 * 256)                      # 14 dead units
+        assert 0.45 < (x == 0).mean() < 0.6, (x == 0).mean()        # about half of all values
+    for name in ('sitw_dev/trials', 'sitw_eval/trials', 'train/utt2spk', 'sitw_dev/enroll/spk2utt'):
+        assert (tmp_path / 'r' / name).read_text() == (tmp_path / 'x' / name).read_text()
+    keys, x = kt.read_vector_table('scp:%s' % (tmp_path / 'r' / 'train' / 'xvector.scp'))
+    spk_of = np.array([k.split('-')[0] for k in keys])
+    same = (spk_of[:, None] == spk_of[None, :]) & ~np.eye(len(keys), dtype=bool)
+    centred = x - x.mean(0)
+    unit = centred / np.linalg.norm(centred, axis=1, keepdims=True)
+    sims = unit @ unit.T
+    assert sims[same].mean() > sims[~same & ~np.eye(len(keys), dtype=bool)].mean() + 0.1
+    with pytest.raises(ValueError, match='kind'):
+        make_corpus(str(tmp_path / 'bad'), DemoConfig(kind='tanh', **cfg))
+    assert not (tmp_path / 'bad').exists()
+
+
 def test_full_demo_meets_the_size_brief():
     cfg = DemoConfig()
     assert cfg.train_speakers >= 1000 and cfg.dim == 512
