@@ -20,9 +20,12 @@ FRONT_ENDS = ['x-vector', 'a-vector', 'v-vector', 'c-vector']
 BACKENDS = ['Cosine', 'PCA+Cosine', 'PLDA', 'LDA+PLDA', 'PCA+PLDA']
 
 
-def recipe(script, *options):
+def recipe(script, *options, kaldi_root=None):
+    """Run a recipe on our Python tools, or on Kaldi's binaries when kaldi_root is given."""
     env = dict(os.environ)
     env.pop('KALDI_ROOT', None)          # the Python tools, whatever this machine has
+    if kaldi_root:
+        env['KALDI_ROOT'] = str(kaldi_root)
     out = subprocess.run(['sh', script] + [str(o) for o in options], cwd=ROOT, env=env,
                          capture_output=True, text=True)
     assert out.returncode == 0, '%s failed:\n%s\n%s' % (script, out.stdout[-3000:], out.stderr[-3000:])
