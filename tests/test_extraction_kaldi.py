@@ -481,6 +481,37 @@ def test_features_of_the_small_dir(small_audio_dir):
     assert '(4 utterances, 30-dim MFCC)' in out.stderr
 
 
+def test_features_of_segments_of_recordings_read_through_commands(tmp_path):
+    # Two recordings, one per speaker, each cut into two utterances by segments; wav.scp
+    # gives them as commands, as corpora in other formats do ('sox x.flac -t wav - |').
+    data, wav_dir = tmp_path / 'data', tmp_path / 'wav'
+    data.mkdir()
+    wav_dir.mkdir()
+    voices = make_voices(2, seed=8)
+    scp, segments, utt2spk = [], [], []
+    for s in range(2):
+        write_wav(wav_dir / ('rec%d.wav' % s), utterance(voices[s], 3.0, seed=s))
+        scp.append('rec%d cat %s |\n' % (s, wav_dir / ('rec%d.wav' % s)))
+        for u, (start, end) in enumerate(((0.0, 1.4), (1.5, 2.9))):
+            segments.append('spk%d-u%d rec%d %.2f %.2f\n' % (s, u, s, start, end))
+            utt2spk.append('spk%d-u%d spk%d\n' % (s, u, s))
+    (data / 'wav.scp').write_text(''.join(scp))
+    (data / 'segments').write_text(''.join(segments))
+    (data / 'utt2spk').write_text(''.join(utt2spk))
+    (data / 'spk2utt').write_text('spk0 spk0-u0 spk0-u1\nspk1 spk1-u0 spk1-u1\n')
+    ok(run(MAKE_FEATURES, '--nj', 2, data, tmp_path / 'log', tmp_path / 'mfcc'))
+    frames = dict(line.split() for line in open(data / 'utt2num_frames'))
+    assert frames == {'spk%d-u%d' % (s, u): '140' for s in range(2) for u in range(2)}
+    assert sorted(dict(kt.read_vectors('scp:%s' % (data / 'vad.scp')))) == sorted(frames)
+    # A segment of a recording that wav.scp lacks, and a missing file inside a command.
+    (data / 'segments').write_text(''.join(segments).replace('spk1-u1 rec1', 'spk1-u1 rec2'))
+    assert refused(data).endswith('%s/segments: line 4: recording rec2 has no line in %s/wav.scp' % (data, data))
+    (data / 'segments').write_text(''.join(segments))
+    (wav_dir / 'rec1.wav').unlink()
+    assert refused(data).startswith('ERROR (check_audio): %s: no such file (%s/wav.scp line 2, rec1)'
+                                    % (wav_dir / 'rec1.wav', data))
+
+
 def test_a_missing_wav_is_refused(small_audio_dir):
     wav = small_audio_dir.parent / 'wav' / 'spk1-u0.wav'
     wav.unlink()
