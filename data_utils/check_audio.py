@@ -8,7 +8,8 @@ wav or a wrong sample rate is found only when a feature job fails, in its log. T
 checks those first, each problem as one line naming the file:
 
 - wav.scp, utt2spk (and segments if present) name the same utterances (recordings);
-- every wav file exists and is RIFF/WAVE with the sample rate the MFCC config asks for
+- every wav file is named by an absolute path (Kaldi's jobs do not run from here), exists
+  and is RIFF/WAVE with the sample rate the MFCC config asks for
   (--sample-frequency; a higher rate is accepted with --allow-downsample=true, a lower
   one with --allow-upsample=true, as compute-mfcc-feats does);
 - for wav.scp entries that are commands ('sox in.flac -t wav - |'), audio files named in
@@ -160,13 +161,22 @@ def check_keys(data_dir, wav_entries, utt2spk):
             raise kt.KaldiError('%s: utterance %s has no line in %s' % (utt2spk_path, utt, listed_in))
 
 
+def check_audio_path(path, where):
+    # Kaldi's jobs run from the dir of Kaldi's scripts, not from here.
+    if not os.path.isabs(path):
+        raise kt.KaldiError('%s: relative path %s; Kaldi reads wav.scp from another directory, '
+                            'give absolute paths' % (path, where))
+    if not os.path.isfile(path):
+        raise kt.KaldiError('%s: no such file %s' % (path, where))
+
+
 def check_wav(lineno, key, rx, rule, wav_scp, run_command):
     """One wav.scp entry: the file (or the command's files) exists; its rate fits."""
     where = '(%s line %d, %s)' % (wav_scp, lineno, key)
     if rx.endswith('|'):
         for token in rx[:-1].split():
-            if AUDIO_FILE.search(token) and not os.path.exists(token):
-                raise kt.KaldiError('%s: no such file %s' % (token, where))
+            if AUDIO_FILE.search(token):
+                check_audio_path(token, where)
         if not run_command:
             return
         label = "%s: line %d: command '%s'" % (wav_scp, lineno, rx[:-1].strip())
@@ -180,8 +190,7 @@ def check_wav(lineno, key, rx, rule, wav_scp, run_command):
     match = re.match(r'^(.*):(\d+)$', rx)
     if match and not os.path.exists(rx):
         path = match.group(1)           # 'archive.ark:offset', Kaldi's rxfilename
-    if not os.path.isfile(path):
-        raise kt.KaldiError('%s: no such file %s' % (path, where))
+    check_audio_path(path, where)
     with kt.open_rx(rx) as stream:
         rate = wav_sample_rate(stream, '%s %s' % (rx, where))
     rule.check(rate, '%s %s' % (rx, where))

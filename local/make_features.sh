@@ -52,16 +52,16 @@ done
 [ -d "$data" ] || die "$data: no such data directory"
 [ -f "$mfcc_config" ] || die "$mfcc_config: missing (MFCC config)"
 [ -f "$vad_config" ] || die "$vad_config: missing (VAD config)"
-abspath() { case "$1" in /*) echo "$1" ;; *) echo "$PWD/$1" ;; esac; }
-data=$(cd "$data" && pwd); logdir=$(abspath "$logdir"); featdir=$(abspath "$featdir")
-mfcc_config=$(abspath "$mfcc_config"); vad_config=$(abspath "$vad_config")
-
 if [ "$stage" -le 1 ]; then
   PYTHONPATH="$vv_root${PYTHONPATH:+:$PYTHONPATH}" python3 -m data_utils.check_audio \
     --mfcc-config "$mfcc_config" "$data" || exit 1
 else
   [ -f "$data/feats.scp" ] || die "$data/feats.scp: missing (--stage $stage needs features)"
 fi
+# Kaldi's scripts run from another dir (below): absolute paths from here on.
+abspath() { case "$1" in /*) echo "$1" ;; *) echo "$PWD/$1" ;; esac; }
+data=$(cd "$data" && pwd); logdir=$(abspath "$logdir"); featdir=$(abspath "$featdir")
+mfcc_config=$(abspath "$mfcc_config"); vad_config=$(abspath "$vad_config")
 
 # Kaldi's own data-dir check, run from a scratch dir so that a bad data dir leaves nothing.
 scratch=$(mktemp -d "${TMPDIR:-/tmp}/make_features.XXXXXX") || die "cannot create a scratch dir"

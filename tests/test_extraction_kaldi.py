@@ -520,6 +520,15 @@ def test_a_missing_wav_is_refused(small_audio_dir):
                            % (wav, small_audio_dir)), line
 
 
+def test_a_relative_wav_path_is_refused(small_audio_dir):
+    # Kaldi's jobs run from the dir of its scripts, where a relative path means nothing.
+    scp = small_audio_dir / 'wav.scp'
+    scp.write_text(scp.read_text().replace(str(small_audio_dir.parent) + '/', ''))
+    line = refused(small_audio_dir)
+    assert line.startswith('ERROR (check_audio): wav/spk0-u0.wav: relative path (%s/wav.scp line 1, spk0-u0)'
+                           % small_audio_dir), line
+
+
 def test_a_wav_without_a_speaker_is_refused(small_audio_dir):
     utt2spk = small_audio_dir / 'utt2spk'
     lines = utt2spk.read_text().splitlines(True)
