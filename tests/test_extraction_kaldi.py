@@ -566,3 +566,17 @@ def test_an_nnet_dir_without_extract_config_is_refused(egs, tmp_path):
     assert one_error_line(out.stderr) == ('ERROR (extract_xvectors.sh): %s/extract.config: missing '
                                           '(not a trained x-vector nnet dir)' % nnet)
     assert not (tmp_path / 'xv').exists()
+
+
+def test_features_of_another_dimension_than_the_networks_are_refused(egs, small_audio_dir):
+    conf = small_audio_dir.parent / 'mfcc13.conf'
+    with open(os.path.join(ROOT, 'conf', 'mfcc.conf')) as f:
+        conf.write_text(f.read().replace('--num-ceps=30', '--num-ceps=13'))
+    ok(run(MAKE_FEATURES, '--nj', 2, '--mfcc-config', conf, small_audio_dir))
+    xv = small_audio_dir.parent / 'xv'
+    out = run(EXTRACT, '--nj', 2, egs['nnet'], small_audio_dir, xv)
+    assert out.returncode == 1
+    assert one_error_line(out.stderr) == (
+        'ERROR (extract_xvectors.sh): %s/feats.scp: 13-dim features, but %s/final.raw takes 30 '
+        '(use the MFCC config the network was trained with)' % (small_audio_dir, egs['nnet']))
+    assert not xv.exists()
