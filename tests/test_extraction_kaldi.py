@@ -313,7 +313,7 @@ SETS = {'train': range(TRAIN_SPEAKERS),
 
 def corpus(egs):
     """The egs tree's data dirs and trials: train speakers, and eval speakers with one
-    enrolment utterance and the rest as tests. Durations 1.5 to 4.5 s, so that some
+    enrolment utterance and the rest as tests. Durations about 1.5 to 5 s, so that some
     utterances are longer than the CMN window (3 s)."""
     voices = make_voices(TRAIN_SPEAKERS + EVAL_SPEAKERS, seed=1)
     audio = {}
