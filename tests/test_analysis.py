@@ -421,7 +421,9 @@ def fake_kaldi(tmp_path):
             'cat "$1/min_chunk_size" > "$3/min_chunk_size_used"\n'
             'echo "u1 $3/xvector.1.ark:4" > "$3/xvector.scp"\n',
         'egs/wsj/s5/utils/run.pl': '#!/bin/sh\nexit 0\n',
-        'src/nnet3bin/nnet3-xvector-compute': '#!/bin/sh\nexit 0\n'}
+        'src/nnet3bin/nnet3-xvector-compute': '#!/bin/sh\nexit 0\n',
+        'src/nnet3bin/nnet3-info': '#!/bin/sh\necho input-node name=input dim=30\n',
+        'src/nnet3bin/feat-to-dim': '#!/bin/sh\necho 30\n'}
     for name, text in scripts.items():
         (root / name).write_text(text)
         (root / name).chmod(0o755)
