@@ -28,8 +28,12 @@ OUT_DIR = os.environ.get('VV_KALDI_ORACLE', '/tmp/kaldi-oracle')
 _built = {}
 
 
-def _build(script, marker):
-    """Run one of the shared build scripts under a lock; skip the test if it cannot run."""
+def _build(script, markers):
+    """Run one of the shared build scripts under a lock; skip the test if it cannot run.
+
+    markers: paths under the out-dir that a finished build leaves; any of them missing
+    (say, another checkout's older helper re-ran build.sh) means build again.
+    """
     if script in _built:
         return _built[script]
     src = os.path.join(ORACLE_SRC, script)
@@ -44,7 +48,7 @@ def _build(script, marker):
     with open(os.path.join(OUT_DIR, '.build.lock'), 'w') as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         try:
-            if _read(stamp_path) != stamp or not os.path.exists(os.path.join(OUT_DIR, marker)):
+            if _read(stamp_path) != stamp or not _all_exist(markers):
                 # A rebuild of the back-end re-lays kaldi-root: the extraction layer on top
                 # of it must be laid again too.
                 for old in glob.glob(os.path.join(OUT_DIR, '.built-*')):
@@ -58,7 +62,7 @@ def _build(script, marker):
                         f.write(stamp)
         finally:
             fcntl.flock(lock, fcntl.LOCK_UN)
-    if rc != 0 or not os.path.exists(os.path.join(OUT_DIR, marker)):
+    if rc != 0 or not _all_exist(markers):
         with open(log) as f:
             tail = f.read().strip().splitlines()[-1:] or ['(empty log)']
         pytest.skip('real Kaldi could not be built with %s (rc %d; see %s): %s'
@@ -78,6 +82,10 @@ def _source_stamp(script_path):
     return digest.hexdigest()
 
 
+def _all_exist(markers):
+    return all(os.path.exists(os.path.join(OUT_DIR, m)) for m in markers)
+
+
 def _read(path):
     try:
         with open(path) as f:
@@ -88,13 +96,15 @@ def _read(path):
 
 def back_end():
     """Out-dir with Kaldi's back-end binaries (bin/) and kaldi-root/; builds on first use."""
-    return _build('build.sh', os.path.join('bin', 'ivector-plda-scoring'))
+    return _build('build.sh', ['bin/ivector-plda-scoring', 'kaldi-root/egs/wsj/s5/utils/run.pl'])
 
 
 def extraction():
     """As back_end(), plus Kaldi's feature and nnet3 x-vector tools and scripts."""
     back_end()
-    return _build('build-extraction.sh', os.path.join('bin', 'nnet3-xvector-compute'))
+    return _build('build-extraction.sh', ['bin/nnet3-xvector-compute',
+                                          'kaldi-root/egs/wsj/s5/steps/make_mfcc.sh',
+                                          'kaldi-root/egs/sre08/v1/sid/compute_vad_decision.sh'])
 
 
 def kaldi_root():
