@@ -104,6 +104,9 @@ def open_rx(rxfilename):
         raise KaldiError('%s: cannot open for reading: %s' % (name, err.strerror))
     try:
         if offset is not None:
+            size = os.fstat(stream.fileno()).st_size
+            if offset >= size:   # else the reader finds nothing there and blames the format
+                raise KaldiError('%s: offset %d past end of file (%d bytes)' % (name, offset, size))
             stream.seek(offset)
         yield stream
     finally:

@@ -1,0 +1,78 @@
+"""Failure cases a new user ran into (issue 7, part 4), each checked where the user meets it.
+
+Every test here failed on the code before its fix. The recipes run on a tiny data root
+(dimension 6, a dozen speakers) and tiny models, so the module stays quick.
+"""
+import os
+import re
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from data_utils import kaldi_table as kt
+from helpers import ROOT, env, one_error_line, run_module, write_data_dir
+
+DIM = 6
+
+
+def recipe(script, *options, cwd=ROOT):
+    """Run a recipe (sh script.sh --opt value ...) as a user would, Python engine."""
+    e = env()
+    e.pop('KALDI_ROOT', None)
+    e['VV_VENV'] = os.path.dirname(os.path.dirname(sys.executable))
+    return subprocess.run(['sh', script] + [str(o) for o in options], cwd=cwd, env=e,
+                          capture_output=True, text=True, timeout=300)
+
+
+def make_data_root(root, trials_sep=' '):
+    """<root>/train (12 speakers x 4) and <root>/dev/{enroll,test,trials}, dimension DIM."""
+    rng = np.random.default_rng(5)
+    centres = 3 * rng.standard_normal((16, DIM))
+
+    def vectors(spks):
+        return centres[spks] + rng.standard_normal((len(spks), DIM))
+
+    train = {'t%02d-u%d' % (s, u): 't%02d' % s for s in range(12) for u in range(4)}
+    write_data_dir(os.path.join(root, 'train'), train,
+                   vectors([int(spk[1:]) for spk in train.values()]))
+    enroll = {'e%02d-u%d' % (s, u): 'e%02d' % s for s in range(12, 16) for u in range(2)}
+    write_data_dir(os.path.join(root, 'dev', 'enroll'), enroll,
+                   vectors([int(spk[1:]) for spk in enroll.values()]))
+    test = {'x%02d-u%d' % (s, u): 'x%02d' % s for s in range(12, 16) for u in range(2)}
+    write_data_dir(os.path.join(root, 'dev', 'test'), test,
+                   vectors([int(spk[1:]) for spk in test.values()]))
+    with open(os.path.join(root, 'dev', 'trials'), 'w') as f:
+        for model in sorted(set(enroll.values())):
+            for utt, spk in sorted(test.items()):
+                label = 'target' if spk[1:] == model[1:] else 'nontarget'
+                f.write(trials_sep.join((model, utt, label)) + '\n')
+    return str(root)
+
+
+@pytest.fixture(scope='module')
+def data_root(tmp_path_factory):
+    return make_data_root(tmp_path_factory.mktemp('data') / 'data')
+
+
+RECIPE_DATA = ['--eval-sets', 'dev', '--lda-dim', 3, '--pca-dim', 3]
+TINY_MODEL = ['--hidden-dim', 16, '--code-dim', 4, '--batch-size', 16, '--num-threads', 1]
+
+
+# ----------------------------------------------------------------------------
+# Kaldi tables: an scp offset past the end of its ark; a garbage key
+
+@pytest.mark.parametrize('past', [0, 1000])
+def test_scp_offset_past_end_of_file_says_so(tmp_path, past):
+    ark = tmp_path / 'x.ark'
+    kt.write_vectors('ark:%s' % ark, ['a'], np.ones((1, DIM)))
+    size = os.path.getsize(ark)
+    (tmp_path / 'x.scp').write_text('a %s:%d\n' % (ark, size + past))
+    with pytest.raises(kt.KaldiError) as err:
+        kt.read_vector_table('scp:%s' % (tmp_path / 'x.scp'))
+    message = str(err.value)
+    assert 'offset %d past end of file' % (size + past) in message, message
+    assert str(ark) in message and 'key a' in message, message
+
+
