@@ -76,3 +76,17 @@ def test_scp_offset_past_end_of_file_says_so(tmp_path, past):
     assert str(ark) in message and 'key a' in message, message
 
 
+def test_garbage_key_is_printed_escaped(tmp_path):
+    # A binary file given as an ark (here: the start of a PNG and some random bytes).
+    garbage = tmp_path / 'garbage.ark'
+    garbage.write_bytes(b'\x89P\x1b[31mNG\x07\x00\x01 \x02\x03' + bytes(range(128, 160)))
+    with pytest.raises(kt.KaldiError) as err:
+        kt.read_vector_table('ark:%s' % garbage)
+    message = str(err.value)
+    assert message.isascii() and message.isprintable(), repr(message)
+    assert '\\x89P\\x1b[31mNG\\x07\\x00\\x01' in message, message
+    # Through a tool: one printable line on the console.
+    proc = subprocess.run(['copy-vector', 'ark:%s' % garbage, 'ark,t:-'], cwd=ROOT, env=env(),
+                          capture_output=True)
+    line = one_error_line(proc.stderr.decode('latin1'))
+    assert line.isascii() and line.isprintable() and '\\x89P' in line, repr(line)
