@@ -52,6 +52,16 @@ def read_spk2utt(path):
             if len(fields) < 2:
                 raise kt.KaldiError('%s: line %d: speaker %s has no utterances'
                                     % (path, lineno, kt.printable(fields[0])))
+            if fields[0] in table:
+                raise kt.KaldiError('%s: line %d: speaker %s appears twice'
+                                    % (path, lineno, kt.printable(fields[0])))
+            # A repeated utterance would count twice in an enrolment model's mean and num_utts.
+            seen = set()
+            for utt in fields[1:]:
+                if utt in seen:
+                    raise kt.KaldiError('%s: line %d: utterance %s appears twice'
+                                        % (path, lineno, kt.printable(utt)))
+                seen.add(utt)
             table[fields[0]] = fields[1:]
     if not table:
         raise kt.KaldiError('%s: empty' % path)

@@ -90,3 +90,23 @@ def test_garbage_key_is_printed_escaped(tmp_path):
                           capture_output=True)
     line = one_error_line(proc.stderr.decode('latin1'))
     assert line.isascii() and line.isprintable() and '\\x89P' in line, repr(line)
+
+
+# ----------------------------------------------------------------------------
+# Data checks: a duplicated utterance in spk2utt
+
+@pytest.mark.parametrize('part', ['dev/enroll', 'train'])
+def test_duplicated_utterance_in_spk2utt_is_refused(tmp_path, part):
+    root = make_data_root(tmp_path / 'data')
+    spk2utt = os.path.join(root, part, 'spk2utt')
+    with open(spk2utt) as f:
+        lines = f.read().splitlines()
+    first = lines[1].split()
+    lines[1] = ' '.join(first + [first[1]])      # "e13 e13-u0 e13-u1 e13-u0"
+    with open(spk2utt, 'w') as f:
+        f.write('\n'.join(lines) + '\n')
+    out = run_module('data_utils.check_sets', '--data', root, '--eval-sets', 'dev')
+    assert out.returncode == 1, out.stdout
+    error = one_error_line(out.stderr)
+    assert error.startswith('ERROR (check_sets): %s: line 2: ' % spk2utt), error
+    assert 'utterance %s appears twice' % first[1] in error, error
