@@ -110,3 +110,26 @@ def test_duplicated_utterance_in_spk2utt_is_refused(tmp_path, part):
     error = one_error_line(out.stderr)
     assert error.startswith('ERROR (check_sets): %s: line 2: ' % spk2utt), error
     assert 'utterance %s appears twice' % first[1] in error, error
+
+
+# ----------------------------------------------------------------------------
+# Trials separated by tabs (Kaldi's readers accept any whitespace)
+
+def test_tab_separated_trials_are_scored(tmp_path):
+    root = make_data_root(tmp_path / 'data', trials_sep='\t')
+    out = tmp_path / 'exp'
+    proc = subprocess.run(['local/run_backends.sh', '--train-set', 'train', '--eval-sets', 'dev',
+                           '--lda-dim', '3', '--pca-dim', '3', '--backends', 'cosine plda',
+                           'xvector', root, root, str(out)],
+                          cwd=ROOT, env=env(), capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    with open(os.path.join(root, 'dev', 'trials')) as f:
+        trials = [line.split()[:2] for line in f]
+    for backend in ('cosine', 'plda'):
+        with open(out / 'dev' / ('scores_' + backend)) as f:
+            scored = [line.split()[:2] for line in f]
+        assert scored == trials, backend
+    with open(out / 'results.tsv') as f:
+        rows = [line.split('\t') for line in f][1:]
+    assert [r[1] for r in rows] == ['cosine', 'plda']
+    assert all(0 <= float(r[3]) <= 100 for r in rows)
