@@ -19,7 +19,7 @@ help_message="Usage: sh eval.sh [--stage N] [--model \"vae cvae ae\"] [--lda-dim
 echo "eval.sh: engine for back-end tools: $VV_ENGINE" >&2
 
 if [ $stage -le 0 ]; then
-  local/prepare_data.sh "$data" "$train_set" "$eval_sets" $exp/log || exit 1
+  local/prepare_data.sh "$data" "$train_set" "$eval_sets" "$exp/log" || exit 1
   for m in $model; do
     [ -f $exp/$m/config.json ] || { echo "ERROR (eval.sh): no trained model in $exp/$m; run train.sh first" >&2; exit 1; }
   done

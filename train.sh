@@ -27,7 +27,7 @@ help_message="Usage: sh train.sh [--stage N] [--model \"vae cvae ae\"] [--epochs
 . local/parse_options.sh || exit 1
 
 if [ $stage -le 0 ]; then
-  local/prepare_data.sh "$data" "$train_set" "" $exp/log || exit 1
+  local/prepare_data.sh "$data" "$train_set" "" "$exp/log" || exit 1
   # The trainer reads an npz: vectors, utterance ids, speaker index and labels.
   local/run_log.sh $exp/log/ark2npz.log python3 -m data_utils.ark2npz \
     --data-dir "$data/$train_set" $exp/train.npz || exit 1

@@ -3,11 +3,13 @@
 # Usage: local/prepare_data.sh <data> <train-set> "<eval-sets>" <log-dir>
 # The embedded demo corpus (data/demo) is generated on first use, deterministically
 # from its seed; any other data dir must already exist. Then every set is checked
-# (vectors, utt2spk/spk2utt, one dimension across sets, trials' keys).
+# (vectors, utt2spk/spk2utt, one dimension across sets, trials' keys). Paths with white
+# space are refused first (local/check_paths.sh says why).
 if [ $# -ne 4 ]; then
   echo "Usage: $0 <data> <train-set> \"<eval-sets>\" <log-dir>" >&2; exit 1
 fi
 data=$1; train_set=$2; eval_sets=$3; logdir=$4
+local/check_paths.sh "$0" "$data" "$train_set" "$logdir" || exit 1
 if [ "${data%/}" = data/demo ] && [ ! -f data/demo/README ]; then
   echo "$0: generating the demo corpus in data/demo ..." >&2
   local/run_log.sh $logdir/make_demo_corpus.log python3 -m data_utils.demo_corpus --out data/demo || exit 1

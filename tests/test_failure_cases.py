@@ -133,3 +133,25 @@ def test_tab_separated_trials_are_scored(tmp_path):
         rows = [line.split('\t') for line in f][1:]
     assert [r[1] for r in rows] == ['cosine', 'plda']
     assert all(0 <= float(r[3]) <= 100 for r in rows)
+
+
+# ----------------------------------------------------------------------------
+# Paths with spaces: refused at stage 0 with one line (see local/check_paths.sh for why)
+
+@pytest.mark.parametrize('script, spaced', [('baseline.sh', 'data'), ('train.sh', 'data'),
+                                            ('eval.sh', 'data'), ('baseline.sh', 'exp'),
+                                            ('local/run_ood.sh', 'ood-data')])
+def test_path_with_space_is_refused_up_front(tmp_path, data_root, script, spaced):
+    data = make_data_root(tmp_path / 'my data') if spaced != 'exp' else data_root
+    exp = tmp_path / ('my exp' if spaced == 'exp' else 'exp')
+    options = {'baseline.sh': ['--data', data] + RECIPE_DATA,
+               'train.sh': ['--data', data, '--eval-sets', 'dev'],
+               'eval.sh': ['--data', data] + RECIPE_DATA,
+               'local/run_ood.sh': ['--ood-data', os.path.join(data, 'train')]}[script]
+    proc = recipe(script, '--exp', exp, *options)
+    assert proc.returncode == 1, proc.stderr
+    error = one_error_line(proc.stderr)
+    spaced_path = str(exp) if spaced == 'exp' else data
+    assert "'%s" % spaced_path in error and 'white space' in error, error
+    # Refused before any work: nothing under exp but (at most) its log dir.
+    assert not os.path.exists(exp) or set(os.listdir(exp)) <= {'log'}, os.listdir(exp)
