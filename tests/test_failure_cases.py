@@ -155,3 +155,41 @@ def test_path_with_space_is_refused_up_front(tmp_path, data_root, script, spaced
     assert "'%s" % spaced_path in error and 'white space' in error, error
     # Refused before any work: nothing under exp but (at most) its log dir.
     assert not os.path.exists(exp) or set(os.listdir(exp)) <= {'log'}, os.listdir(exp)
+
+
+# ----------------------------------------------------------------------------
+# DET plots print the EER of the results table (compute-eer's), ties and odd counts included
+
+def compute_eer_cli(target, nontarget):
+    lines = ['%r target' % float(s) for s in target] + ['%r nontarget' % float(s) for s in nontarget]
+    proc = subprocess.run(['compute-eer', '-'], input='\n'.join(lines) + '\n', cwd=ROOT,
+                          env=env(), capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    return proc.stdout
+
+
+@pytest.mark.parametrize('target, nontarget', [
+    ([1., 2, 2, 3, 5], [0., 1, 2, 2, 2, 4, 0.5]),                  # ties across the classes
+    (list(np.round(np.random.default_rng(1).normal(1, 1, 7), 1)),   # odd counts, tied values
+     list(np.round(np.random.default_rng(2).normal(0, 1, 13), 1))),
+    ([0.5, 0.7, 0.9], [0.1, 0.3, 0.5, 0.6, 0.7, 0.8, 0.2, 0.4]),
+])
+def test_det_plot_eer_is_the_results_table_eer(tmp_path, capsys, target, nontarget):
+    sys.path.insert(0, os.path.join(ROOT, 'local'))
+    import plot_det
+    from results_table import _cell
+    table_eer = _cell(compute_eer_cli(target, nontarget), 'eer')     # as results.md shows it
+    # The EER plot_det.py prints for the curve...
+    trials, scores = tmp_path / 'trials', tmp_path / 'scores'
+    pairs = [('m', 't%d' % i, 'target', s) for i, s in enumerate(target)]
+    pairs += [('m', 'n%d' % i, 'nontarget', s) for i, s in enumerate(nontarget)]
+    trials.write_text(''.join('%s %s %s\n' % p[:3] for p in pairs))
+    scores.write_text(''.join('%s %s %r\n' % (p[0], p[1], float(p[3])) for p in pairs))
+    plot_det.main(['--trials', str(trials), '--out', str(tmp_path / 'det.png'),
+                   'x-vector=%s' % scores])
+    printed = capsys.readouterr().err
+    assert 'plot_det.py: x-vector: EER %s%%' % table_eer in printed, (printed, table_eer)
+    # ... and in the legend.
+    fig, _ = plot_det.det_figure([('x-vector', np.array(target), np.array(nontarget))], 'dev')
+    legend = [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
+    assert legend == ['x-vector (EER %s%%)' % table_eer], (legend, table_eer)
