@@ -4,7 +4,8 @@
 # The log starts with the command line and ends with the exit status and the time it
 # took. On failure the job's ERROR lines (our tools and Kaldi's both print them) are
 # repeated on stderr with the log's path, so the reason is visible without opening it.
-# --tee also shows the output while it runs (for long steps such as training).
+# --tee also shows the output while it runs (for long steps such as training); the ERROR
+# lines were shown then, so they are not repeated.
 tee_output=false
 if [ "$1" = "--tee" ]; then tee_output=true; shift; fi
 if [ $# -lt 2 ]; then
@@ -25,7 +26,7 @@ fi
 echo "# Accounting: time=$(( $(date +%s) - start )) threads=1" >> "$log"
 echo "# Ended (code $status) at $(date)" >> "$log"
 if [ "$status" -ne 0 ]; then
-  grep -E '^(ERROR|Traceback)|Error:' "$log" | tail -n 3 >&2
+  $tee_output || grep -E '^(ERROR|Traceback)|Error:' "$log" | tail -n 3 >&2
   echo "$0: job failed with status $status; see $log" >&2
   exit "$status"
 fi

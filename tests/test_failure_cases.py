@@ -193,3 +193,19 @@ def test_det_plot_eer_is_the_results_table_eer(tmp_path, capsys, target, nontarg
     fig, _ = plot_det.det_figure([('x-vector', np.array(target), np.array(nontarget))], 'dev')
     legend = [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
     assert legend == ['x-vector (EER %s%%)' % table_eer], (legend, table_eer)
+
+
+# ----------------------------------------------------------------------------
+# Training jobs: the ERROR line once; train.log kept across reruns
+
+def test_failing_job_shown_while_running_prints_its_error_once(tmp_path):
+    log = tmp_path / 'log' / 'train.log'
+    proc = subprocess.run(['local/run_log.sh', '--tee', str(log), 'sh', '-c',
+                           'echo "epoch 1"; echo "ERROR (model.train): exp/vae: broken" >&2; exit 2'],
+                          cwd=ROOT, capture_output=True, text=True)
+    assert proc.returncode == 2
+    console = proc.stdout + proc.stderr
+    assert console.count('ERROR (model.train): exp/vae: broken') == 1, console
+    assert 'epoch 1' in proc.stdout and str(log) in proc.stderr
+
+
