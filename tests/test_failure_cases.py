@@ -209,3 +209,19 @@ def test_failing_job_shown_while_running_prints_its_error_once(tmp_path):
     assert 'epoch 1' in proc.stdout and str(log) in proc.stderr
 
 
+def test_rerun_appends_to_train_log(tmp_path, data_root):
+    exp = tmp_path / 'exp'
+    common = ['--data', data_root, '--eval-sets', 'dev', '--exp', exp, '--model', 'vae'] + TINY_MODEL
+    for epochs in (1, 2):
+        proc = recipe('train.sh', *common, '--epochs', epochs)
+        assert proc.returncode == 0, proc.stderr
+    with open(exp / 'vae' / 'log' / 'train.log') as f:
+        log = f.read()
+    # Both runs, in order, each after a marker line with its date and command.
+    markers = [m.start() for m in re.finditer(r'^# Started at .+$', log, re.M)]
+    commands = [m.start() for m in re.finditer(r'^# python3 -m model\.train .*--epochs (\d)', log, re.M)]
+    assert len(markers) == 2 and len(commands) == 2, log
+    first_run = log.index('epoch 1/1 ')
+    second_run = log.index('epoch 2/2 ')
+    assert commands[0] < first_run < commands[1] < second_run, log
+    assert log.count('# Ended (code 0)') == 2
