@@ -225,3 +225,44 @@ def test_rerun_appends_to_train_log(tmp_path, data_root):
     second_run = log.index('epoch 2/2 ')
     assert commands[0] < first_run < commands[1] < second_run, log
     assert log.count('# Ended (code 0)') == 2
+
+
+# ----------------------------------------------------------------------------
+# TensorFlow models: start-up chatter, damaged checkpoints, divergence
+
+TF_CHATTER = re.compile(r'absl|oneDNN|^[IWE]\d{4} |cuda|TensorRT|cpu_feature_guard', re.M)
+
+
+def write_npz(path, n_spk=6, per_spk=8, dim=DIM, seed=0):
+    rng = np.random.default_rng(seed)
+    spk = np.repeat(np.arange(n_spk), per_spk).astype(np.int32)
+    vectors = 3 * rng.standard_normal((n_spk, dim))[spk] + rng.standard_normal((len(spk), dim))
+    np.savez(path, vectors=vectors.astype(np.float32),
+             utt_ids=np.array(['u%03d' % i for i in range(len(spk))]), spk_index=spk,
+             spk_labels=np.array(['s%d' % i for i in range(n_spk)]))
+    return str(path)
+
+
+@pytest.fixture(scope='module')
+def tiny_model(tmp_path_factory):
+    """A vae trained 2 epochs with a checkpoint after each, by the command line a user runs:
+    (model dir, training npz, the training's CompletedProcess)."""
+    base = tmp_path_factory.mktemp('model')
+    npz = write_npz(base / 'train.npz')
+    proc = run_module('model.train', '--train-npz', npz, '--model-dir', base / 'vae', '--epochs', 2,
+                      '--save-every', 1, *TINY_MODEL)
+    assert proc.returncode == 0, proc.stderr
+    return base / 'vae', npz, proc
+
+
+def test_no_tensorflow_start_up_chatter_on_the_console(tiny_model, tmp_path):
+    model_dir, npz, training = tiny_model
+    extraction = run_module('model.extract', '--model-dir', model_dir, '--input-npz', npz,
+                            '--output', 'ark,scp:%s,%s' % (tmp_path / 'x.ark', tmp_path / 'x.scp'))
+    assert extraction.returncode == 0, extraction.stderr
+    for proc in (training, extraction):
+        assert not TF_CHATTER.search(proc.stderr), proc.stderr
+        assert not TF_CHATTER.search(proc.stdout), proc.stdout
+    assert 'epoch 2/2' in training.stdout and 'wrote 48 embeddings' in extraction.stdout
+
+
