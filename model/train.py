@@ -20,6 +20,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import numpy as np
 
+from model.checkpoints import restore_newest_intact
 from model.cli import UserError, import_tensorflow, report, session_config
 from model.config import (MODEL_TYPES, ModelConfig, config_path, load_config,
                           save_config)
@@ -188,17 +189,12 @@ def train(args, data, config, training):
         sess = v1.Session(graph=graph, config=session_config(tf, args.num_threads))
         writer = None
         try:
-            latest = tf.train.latest_checkpoint(model_dir)
+            latest, kept = restore_newest_intact(tf, saver, sess, model_dir, PROG)
             if latest is not None:
-                try:
-                    saver.restore(sess, latest)
-                except (tf.errors.OpError, ValueError) as exc:
-                    raise UserError(latest, f"cannot restore checkpoint: {str(exc).splitlines()[0]}") from None
                 origin = f"resumed from {os.path.basename(latest)}"
                 # A new Saver knows nothing of older files; hand it the list so
                 # max_to_keep also prunes the checkpoints of earlier runs.
-                state = tf.train.get_checkpoint_state(model_dir)
-                saver.recover_last_checkpoints(list(state.all_model_checkpoint_paths))
+                saver.recover_last_checkpoints(kept)
                 if args.init_from:
                     print(f"note: ignoring --init-from {args.init_from}: resuming {model_dir}", flush=True)
             else:

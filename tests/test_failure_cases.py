@@ -266,3 +266,40 @@ def test_no_tensorflow_start_up_chatter_on_the_console(tiny_model, tmp_path):
     assert 'epoch 2/2' in training.stdout and 'wrote 48 embeddings' in extraction.stdout
 
 
+def damaged_copy(model_dir, tmp_path, steps):
+    """A copy of the model dir with the data files of the checkpoints at these steps cut short."""
+    import shutil
+    copy = tmp_path / 'vae'
+    shutil.copytree(model_dir, copy)
+    for step in steps:
+        data = copy / ('model.ckpt-%d.data-00000-of-00001' % step)
+        with open(data, 'r+b') as f:
+            f.truncate(os.path.getsize(data) // 2)
+    return copy
+
+
+def test_truncated_latest_checkpoint_falls_back_to_the_newest_intact(tiny_model, tmp_path, capsys):
+    from model import extract, train
+    model_dir, npz, _ = tiny_model
+    copy = damaged_copy(model_dir, tmp_path, [6])           # 3 steps per epoch: ckpt-3, ckpt-6
+    out = tmp_path / 'emb.npz'
+    assert extract.main(['--model-dir', str(copy), '--input-npz', npz, '--output-npz', str(out)]) == 0
+    err = capsys.readouterr().err
+    assert 'model.ckpt-6.data-00000-of-00001' in err and 'model.ckpt-3' in err, err
+    assert os.path.exists(out)
+    # Training resumes from ckpt-3 (epoch 1) and redoes epoch 2.
+    assert train.main(['--train-npz', npz, '--model-dir', str(copy), '--epochs', '2']) == 0
+    captured = capsys.readouterr()
+    assert 'model.ckpt-6.data-00000-of-00001' in captured.err, captured.err
+    assert 'resumed from model.ckpt-3' in captured.out and 'epoch 2/2 step 6' in captured.out
+
+
+def test_all_checkpoints_damaged_names_the_damaged_files(tiny_model, tmp_path, capsys):
+    from model import train
+    model_dir, npz, _ = tiny_model
+    copy = damaged_copy(model_dir, tmp_path, [3, 6])
+    assert train.main(['--train-npz', npz, '--model-dir', str(copy), '--epochs', '3']) == 1
+    error = one_error_line(capsys.readouterr().err)
+    assert error.startswith('ERROR (model.train): %s: ' % copy), error
+    for step in (3, 6):
+        assert 'model.ckpt-%d.data-00000-of-00001' % step in error, error
