@@ -303,3 +303,23 @@ def test_all_checkpoints_damaged_names_the_damaged_files(tiny_model, tmp_path, c
     assert error.startswith('ERROR (model.train): %s: ' % copy), error
     for step in (3, 6):
         assert 'model.ckpt-%d.data-00000-of-00001' % step in error, error
+
+
+def test_exploding_loss_stops_train_sh_with_one_error(tmp_path, data_root):
+    exp = tmp_path / 'exp'
+    proc = recipe('train.sh', '--data', data_root, '--eval-sets', 'dev', '--exp', exp,
+                  '--model', 'vae', '--epochs', 3, '--lr', '1e9', *TINY_MODEL)
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    console = proc.stdout + proc.stderr
+    errors = [l for l in console.splitlines() if l.startswith('ERROR')]
+    assert len(errors) == 1, console
+    assert errors[0].startswith('ERROR (model.train): %s: training diverged' % (exp / 'vae'))
+    assert 'train.sh: done' not in console
+    assert not os.path.exists(exp / 'vae' / 'checkpoint')      # the diverged weights not saved
+
+
+def test_divergence_rule():
+    from model.train import diverged
+    assert not diverged(30.0, 40.0) and not diverged(3e4, 40.0)     # up to 1000x the lowest
+    assert diverged(4.1e4, 40.0) and diverged(2e23, 34.0)
+    assert not diverged(900.0, 0.01) and diverged(1100.0, 0.01)    # floor: a loss of 1
