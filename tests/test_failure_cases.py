@@ -323,3 +323,28 @@ def test_divergence_rule():
     assert not diverged(30.0, 40.0) and not diverged(3e4, 40.0)     # up to 1000x the lowest
     assert diverged(4.1e4, 40.0) and diverged(2e23, 34.0)
     assert not diverged(900.0, 0.01) and diverged(1100.0, 0.01)    # floor: a loss of 1
+
+
+# ----------------------------------------------------------------------------
+# A model trained on vectors of another dimension: refused at eval.sh's stage 0
+
+def test_eval_refuses_a_model_of_another_input_dimension_at_stage_0(tmp_path, data_root):
+    from model.config import ModelConfig, save_config
+    exp = tmp_path / 'exp'
+    os.makedirs(exp / 'vae')
+    save_config(str(exp / 'vae'), ModelConfig(input_dim=DIM + 2, hidden_dim=16, code_dim=4), {})
+    proc = recipe('eval.sh', '--data', data_root, '--exp', exp, '--model', 'vae', *RECIPE_DATA)
+    assert proc.returncode == 1, proc.stderr
+    error = one_error_line(proc.stderr)
+    assert error.startswith('ERROR (check_sets): %s: ' % (exp / 'vae')), error
+    assert os.path.join(data_root, 'train') in error, error
+    assert 'input dimension %d' % (DIM + 2) in error and 'dimension %d' % DIM in error, error
+    assert not os.path.exists(exp / 'vectors')
+
+
+def test_eval_says_which_model_is_not_trained(tmp_path, data_root):
+    exp = tmp_path / 'exp'
+    proc = recipe('eval.sh', '--data', data_root, '--exp', exp, '--model', 'vae', *RECIPE_DATA)
+    assert proc.returncode == 1
+    error = one_error_line(proc.stderr)
+    assert str(exp / 'vae') in error and 'run train.sh first' in error, error
