@@ -212,8 +212,8 @@ def test_failing_job_shown_while_running_prints_its_error_once(tmp_path):
 def test_rerun_appends_to_train_log(tmp_path, data_root):
     exp = tmp_path / 'exp'
     common = ['--data', data_root, '--eval-sets', 'dev', '--exp', exp, '--model', 'vae'] + TINY_MODEL
-    for epochs in (1, 2):
-        proc = recipe('train.sh', *common, '--epochs', epochs)
+    for stage, epochs in ((0, 1), (1, 2)):
+        proc = recipe('train.sh', *common, '--stage', stage, '--epochs', epochs)
         assert proc.returncode == 0, proc.stderr
     with open(exp / 'vae' / 'log' / 'train.log') as f:
         log = f.read()
