@@ -159,16 +159,18 @@ def speaker_means(sess, g, vectors, spk_index, num_spk):
 
 
 def diverged(loss, lowest):
-    """True when an epoch's mean loss has grown by three orders of magnitude.
+    """True when an epoch's mean loss has risen above the run's lowest by more than
+    1000 times the size of that lowest loss: growth by three orders of magnitude.
 
-    Every loss term is a non-negative sum over dimensions (squared error of standardised
-    inputs, KL in nats, squared distance to the speaker mean), so an untrained model's
-    first batch costs about the input dimension, and a sane run's epoch losses stay within
-    a few times of the lowest one seen. ``lowest`` is the lowest of the run's first batch
-    loss and its earlier epochs' means; the floor of 1 keeps a near-perfect fit (an
-    auto-encoder's loss near 0) from turning ordinary noise into "divergence".
+    The loss terms are sums over dimensions (squared error of standardised inputs, KL in
+    nats, squared distance to the speaker mean), so an untrained model's first batch costs
+    about the input dimension, and a sane run's epoch losses stay within a few times of the
+    lowest one seen. ``lowest`` is the lowest of the run's first batch loss and its earlier
+    epochs' means. The floor of 1 keeps a near-perfect fit (an auto-encoder's loss near 0)
+    from turning ordinary noise into "divergence"; measuring the rise against |lowest|
+    keeps the rule meaningful for a loss that can be negative (a log-likelihood).
     """
-    return loss > DIVERGENCE_GROWTH * max(lowest, DIVERGENCE_FLOOR)
+    return loss - lowest > DIVERGENCE_GROWTH * max(abs(lowest), DIVERGENCE_FLOOR)
 
 
 def epoch_order(seed, epoch, n):
@@ -286,8 +288,8 @@ def train(args, data, config, training):
                 writer.flush()
                 if diverged(means_line["loss"], lowest):   # before this epoch is saved
                     raise UserError(model_dir, f"training diverged: epoch {epoch + 1} loss "
-                                    f"{means_line['loss']:.3g} is over {DIVERGENCE_GROWTH:g} times "
-                                    f"the run's lowest ({lowest:.3g}); try a lower --lr")
+                                    f"{means_line['loss']:.3g} grew over {DIVERGENCE_GROWTH:g}-fold "
+                                    f"from the run's lowest ({lowest:.3g}); try a lower --lr")
                 lowest = min(lowest, means_line["loss"])
                 if (epoch + 1) % save_every == 0 or epoch + 1 == epochs:
                     saver.save(sess, os.path.join(model_dir, CHECKPOINT_PREFIX), global_step=step)

@@ -323,6 +323,7 @@ def test_divergence_rule():
     assert not diverged(30.0, 40.0) and not diverged(3e4, 40.0)     # up to 1000x the lowest
     assert diverged(4.1e4, 40.0) and diverged(2e23, 34.0)
     assert not diverged(900.0, 0.01) and diverged(1100.0, 0.01)    # floor: a loss of 1
+    assert not diverged(-400.0, -500.0) and diverged(6e5, -500.0)  # a signed loss (an NLL)
 
 
 # ----------------------------------------------------------------------------
