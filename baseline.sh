@@ -16,7 +16,7 @@ help_message="Usage: sh baseline.sh [--stage N] [--data DIR] [--eval-sets \"a b\
 echo "baseline.sh: engine for back-end tools: $VV_ENGINE" >&2
 
 if [ $stage -le 0 ]; then
-  local/prepare_data.sh "$data" "$train_set" "$eval_sets" $exp/log || exit 1
+  local/prepare_data.sh "$data" "$train_set" "$eval_sets" "$exp/log" || exit 1
 fi
 if [ $stage -le 1 ]; then
   echo "baseline.sh: back-ends on x-vectors ..." >&2

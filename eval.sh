@@ -19,10 +19,9 @@ help_message="Usage: sh eval.sh [--stage N] [--model \"vae cvae ae\"] [--lda-dim
 echo "eval.sh: engine for back-end tools: $VV_ENGINE" >&2
 
 if [ $stage -le 0 ]; then
-  local/prepare_data.sh "$data" "$train_set" "$eval_sets" $exp/log || exit 1
-  for m in $model; do
-    [ -f $exp/$m/config.json ] || { echo "ERROR (eval.sh): no trained model in $exp/$m; run train.sh first" >&2; exit 1; }
-  done
+  # Also checks that each model is trained, on vectors of the data's dimension.
+  local/prepare_data.sh "$data" "$train_set" "$eval_sets" "$exp/log" \
+    "$(for m in $model; do printf '%s ' $exp/$m; done)" || exit 1
 fi
 
 if [ $stage -le 1 ]; then

@@ -27,7 +27,7 @@ help_message="Usage: sh train.sh [--stage N] [--model \"vae cvae ae\"] [--epochs
 . local/parse_options.sh || exit 1
 
 if [ $stage -le 0 ]; then
-  local/prepare_data.sh "$data" "$train_set" "" $exp/log || exit 1
+  local/prepare_data.sh "$data" "$train_set" "" "$exp/log" || exit 1
   # The trainer reads an npz: vectors, utterance ids, speaker index and labels.
   local/run_log.sh $exp/log/ark2npz.log python3 -m data_utils.ark2npz \
     --data-dir "$data/$train_set" $exp/train.npz || exit 1
@@ -41,7 +41,7 @@ if [ $stage -le 1 ]; then
       *) echo "ERROR (train.sh): unknown model '$m' (use vae, cvae or ae)" >&2; exit 1 ;;
     esac
     echo "train.sh: training $m in $exp/$m (log: $exp/$m/log/train.log) ..." >&2
-    local/run_log.sh --tee $exp/$m/log/train.log python3 -m model.train \
+    local/run_log.sh --tee --append $exp/$m/log/train.log python3 -m model.train \
       --train-npz $exp/train.npz --model-dir $exp/$m --model $m --epochs $epochs \
       --batch-size $batch_size --hidden-dim $hidden_dim --code-dim $code_dim --lr $lr \
       --beta1 $beta1 --kl-weight $kl_weight --cohesive-weight $cohesive_weight --seed $seed \

@@ -71,6 +71,13 @@ class _PipeInput:
             raise KaldiError("command '%s' failed with exit status %d" % (self.cmd, status))
 
 
+def printable(text):
+    """Text from a file as it goes into a message: as is when it is printable ASCII, else
+    escaped as Python's ascii() does (quotes dropped), so a garbage key read from a binary
+    file never sends raw bytes (escape codes, bells, line breaks) to the terminal."""
+    return text if text.isascii() and text.isprintable() else ascii(text)[1:-1]
+
+
 def describe(rxfilename):
     """How a file is named in messages."""
     return rxfilename if rxfilename not in ('', '-') else 'standard input'
@@ -104,6 +111,9 @@ def open_rx(rxfilename):
         raise KaldiError('%s: cannot open for reading: %s' % (name, err.strerror))
     try:
         if offset is not None:
+            size = os.fstat(stream.fileno()).st_size
+            if offset >= size:   # else the reader finds nothing there and blames the format
+                raise KaldiError('%s: offset %d past end of file (%d bytes)' % (name, offset, size))
             stream.seek(offset)
         yield stream
     finally:
@@ -308,7 +318,8 @@ def _parse_floats(words, what):
         return np.array([float(w) for w in words], dtype=np.float64)
     except ValueError:
         bad = next(w for w in words if not _is_float(w))
-        raise KaldiError("%s: expected a number or ']', found '%s'" % (what, bad.decode('latin1')))
+        raise KaldiError("%s: expected a number or ']', found '%s'"
+                         % (what, printable(bad.decode('latin1'))))
 
 
 def _is_float(word):
@@ -340,7 +351,7 @@ def _read_text_vector(stream):
             except ValueError:
                 # Anything else means the ']' is missing and we ran into the next record.
                 raise KaldiError("text vector has no closing ']' (found '%s')"
-                                 % token.decode('latin1'))
+                                 % printable(token.decode('latin1')))
 
 
 def _read_text_matrix(stream):
@@ -506,7 +517,7 @@ def _ark_records(rxfilename, read_value):
                 binary = _consume_binary_header(stream)
                 value = read_value(stream, binary)
             except KaldiError as err:
-                raise KaldiError('%s: key %s: %s' % (where, key, err))
+                raise KaldiError('%s: key %s: %s' % (where, printable(key), err))
             yield key, value
 
 
@@ -528,7 +539,8 @@ def _read_scp_objects(rxfilename, read_value):
             with open_input(location) as (stream, binary):
                 value = read_value(stream, binary)
         except KaldiError as err:
-            raise KaldiError('%s: key %s (%s): %s' % (describe(rxfilename), key, location, err))
+            raise KaldiError('%s: key %s (%s): %s'
+                             % (describe(rxfilename), printable(key), printable(location), err))
         yield key, value
 
 
@@ -538,7 +550,7 @@ def _read_table(rspecifier, read_value):
     records = (_ark_records(name, read_value) if kind == 'ark'
                else _read_scp_objects(name, read_value))
     for key, value in records:
-        _check_finite(value, '%s: key %s' % (describe(name), key))
+        _check_finite(value, '%s: key %s' % (describe(name), printable(key)))
         yield key, value
 
 
@@ -557,9 +569,9 @@ def read_vector_table(rspecifier, dtype=np.float64):
             dim = vec.shape[0]
         elif vec.shape[0] != dim:
             raise KaldiError('%s: key %s has dimension %d, earlier vectors have %d'
-                             % (describe(name), key, vec.shape[0], dim))
+                             % (describe(name), printable(key), vec.shape[0], dim))
         if key in seen:
-            raise KaldiError('%s: key %s appears twice' % (describe(name), key))
+            raise KaldiError('%s: key %s appears twice' % (describe(name), printable(key)))
         seen.add(key)
         keys.append(key)
         rows.append(vec)
@@ -639,7 +651,7 @@ def read_int_table(rspecifier):
         try:
             return int(word)
         except ValueError:
-            raise KaldiError("expected an integer, found '%s'" % word.decode('latin1'))
+            raise KaldiError("expected an integer, found '%s'" % printable(word.decode('latin1')))
 
     records = (_ark_records(name, read_int) if kind == 'ark'
                else _read_scp_objects(name, read_int))

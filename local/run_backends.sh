@@ -87,7 +87,8 @@ if [ $stage -le 1 ]; then
     # An enrolment model is the mean of its utterances' vectors; num_utts goes to PLDA scoring.
     $run $log/$set.models.log ivector-mean "ark:$enroll_dir/spk2utt" "$enroll_vec" \
       ark:$sdir/models.ark ark,t:$sdir/num_utts.ark || exit 1
-    trial_keys="cut -d ' ' -f 1,2 $trials |"
+    # Fields may be separated by any white space, as Kaldi's readers take them (not cut -d ' ').
+    trial_keys="awk '{print \$1, \$2}' $trials |"
     for backend in $backends; do
       case $backend in
         cosine|plda) proj="" ;;

@@ -30,6 +30,7 @@ fold_sets=$(i=1; while [ $i -le $folds ]; do printf 'fold%d ' $i; i=$((i + 1)); 
 dims="--lda-dim $lda_dim --pca-dim $pca_dim"
 
 if [ $stage -le 0 ]; then
+  local/check_paths.sh "$0" "$ood_data" "$exp" ${ood_trials:+"$ood_trials"} || exit 1
   if [ "${ood_data%/}" = data/demo/shifted ] && [ ! -f data/demo/README ]; then
     local/prepare_data.sh data/demo train "" $exp/log || exit 1
   fi

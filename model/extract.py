@@ -21,6 +21,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import numpy as np
 
+from model.checkpoints import restore_newest_intact
 from model.cli import UserError, atomic_write, import_tensorflow, report, session_config
 from model.config import config_path, load_config
 from model.data import load_dataset
@@ -57,7 +58,7 @@ def parse_args(argv):
 
 
 def compute_embeddings(model_dir, config, vector_sets, batch_size, num_threads=0):
-    """mu(x) for every row of each array in ``vector_sets``, with the latest checkpoint."""
+    """mu(x) for every row of each array in ``vector_sets``, with the newest intact checkpoint."""
     tf = import_tensorflow()
     from model import vae  # imports TensorFlow
     v1 = tf.compat.v1
@@ -66,14 +67,9 @@ def compute_embeddings(model_dir, config, vector_sets, batch_size, num_threads=0
         g = vae.build_graph(config.input_dim, config, training=False)
         # Only the network weights are needed; Adam's slots are not in this graph.
         saver = v1.train.Saver(var_list=vae.model_variables(graph))
-        latest = tf.train.latest_checkpoint(model_dir)
-        if latest is None:
-            raise UserError(model_dir, "no checkpoint found")
         with v1.Session(graph=graph, config=session_config(tf, num_threads)) as sess:
-            try:
-                saver.restore(sess, latest)
-            except (tf.errors.OpError, ValueError) as exc:
-                raise UserError(latest, f"cannot restore checkpoint: {str(exc).splitlines()[0]}") from None
+            if restore_newest_intact(tf, saver, sess, model_dir, PROG)[0] is None:
+                raise UserError(model_dir, "no checkpoint found")
             results = []
             for vectors in vector_sets:
                 out = np.empty((vectors.shape[0], config.code_dim), np.float32)
