@@ -282,6 +282,29 @@ def test_cvae_cohesive_term_uses_speaker_mean_codes(tmp_path, capsys):
     assert logged == pytest.approx(expected, rel=1e-3)
 
 
+def test_training_set_is_memory_mapped(tmp_path):
+    """np.savez's npz: vectors mapped from the file, not read; compressed or float64: read.
+    The statistics of the input standardisation are computed block by block."""
+    from model.data import column_mean_std, load_dataset
+    plain = make_npz(tmp_path / "plain.npz", n_spk=3, per_spk=5, dim=7)
+    vectors = np.load(plain)["vectors"]
+    data = load_dataset(plain, need_speakers=True, mmap=True)
+    assert isinstance(data.vectors, np.memmap) and data.vectors.dtype == np.float32
+    np.testing.assert_array_equal(data.vectors, vectors)
+    np.testing.assert_array_equal(data.spk_index, np.load(plain)["spk_index"])
+    packed = tmp_path / "packed.npz"
+    np.savez_compressed(packed, **dict(np.load(plain)))
+    wide = make_npz(tmp_path / "wide.npz", n_spk=3, per_spk=5, dim=7, vectors=vectors.astype(np.float64))
+    for other in (str(packed), wide):
+        data = load_dataset(other, mmap=True)
+        assert not isinstance(data.vectors, np.memmap)
+        np.testing.assert_array_equal(data.vectors, vectors)
+    big = np.random.RandomState(3).randn(20000, 3).astype(np.float32) * [1, 10, 0] + [5, -2, 1]
+    mean, std = column_mean_std(big)
+    np.testing.assert_allclose(mean, big.astype(np.float64).mean(axis=0), rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(std, big.astype(np.float64).std(axis=0), rtol=1e-10, atol=1e-12)
+
+
 # --------------------------------------------------------------------------- extraction
 
 def numpy_mu(values, x):
