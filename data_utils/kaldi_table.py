@@ -542,6 +542,31 @@ def _read_table(rspecifier, read_value):
         yield key, value
 
 
+def table_index(rspecifier):
+    """Iterate (key, location) over a table without keeping its values: an scp's own
+    lines, or an ark file's records as 'file:offset' (an scp of the ark, as Kaldi's
+    ark,scp: writes it). A pipe has no offsets to give."""
+    kind, _, name = parse_rspecifier(rspecifier)
+    if kind == 'scp':
+        yield from _scp_entries(name)
+        return
+    name = name.strip()
+    if name in ('', '-') or name.endswith('|'):
+        raise KaldiError("'%s': cannot index an ark read from a pipe" % rspecifier)
+    with open_rx(name) as stream:
+        while True:
+            key = _read_word(stream)
+            if not key:
+                return
+            key = key.decode('latin1')
+            offset = stream.tell()
+            try:
+                read_vector_obj(stream, _consume_binary_header(stream))
+            except KaldiError as err:
+                raise KaldiError('%s: key %s: %s' % (name, key, err))
+            yield key, '%s:%d' % (name, offset)
+
+
 def read_vectors(rspecifier):
     """Iterate (key, vector) from an rspecifier; vectors keep their stored dtype."""
     return _read_table(rspecifier, read_vector_obj)
