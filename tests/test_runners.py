@@ -163,6 +163,20 @@ def test_scoring_with_three_jobs_equals_one_job(corpus, tmp_path):
         (tmp_path / 'nj1' / 'results.tsv').read_text().splitlines()[1:]
     parts = [(tmp_path / 'nj3' / 'sitw_dev' / 'split3' / str(n) / 'trials').read_text() for n in (1, 2, 3)]
     assert ''.join(parts).splitlines() == trials
+    # Progress of the long steps is in the logs: PLDA per EM iteration.
+    plda_log = (tmp_path / 'nj1' / 'log' / 'plda.log').read_text()
+    assert [int(n) for n in re.findall(r'Plda estimation iteration (\d+) of 10', plda_log)] == list(range(10))
+
+
+def test_scoring_progress_lines_per_million_trials(capsys):
+    from kaldi_compat.cli import log_progress
+    done = 0
+    for piece in (400000, 400000, 400000, 1900000, 100000):   # pieces as a scorer writes them
+        log_progress('ivector-plda-scoring', done, done + piece, 'scored trials')
+        done += piece
+    assert capsys.readouterr().err.splitlines() == [
+        'LOG (ivector-plda-scoring) Scored trials 1000000 so far',
+        'LOG (ivector-plda-scoring) Scored trials 3000000 so far']
 
 
 def test_split_refuses_more_jobs_than_items(tmp_path):
