@@ -554,6 +554,31 @@ def _read_table(rspecifier, read_value):
         yield key, value
 
 
+def table_index(rspecifier):
+    """Iterate (key, location) over a table without keeping its values: an scp's own
+    lines, or an ark file's records as 'file:offset' (an scp of the ark, as Kaldi's
+    ark,scp: writes it). A pipe has no offsets to give."""
+    kind, _, name = parse_rspecifier(rspecifier)
+    if kind == 'scp':
+        yield from _scp_entries(name)
+        return
+    name = name.strip()
+    if name in ('', '-') or name.endswith('|'):
+        raise KaldiError("'%s': cannot index an ark read from a pipe" % rspecifier)
+    with open_rx(name) as stream:
+        while True:
+            key = _read_word(stream)
+            if not key:
+                return
+            key = key.decode('latin1')
+            offset = stream.tell()
+            try:
+                read_vector_obj(stream, _consume_binary_header(stream))
+            except KaldiError as err:
+                raise KaldiError('%s: key %s: %s' % (name, key, err))
+            yield key, '%s:%d' % (name, offset)
+
+
 def read_vectors(rspecifier):
     """Iterate (key, vector) from an rspecifier; vectors keep their stored dtype."""
     return _read_table(rspecifier, read_vector_obj)
@@ -584,13 +609,27 @@ def write_vectors(wspecifier, keys, matrix, binary=None, double=False):
 
     `binary` overrides the wspecifier's ',t' option when given.
     """
-    ark_name, scp_name, spec_binary = parse_wspecifier(wspecifier)
-    binary = spec_binary if binary is None else binary
+    ark_name = parse_wspecifier(wspecifier)[0]
     matrix = np.asarray(matrix)
     if matrix.ndim != 2 or len(keys) != matrix.shape[0]:
         raise KaldiError('%s: %d keys for a matrix of shape %s'
                          % (ark_name, len(keys), matrix.shape))
     _check_finite(matrix, '%s: vectors to write' % ark_name)
+    with vector_writer(wspecifier, binary, double) as write:
+        for key, row in zip(keys, matrix):
+            write(key, row)
+
+
+@contextlib.contextmanager
+def vector_writer(wspecifier, binary=None, double=False):
+    """Write a vector table record by record: yields write(key, vector).
+
+    Memory stays bounded whatever the table's size (scp lines go out as the records
+    do). Files are committed (renamed into place) only when the block ends without an
+    error; on an error the temporary files are removed.
+    """
+    ark_name, scp_name, spec_binary = parse_wspecifier(wspecifier)
+    binary = spec_binary if binary is None else binary
     outputs = [_open_wx(ark_name)] + ([_open_wx(scp_name)] if scp_name else [])
     if scp_name and not isinstance(outputs[0], _AtomicFile):
         for out in outputs:
@@ -598,23 +637,22 @@ def write_vectors(wspecifier, keys, matrix, binary=None, double=False):
         raise KaldiError("'%s': ark,scp needs a real ark file for the offsets" % wspecifier)
     with _committed(*outputs) as streams:
         ark = streams[0]
-        scp_lines = []
-        for key, row in zip(keys, matrix):
+
+        def write(key, row):
             if not key or any(c in key for c in ' \t\n'):
                 raise KaldiError("%s: invalid key %r" % (ark_name, key))
             if scp_name:
                 # The offset points just past "key ", where Kaldi's scp offsets point.
                 offset = ark.tell() + len(key.encode('latin1')) + 1
-                scp_lines.append('%s %s:%d\n' % (key, ark_name, offset))
+                streams[1].write(('%s %s:%d\n' % (key, ark_name, offset)).encode('latin1'))
             if binary:
                 # kaldi_io writes the record ("key \0BFV \4<dim><floats>") as Kaldi does.
-                kaldi_io.write_vec_flt(ark, row.astype(np.float64 if double else np.float32),
+                kaldi_io.write_vec_flt(ark, np.asarray(row, np.float64 if double else np.float32),
                                        key=key)
             else:
                 ark.write((key + ' ').encode('latin1'))
                 write_vector_obj(ark, binary, row, double)
-        if scp_name:
-            streams[1].write(''.join(scp_lines).encode('latin1'))
+        yield write
 
 
 def read_matrices(rspecifier):

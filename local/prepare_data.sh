@@ -13,9 +13,9 @@ data=$1; train_set=$2; eval_sets=$3; logdir=$4; model_dirs=${5:-}
 local/check_paths.sh "$0" "$data" "$train_set" "$logdir" || exit 1
 if [ "${data%/}" = data/demo ] && [ ! -f data/demo/README ]; then
   echo "$0: generating the demo corpus in data/demo ..." >&2
-  local/run_log.sh $logdir/make_demo_corpus.log python3 -m data_utils.demo_corpus --out data/demo || exit 1
+  ${train_cmd:-local/run_log.sh} $logdir/make_demo_corpus.log python3 -m data_utils.demo_corpus --out data/demo || exit 1
 fi
-local/run_log.sh $logdir/check_sets.log python3 -m data_utils.check_sets --data "$data" \
+${train_cmd:-local/run_log.sh} $logdir/check_sets.log python3 -m data_utils.check_sets --data "$data" \
   --train-set "$train_set" --eval-sets "$eval_sets" --model-dirs "$model_dirs" || exit 1
 sed -n 's/^[^#]/  &/p' $logdir/check_sets.log | grep -v '^  *check_sets' >&2
 exit 0

@@ -21,7 +21,9 @@ train_opts=""
 lda_dim=150
 pca_dim=150
 stage=0
+nj=1                # parallel extraction jobs ($train_cmd, from cmd.sh)
 . ./path.sh || exit 1
+. ./cmd.sh
 . conf/data.sh
 . local/parse_options.sh || exit 1
 
@@ -35,7 +37,7 @@ if [ $stage -le 0 ]; then
     local/prepare_data.sh data/demo train "" $exp/log || exit 1
   fi
   [ -z "$ood_trials" ] && [ -f "$ood_data/trials" ] && ood_trials=$ood_data/trials
-  local/run_log.sh $ood/log/kfold.log python3 local/kfold.py --data "$ood_data" --out $ood/folds \
+  $train_cmd $ood/log/kfold.log python3 local/kfold.py --data "$ood_data" --out $ood/folds \
     --folds $folds --seed $seed ${ood_trials:+--trials "$ood_trials"} || exit 1
 fi
 
@@ -46,7 +48,7 @@ if [ $stage -le 1 ]; then
     for set in $fold_sets; do
       for part in train enroll test; do pairs="$pairs $ood/folds/$set/$part $ood/vectors/$m/$set/$part"; done
     done
-    local/extract_embeddings.sh $exp/$m $ood/vectors/$m/log/extract.log $pairs || exit 1
+    local/extract_embeddings.sh --nj $nj $exp/$m $ood/vectors/$m/log/extract.log $pairs || exit 1
   done
 fi
 

@@ -50,7 +50,7 @@ def test_run_log_records_and_reports_failures(tmp_path):
                         capture_output=True, text=True)
     assert ok.returncode == 0
     text = log.read_text()
-    assert 'hello' in text and '# Ended (code 0)' in text and text.startswith('# sh -c echo hello')
+    assert 'hello' in text and '# Ended (code 0)' in text and text.startswith('# sh -c "echo hello"')
     bad = subprocess.run(['local/run_log.sh', str(log), 'sh', '-c',
                           'echo "ERROR (tool): x.ark: broken" >&2; exit 3'],
                          cwd=ROOT, capture_output=True, text=True)
