@@ -16,7 +16,8 @@ help_message="Usage: sh baseline.sh [--stage N] [--data DIR] [--eval-sets \"a b\
 . conf/data.sh
 . local/parse_options.sh || exit 1
 . local/lock.sh
-take_lock $exp baseline.sh || exit 1
+# Paths first: a refused path must not leave a lock file behind.
+local/check_paths.sh baseline.sh "$data" "$exp" && take_lock $exp baseline.sh || exit 1
 echo "baseline.sh: engine for back-end tools: $VV_ENGINE" >&2
 
 if [ $stage -le 0 ]; then

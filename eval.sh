@@ -19,7 +19,8 @@ help_message="Usage: sh eval.sh [--stage N] [--model \"vae cvae ae\"] [--lda-dim
 . conf/data.sh
 . local/parse_options.sh || exit 1
 . local/lock.sh
-take_lock $exp eval.sh || exit 1
+# Paths first: a refused path must not leave a lock file behind.
+local/check_paths.sh eval.sh "$data" "$exp" && take_lock $exp eval.sh || exit 1
 echo "eval.sh: engine for back-end tools: $VV_ENGINE" >&2
 
 if [ $stage -le 0 ]; then

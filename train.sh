@@ -28,7 +28,8 @@ help_message="Usage: sh train.sh [--stage N] [--model \"vae cvae ae\"] [--epochs
 . conf/data.sh
 . local/parse_options.sh || exit 1
 . local/lock.sh
-take_lock $exp train.sh || exit 1
+# Paths first: a refused path must not leave a lock file behind.
+local/check_paths.sh train.sh "$data" "$exp" && take_lock $exp train.sh || exit 1
 
 if [ $stage -le 0 ]; then
   local/prepare_data.sh "$data" "$train_set" "" "$exp/log" || exit 1
