@@ -8,19 +8,24 @@ stage=0
 lda_dim=150
 pca_dim=150
 lda_total_covariance_factor=0.0
-help_message="Usage: sh baseline.sh [--stage N] [--data DIR] [--eval-sets \"a b\"] [--lda-dim N] [--pca-dim N]"
+nj=1                    # parallel scoring jobs ($train_cmd, from cmd.sh)
+help_message="Usage: sh baseline.sh [--stage N] [--data DIR] [--eval-sets \"a b\"] [--lda-dim N] [--pca-dim N] [--nj N]"
 
 . ./path.sh || exit 1
+. ./cmd.sh
 . conf/data.sh
 . local/parse_options.sh || exit 1
+. local/lock.sh
+# Paths first: a refused path must not leave a lock file behind.
+local/check_paths.sh baseline.sh "$data" "$exp" && take_lock $exp baseline.sh || exit 1
 echo "baseline.sh: engine for back-end tools: $VV_ENGINE" >&2
 
 if [ $stage -le 0 ]; then
-  local/prepare_data.sh "$data" "$train_set" "$eval_sets" $exp/log || exit 1
+  local/prepare_data.sh "$data" "$train_set" "$eval_sets" "$exp/log" || exit 1
 fi
 if [ $stage -le 1 ]; then
   echo "baseline.sh: back-ends on x-vectors ..." >&2
-  local/run_backends.sh --train-set "$train_set" --eval-sets "$eval_sets" --lda-dim $lda_dim \
+  local/run_backends.sh --nj $nj --train-set "$train_set" --eval-sets "$eval_sets" --lda-dim $lda_dim \
     --pca-dim $pca_dim --lda-total-covariance-factor $lda_total_covariance_factor \
     xvector "$data" "$data" $exp/backend/xvector || exit 1
 fi

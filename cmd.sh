@@ -1,14 +1,25 @@
-# How parallel jobs are run, in Kaldi's convention; sourced by the scripts that start
-# Kaldi jobs (local/extract_xvectors.sh), and overridden by their --cmd option.
+# How the recipes' jobs are run, in Kaldi's convention: every job is started as
+#   $train_cmd [JOB=1:N] <log> <command> ...    (training: $cuda_cmd, where a GPU is wanted)
+# Sourced by the recipes after path.sh; --cmd options override it where a script has one.
 #
-# run.pl, queue.pl and slurm.pl are Kaldi's own job runners, found in
-# $KALDI_ROOT/egs/wsj/s5/utils (our scripts put that dir on PATH while Kaldi runs):
+# run.pl, queue.pl and slurm.pl are Kaldi's own job runners, in $KALDI_ROOT/egs/wsj/s5/utils
+# (path.sh puts that dir on PATH when it finds a compiled Kaldi):
 #   run.pl    runs the jobs on this machine, several at a time;
 #   queue.pl  submits them to Grid Engine (options in conf/queue.conf if present);
 #   slurm.pl  submits them to SLURM (options in conf/slurm.conf if present).
-# On a grid, comment out the local line and set the one for your scheduler, with the
-# memory your nodes need, e.g. export train_cmd="queue.pl --mem 4G".
+# Without Kaldi, local/run_log.sh takes run.pl's place: the same arguments and logs.
+# On a grid, set the line for your scheduler, with the memory your nodes need, e.g.
+#   export train_cmd="queue.pl --mem 4G"; export cuda_cmd="queue.pl --gpu 1 --mem 8G"
+#   export train_cmd="slurm.pl --mem 4G"; export cuda_cmd="slurm.pl --gpu 1 --mem 8G"
 
-export train_cmd="run.pl"
-# export train_cmd="queue.pl --mem 4G"
-# export train_cmd="slurm.pl --mem 4G"
+if command -v run.pl > /dev/null 2>&1; then
+  export train_cmd="run.pl"
+else
+  export train_cmd="local/run_log.sh"
+fi
+# Training uses a GPU when TensorFlow sees one; --gpu 1 only tells a grid runner to ask for it.
+if command -v nvidia-smi > /dev/null 2>&1; then
+  export cuda_cmd="$train_cmd --gpu 1"
+else
+  export cuda_cmd="$train_cmd"
+fi

@@ -11,18 +11,22 @@ lda_dim=150
 pca_dim=150
 lda_total_covariance_factor=0.0
 analysis=true           # stage 4: Gaussianity table (Table 2), DET plots and score histograms
-help_message="Usage: sh eval.sh [--stage N] [--model \"vae cvae ae\"] [--lda-dim N] [--pca-dim N] [--data DIR] [--eval-sets \"a b\"]"
+nj=1                    # parallel jobs for extraction and scoring ($train_cmd, from cmd.sh)
+help_message="Usage: sh eval.sh [--stage N] [--model \"vae cvae ae\"] [--lda-dim N] [--pca-dim N] [--data DIR] [--eval-sets \"a b\"] [--nj N]"
 
 . ./path.sh || exit 1
+. ./cmd.sh
 . conf/data.sh
 . local/parse_options.sh || exit 1
+. local/lock.sh
+# Paths first: a refused path must not leave a lock file behind.
+local/check_paths.sh eval.sh "$data" "$exp" && take_lock $exp eval.sh || exit 1
 echo "eval.sh: engine for back-end tools: $VV_ENGINE" >&2
 
 if [ $stage -le 0 ]; then
-  local/prepare_data.sh "$data" "$train_set" "$eval_sets" $exp/log || exit 1
-  for m in $model; do
-    [ -f $exp/$m/config.json ] || { echo "ERROR (eval.sh): no trained model in $exp/$m; run train.sh first" >&2; exit 1; }
-  done
+  # Also checks that each model is trained, on vectors of the data's dimension.
+  local/prepare_data.sh "$data" "$train_set" "$eval_sets" "$exp/log" \
+    "$(for m in $model; do printf '%s ' $exp/$m; done)" || exit 1
 fi
 
 if [ $stage -le 1 ]; then
@@ -32,14 +36,14 @@ if [ $stage -le 1 ]; then
     for part in $train_set $(for s in $eval_sets; do echo $s/enroll $s/test; done); do
       pairs="$pairs $data/$part $exp/vectors/$m/$part"
     done
-    local/extract_embeddings.sh $exp/$m $exp/vectors/$m/log/extract.log $pairs || exit 1
+    local/extract_embeddings.sh --nj $nj $exp/$m $exp/vectors/$m/log/extract.log $pairs || exit 1
   done
 fi
 
 if [ $stage -le 2 ]; then
   for m in $model; do
     echo "eval.sh: back-ends on $m vectors ..." >&2
-    local/run_backends.sh --train-set "$train_set" --eval-sets "$eval_sets" --lda-dim $lda_dim \
+    local/run_backends.sh --nj $nj --train-set "$train_set" --eval-sets "$eval_sets" --lda-dim $lda_dim \
       --pca-dim $pca_dim --lda-total-covariance-factor $lda_total_covariance_factor \
       $m $exp/vectors/$m "$data" $exp/backend/$m || exit 1
   done
@@ -54,10 +58,10 @@ fi
 if [ $stage -le 4 ] && [ "$analysis" = true ]; then
   # Table 2: skewness and kurtosis of each front-end on the training set.
   gauss="python3 local/gaussianity.py --utt2spk $data/$train_set/utt2spk --out-tsv $exp/results/gaussianity.tsv"
-  local/run_log.sh $exp/log/gaussianity_xvector.log $gauss --front-end xvector \
+  $train_cmd $exp/log/gaussianity_xvector.log $gauss --front-end xvector \
     --vectors $(local/vectors_of.sh $data/$train_set) || exit 1
   for m in $model; do
-    local/run_log.sh $exp/log/gaussianity_$m.log $gauss --front-end $m \
+    $train_cmd $exp/log/gaussianity_$m.log $gauss --front-end $m \
       --vectors scp:$exp/vectors/$m/$train_set/xvector.scp || exit 1
   done
   echo; echo "Gaussianity of the training set (average over dimensions; $exp/results/gaussianity.md):"
@@ -73,7 +77,7 @@ if [ $stage -le 4 ] && [ "$analysis" = true ]; then
                     cvae) label=c-vector ;; *) label=$fe ;; esac
         [ -f $exp/backend/$fe/$set/scores_$b ] && named="$named $label=$exp/backend/$fe/$set/scores_$b"
       done
-      local/run_log.sh $plots/log/${set}_$b.log python3 local/plot_det.py --trials $data/$set/trials \
+      $train_cmd $plots/log/${set}_$b.log python3 local/plot_det.py --trials $data/$set/trials \
         --title "$set, $b" --out $plots/det_${set}_$b.png --hist-out $plots/hist_${set}_$b.png \
         $named || exit 1
     done

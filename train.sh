@@ -6,6 +6,7 @@
 #   sh train.sh [--model "vae cvae ae"] [--epochs 30] [--kl-weight 1.0] ...
 # Every variable below is an option (--name value). Re-running resumes each model from
 # its latest checkpoint; a finished model is left as it is unless --epochs is raised.
+# Jobs run through $train_cmd / $cuda_cmd (cmd.sh); one run at a time per --exp dir.
 stage=0
 model="vae cvae ae"     # which to train, in this order (cvae needs vae unless --init-from)
 epochs=12
@@ -23,17 +24,24 @@ num_threads=0           # TF intra/inter-op threads; 0 lets TensorFlow decide
 help_message="Usage: sh train.sh [--stage N] [--model \"vae cvae ae\"] [--epochs N] [--batch-size N] [--hidden-dim N] [--code-dim N] [--lr X] [--beta1 X] [--kl-weight X] [--cohesive-weight X] [--seed N] [--init-from DIR] [--save-every N]"
 
 . ./path.sh || exit 1
+. ./cmd.sh
 . conf/data.sh
 . local/parse_options.sh || exit 1
+. local/lock.sh
+# Paths first: a refused path must not leave a lock file behind.
+local/check_paths.sh train.sh "$data" "$exp" && take_lock $exp train.sh || exit 1
 
 if [ $stage -le 0 ]; then
-  local/prepare_data.sh "$data" "$train_set" "" $exp/log || exit 1
+  local/prepare_data.sh "$data" "$train_set" "" "$exp/log" || exit 1
   # The trainer reads an npz: vectors, utterance ids, speaker index and labels.
-  local/run_log.sh $exp/log/ark2npz.log python3 -m data_utils.ark2npz \
+  $train_cmd $exp/log/ark2npz.log python3 -m data_utils.ark2npz \
     --data-dir "$data/$train_set" $exp/train.npz || exit 1
 fi
 
 if [ $stage -le 1 ]; then
+  # Our runner can also show training's progress lines as they come; Kaldi's and the grid
+  # runners only write the log.
+  case $cuda_cmd in local/run_log.sh*) show=--tee ;; *) show= ;; esac
   for m in $model; do
     case $m in
       vae|ae) init="" ;;
@@ -41,11 +49,18 @@ if [ $stage -le 1 ]; then
       *) echo "ERROR (train.sh): unknown model '$m' (use vae, cvae or ae)" >&2; exit 1 ;;
     esac
     echo "train.sh: training $m in $exp/$m (log: $exp/$m/log/train.log) ..." >&2
-    local/run_log.sh --tee $exp/$m/log/train.log python3 -m model.train \
+    log=$exp/$m/log/train.log
+    local/log_history.sh save $log || exit 1
+    $cuda_cmd $show $log python3 -m model.train \
       --train-npz $exp/train.npz --model-dir $exp/$m --model $m --epochs $epochs \
       --batch-size $batch_size --hidden-dim $hidden_dim --code-dim $code_dim --lr $lr \
       --beta1 $beta1 --kl-weight $kl_weight --cohesive-weight $cohesive_weight --seed $seed \
-      --save-every $save_every --num-threads $num_threads $init || exit 1
+      --save-every $save_every --num-threads $num_threads $init
+    status=$?
+    local/log_history.sh restore $log || exit 1
+    [ $status -eq 0 ] || exit 1
+    # Without the live view, show where training ended.
+    [ -n "$show" ] || grep -E '^(note:|model\.train:|epoch )' $log | tail -n 3 >&2
   done
 fi
 echo "train.sh: done; models in $(for m in $model; do printf '%s ' $exp/$m; done)" >&2

@@ -32,7 +32,8 @@ def read_pairs(path, what):
             if len(fields) != 2:
                 raise kt.KaldiError('%s: line %d: expected "utterance speaker"' % (path, lineno))
             if fields[0] in table:
-                raise kt.KaldiError('%s: line %d: %s appears twice' % (path, lineno, fields[0]))
+                raise kt.KaldiError('%s: line %d: %s appears twice'
+                                    % (path, lineno, kt.printable(fields[0])))
             table[fields[0]] = fields[1]
     if not table:
         raise kt.KaldiError('%s: empty' % path)
@@ -50,7 +51,17 @@ def read_spk2utt(path):
                 continue
             if len(fields) < 2:
                 raise kt.KaldiError('%s: line %d: speaker %s has no utterances'
-                                    % (path, lineno, fields[0]))
+                                    % (path, lineno, kt.printable(fields[0])))
+            if fields[0] in table:
+                raise kt.KaldiError('%s: line %d: speaker %s appears twice'
+                                    % (path, lineno, kt.printable(fields[0])))
+            # A repeated utterance would count twice in an enrolment model's mean and num_utts.
+            seen = set()
+            for utt in fields[1:]:
+                if utt in seen:
+                    raise kt.KaldiError('%s: line %d: utterance %s appears twice'
+                                        % (path, lineno, kt.printable(utt)))
+                seen.add(utt)
             table[fields[0]] = fields[1:]
     if not table:
         raise kt.KaldiError('%s: empty' % path)
@@ -81,11 +92,12 @@ def load_data_dir(data_dir, dtype='float64'):
     missing = [u for u in utt2spk if u not in have]
     if missing:
         raise kt.KaldiError('%s: names %d utterances with no vector in %s (first: %s)'
-                            % (os.path.join(data_dir, 'utt2spk'), len(missing), where, missing[0]))
+                            % (os.path.join(data_dir, 'utt2spk'), len(missing), where,
+                               kt.printable(missing[0])))
     unlabelled = [k for k in keys if k not in utt2spk]
     if unlabelled:
         raise kt.KaldiError('%s: %d vectors have no speaker in utt2spk (first: %s)'
-                            % (where, len(unlabelled), unlabelled[0]))
+                            % (where, len(unlabelled), kt.printable(unlabelled[0])))
     listed = {(spk, u) for spk, utts in spk2utt.items() for u in utts}
     if listed != {(spk, u) for u, spk in utt2spk.items()}:
         raise kt.KaldiError('%s: does not match utt2spk (rebuild it with utt2spk_to_spk2utt)'
@@ -109,10 +121,10 @@ def read_trials(path, models=None, test_utts=None):
                                     % (path, lineno))
             if models is not None and fields[0] not in models:
                 raise kt.KaldiError('%s: line %d: unknown model %s (not in the enrolment spk2utt)'
-                                    % (path, lineno, fields[0]))
+                                    % (path, lineno, kt.printable(fields[0])))
             if test_utts is not None and fields[1] not in test_utts:
                 raise kt.KaldiError('%s: line %d: unknown test utterance %s'
-                                    % (path, lineno, fields[1]))
+                                    % (path, lineno, kt.printable(fields[1])))
             trials.append((fields[0], fields[1], fields[2] == 'target'))
     if not trials:
         raise kt.KaldiError('%s: no trials' % path)

@@ -71,6 +71,13 @@ class _PipeInput:
             raise KaldiError("command '%s' failed with exit status %d" % (self.cmd, status))
 
 
+def printable(text):
+    """Text from a file as it goes into a message: as is when it is printable ASCII, else
+    escaped as Python's ascii() does (quotes dropped), so a garbage key read from a binary
+    file never sends raw bytes (escape codes, bells, line breaks) to the terminal."""
+    return text if text.isascii() and text.isprintable() else ascii(text)[1:-1]
+
+
 def describe(rxfilename):
     """How a file is named in messages."""
     return rxfilename if rxfilename not in ('', '-') else 'standard input'
@@ -104,6 +111,9 @@ def open_rx(rxfilename):
         raise KaldiError('%s: cannot open for reading: %s' % (name, err.strerror))
     try:
         if offset is not None:
+            size = os.fstat(stream.fileno()).st_size
+            if offset >= size:   # else the reader finds nothing there and blames the format
+                raise KaldiError('%s: offset %d past end of file (%d bytes)' % (name, offset, size))
             stream.seek(offset)
         yield stream
     finally:
@@ -308,7 +318,8 @@ def _parse_floats(words, what):
         return np.array([float(w) for w in words], dtype=np.float64)
     except ValueError:
         bad = next(w for w in words if not _is_float(w))
-        raise KaldiError("%s: expected a number or ']', found '%s'" % (what, bad.decode('latin1')))
+        raise KaldiError("%s: expected a number or ']', found '%s'"
+                         % (what, printable(bad.decode('latin1'))))
 
 
 def _is_float(word):
@@ -340,7 +351,7 @@ def _read_text_vector(stream):
             except ValueError:
                 # Anything else means the ']' is missing and we ran into the next record.
                 raise KaldiError("text vector has no closing ']' (found '%s')"
-                                 % token.decode('latin1'))
+                                 % printable(token.decode('latin1')))
 
 
 def _read_text_matrix(stream):
@@ -506,7 +517,7 @@ def _ark_records(rxfilename, read_value):
                 binary = _consume_binary_header(stream)
                 value = read_value(stream, binary)
             except KaldiError as err:
-                raise KaldiError('%s: key %s: %s' % (where, key, err))
+                raise KaldiError('%s: key %s: %s' % (where, printable(key), err))
             yield key, value
 
 
@@ -528,7 +539,8 @@ def _read_scp_objects(rxfilename, read_value):
             with open_input(location) as (stream, binary):
                 value = read_value(stream, binary)
         except KaldiError as err:
-            raise KaldiError('%s: key %s (%s): %s' % (describe(rxfilename), key, location, err))
+            raise KaldiError('%s: key %s (%s): %s'
+                             % (describe(rxfilename), printable(key), printable(location), err))
         yield key, value
 
 
@@ -538,8 +550,33 @@ def _read_table(rspecifier, read_value):
     records = (_ark_records(name, read_value) if kind == 'ark'
                else _read_scp_objects(name, read_value))
     for key, value in records:
-        _check_finite(value, '%s: key %s' % (describe(name), key))
+        _check_finite(value, '%s: key %s' % (describe(name), printable(key)))
         yield key, value
+
+
+def table_index(rspecifier):
+    """Iterate (key, location) over a table without keeping its values: an scp's own
+    lines, or an ark file's records as 'file:offset' (an scp of the ark, as Kaldi's
+    ark,scp: writes it). A pipe has no offsets to give."""
+    kind, _, name = parse_rspecifier(rspecifier)
+    if kind == 'scp':
+        yield from _scp_entries(name)
+        return
+    name = name.strip()
+    if name in ('', '-') or name.endswith('|'):
+        raise KaldiError("'%s': cannot index an ark read from a pipe" % rspecifier)
+    with open_rx(name) as stream:
+        while True:
+            key = _read_word(stream)
+            if not key:
+                return
+            key = key.decode('latin1')
+            offset = stream.tell()
+            try:
+                read_vector_obj(stream, _consume_binary_header(stream))
+            except KaldiError as err:
+                raise KaldiError('%s: key %s: %s' % (name, key, err))
+            yield key, '%s:%d' % (name, offset)
 
 
 def read_vectors(rspecifier):
@@ -557,9 +594,9 @@ def read_vector_table(rspecifier, dtype=np.float64):
             dim = vec.shape[0]
         elif vec.shape[0] != dim:
             raise KaldiError('%s: key %s has dimension %d, earlier vectors have %d'
-                             % (describe(name), key, vec.shape[0], dim))
+                             % (describe(name), printable(key), vec.shape[0], dim))
         if key in seen:
-            raise KaldiError('%s: key %s appears twice' % (describe(name), key))
+            raise KaldiError('%s: key %s appears twice' % (describe(name), printable(key)))
         seen.add(key)
         keys.append(key)
         rows.append(vec)
@@ -572,13 +609,27 @@ def write_vectors(wspecifier, keys, matrix, binary=None, double=False):
 
     `binary` overrides the wspecifier's ',t' option when given.
     """
-    ark_name, scp_name, spec_binary = parse_wspecifier(wspecifier)
-    binary = spec_binary if binary is None else binary
+    ark_name = parse_wspecifier(wspecifier)[0]
     matrix = np.asarray(matrix)
     if matrix.ndim != 2 or len(keys) != matrix.shape[0]:
         raise KaldiError('%s: %d keys for a matrix of shape %s'
                          % (ark_name, len(keys), matrix.shape))
     _check_finite(matrix, '%s: vectors to write' % ark_name)
+    with vector_writer(wspecifier, binary, double) as write:
+        for key, row in zip(keys, matrix):
+            write(key, row)
+
+
+@contextlib.contextmanager
+def vector_writer(wspecifier, binary=None, double=False):
+    """Write a vector table record by record: yields write(key, vector).
+
+    Memory stays bounded whatever the table's size (scp lines go out as the records
+    do). Files are committed (renamed into place) only when the block ends without an
+    error; on an error the temporary files are removed.
+    """
+    ark_name, scp_name, spec_binary = parse_wspecifier(wspecifier)
+    binary = spec_binary if binary is None else binary
     outputs = [_open_wx(ark_name)] + ([_open_wx(scp_name)] if scp_name else [])
     if scp_name and not isinstance(outputs[0], _AtomicFile):
         for out in outputs:
@@ -586,23 +637,22 @@ def write_vectors(wspecifier, keys, matrix, binary=None, double=False):
         raise KaldiError("'%s': ark,scp needs a real ark file for the offsets" % wspecifier)
     with _committed(*outputs) as streams:
         ark = streams[0]
-        scp_lines = []
-        for key, row in zip(keys, matrix):
+
+        def write(key, row):
             if not key or any(c in key for c in ' \t\n'):
                 raise KaldiError("%s: invalid key %r" % (ark_name, key))
             if scp_name:
                 # The offset points just past "key ", where Kaldi's scp offsets point.
                 offset = ark.tell() + len(key.encode('latin1')) + 1
-                scp_lines.append('%s %s:%d\n' % (key, ark_name, offset))
+                streams[1].write(('%s %s:%d\n' % (key, ark_name, offset)).encode('latin1'))
             if binary:
                 # kaldi_io writes the record ("key \0BFV \4<dim><floats>") as Kaldi does.
-                kaldi_io.write_vec_flt(ark, row.astype(np.float64 if double else np.float32),
+                kaldi_io.write_vec_flt(ark, np.asarray(row, np.float64 if double else np.float32),
                                        key=key)
             else:
                 ark.write((key + ' ').encode('latin1'))
                 write_vector_obj(ark, binary, row, double)
-        if scp_name:
-            streams[1].write(''.join(scp_lines).encode('latin1'))
+        yield write
 
 
 def read_matrices(rspecifier):
@@ -639,7 +689,7 @@ def read_int_table(rspecifier):
         try:
             return int(word)
         except ValueError:
-            raise KaldiError("expected an integer, found '%s'" % word.decode('latin1'))
+            raise KaldiError("expected an integer, found '%s'" % printable(word.decode('latin1')))
 
     records = (_ark_records(name, read_int) if kind == 'ark'
                else _read_scp_objects(name, read_int))

@@ -9,11 +9,9 @@
 # feats.scp, vad.scp, utt2spk, spk2utt. <xvector-dir> gets xvector.scp (and Kaldi's
 # xvector.N.ark, spk_xvector.scp, num_utts.ark, log/), ready for the recipes.
 #
-# Kaldi's scripts call steps/, utils/ and sid/ relative to where they run, so they are
-# run from <xvector-dir>/kaldi_run, which links those dirs from $KALDI_ROOT/egs/wsj/s5
-# and $KALDI_ROOT/egs/sre08/v1. Kaldi's script takes min_chunk_size from a file of
-# the nnet dir, not as an option, so --min-chunk-size is passed through a copy of the
-# nnet dir made of links plus that one file.
+# Kaldi's script is run from <xvector-dir>/kaldi_run (see local/kaldi_scripts.sh). It
+# takes min_chunk_size from a file of the nnet dir, not as an option, so --min-chunk-size
+# is passed through a copy of the nnet dir made of links plus that one file.
 
 vv_root=$(cd "$(dirname "$0")/.." && pwd)
 train_cmd=run.pl
@@ -35,15 +33,9 @@ fi
 nnet_dir=$1; data=$2; dir=$3
 
 # ---- Kaldi present? ------------------------------------------------------------
-[ -n "${KALDI_ROOT:-}" ] || die "KALDI_ROOT is not set; extraction needs a compiled Kaldi"
+. "$vv_root/local/kaldi_scripts.sh"
 kaldi_script=sid/nnet3/xvector/extract_xvectors.sh
-[ -f "$KALDI_ROOT/egs/sre08/v1/$kaldi_script" ] ||
-  die "$KALDI_ROOT/egs/sre08/v1/$kaldi_script: missing (is KALDI_ROOT a Kaldi checkout?)"
-for d in steps utils; do
-  [ -d "$KALDI_ROOT/egs/wsj/s5/$d" ] || die "$KALDI_ROOT/egs/wsj/s5/$d: missing"
-done
-command -v nnet3-xvector-compute >/dev/null 2>&1 ||
-  die "nnet3-xvector-compute is not on PATH (compile Kaldi's src/ and source path.sh)"
+kaldi_require extraction $kaldi_script -- nnet3-xvector-compute nnet3-info feat-to-dim
 
 # ---- Inputs complete? ------------------------------------------------------------
 [ -d "$nnet_dir" ] || die "$nnet_dir: no such nnet directory"
@@ -54,6 +46,12 @@ done
 for f in feats.scp vad.scp utt2spk spk2utt; do
   [ -f "$data/$f" ] || die "$data/$f: missing (extraction needs features and VAD)"
 done
+# Features of another dimension than the network's input fail in every job, in its log.
+feat_dim=$(feat-to-dim "scp:$data/feats.scp" - 2>/dev/null) || die "$data/feats.scp: cannot read its features"
+nnet_dim=$(nnet3-info "$nnet_dir/final.raw" 2>/dev/null | sed -n 's/^input-node name=input dim=\([0-9]*\).*/\1/p')
+[ -n "$nnet_dim" ] || die "$nnet_dir/final.raw: not an nnet3 network with an input node named input"
+[ "$feat_dim" = "$nnet_dim" ] ||
+  die "$data/feats.scp: $feat_dim-dim features, but $nnet_dir/final.raw takes $nnet_dim (use the MFCC config the network was trained with)"
 
 is_int() { case "$1" in ''|*[!0-9-]*|?*-*) return 1 ;; esac; [ "$1" != - ]; }
 for opt in nj chunk_size; do
@@ -85,12 +83,8 @@ mkdir -p "$dir" || die "$dir: cannot create"
 abs() { (cd "$1" && pwd); }
 nnet_dir=$(abs "$nnet_dir"); data=$(abs "$data"); dir=$(abs "$dir")
 run_dir=$dir/kaldi_run
-rm -rf "$run_dir" && mkdir -p "$run_dir/nnet" || die "$run_dir: cannot create"
-ln -s "$KALDI_ROOT/egs/wsj/s5/steps" "$run_dir/steps" &&
-  ln -s "$KALDI_ROOT/egs/wsj/s5/utils" "$run_dir/utils" &&
-  ln -s "$KALDI_ROOT/egs/sre08/v1/sid" "$run_dir/sid" || die "$run_dir: cannot link Kaldi's scripts"
-# queue.pl and slurm.pl read conf/queue.conf or conf/slurm.conf relative to where they run.
-[ -d "$vv_root/conf" ] && ln -s "$vv_root/conf" "$run_dir/conf"
+kaldi_run_dir "$run_dir"
+mkdir -p "$run_dir/nnet" || die "$run_dir/nnet: cannot create"
 for f in final.raw extract.config max_chunk_size min_chunk_size; do
   ln -s "$nnet_dir/$f" "$run_dir/nnet/$f" || die "$run_dir/nnet: cannot link $f"
 done
@@ -108,8 +102,7 @@ opts="--nj $nj"
 rm -f "$dir/xvector.scp"
 echo "$0: extracting x-vectors of $data with $nnet_dir into $dir ($cmd, $nj jobs)" >&2
 # utils/ on PATH: Kaldi's scripts source parse_options.sh and run run.pl/queue.pl by name.
-(cd "$run_dir" && PATH="$run_dir/utils:$PATH" &&
-  "./$kaldi_script" --cmd "$cmd" $opts "$run_dir/nnet" "$data" "$dir") ||
+kaldi_run "$run_dir" $kaldi_script --cmd "$cmd" $opts "$run_dir/nnet" "$data" "$dir" ||
   die "Kaldi's $kaldi_script failed; see the logs in $dir/log"
 [ -s "$dir/xvector.scp" ] || die "$dir/xvector.scp: not written by Kaldi's $kaldi_script"
 echo "$0: wrote $dir/xvector.scp ($(grep -c . "$dir/xvector.scp") x-vectors)" >&2

@@ -5,7 +5,8 @@
 # Each --name value (or --name=value) sets the shell variable `name`, with dashes
 # read as underscores. Only variables the recipe already defines may be set, so a
 # typo is an error rather than a silently ignored option. --config FILE sources a
-# file of variable assignments first. Positional arguments are left in "$@".
+# file of variable assignments first. An option whose default is true or false only takes
+# true or false. Positional arguments are left in "$@".
 
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -36,6 +37,17 @@ while [ $# -gt 0 ]; do
     echo "ERROR ($0): unknown option $vv_opt_name (no variable '$vv_opt_var' in this recipe)" >&2
     exit 1
   fi
+  # A variable whose default is true or false is a boolean: like Kaldi's parse_options.sh,
+  # refuse any other value rather than let a typo ("yes") silently switch a stage off.
+  eval "vv_opt_old=\$$vv_opt_var"
+  case "$vv_opt_old" in
+    true|false)
+      case "$vv_opt_value" in
+        true|false) ;;
+        *) echo "ERROR ($0): option $vv_opt_name is boolean: expected true or false, got '$vv_opt_value'" >&2
+           exit 1 ;;
+      esac ;;
+  esac
   eval "$vv_opt_var=\$vv_opt_value"
 done
-unset vv_opt_name vv_opt_value vv_opt_var
+unset vv_opt_name vv_opt_value vv_opt_var vv_opt_old

@@ -24,6 +24,7 @@ from scipy.stats import norm   # noqa: E402
 
 from data_utils.datadir import read_trials   # noqa: E402
 from data_utils.kaldi_table import KaldiError, make_temp_beside   # noqa: E402
+from kaldi_compat.compute_eer import compute_eer   # noqa: E402
 
 PROG = 'plot_det.py'
 TICKS = [0.1, 0.2, 0.5, 1, 2, 5, 10, 20, 40]    # percent, the usual DET grid
@@ -91,32 +92,13 @@ def det_points(target, nontarget):
     return p_miss, p_fa
 
 
-def equal_error_rate(p_miss, p_fa):
-    """EER: where the DET curve (p_miss rising, p_fa falling) crosses p_miss = p_fa.
-
-    Between the last point with p_miss < p_fa and the next one the curve is taken as a
-    straight line. compute-eer picks a point instead of interpolating, so the two can
-    differ in the last digits; the recipes' tables report compute-eer's number.
-    """
-    i = int(np.flatnonzero(p_miss >= p_fa)[0])
-    if i == 0:
-        return float(p_miss[0])
-    gap_before = p_fa[i - 1] - p_miss[i - 1]
-    gap_after = p_miss[i] - p_fa[i]
-    w = gap_before / (gap_before + gap_after)
-    return float(p_miss[i - 1] + w * (p_miss[i] - p_miss[i - 1]))
-
-
-def eer_threshold(target, nontarget):
-    """The score threshold at the EER (for the histogram).
-
-    Point j of det_points accepts scores >= the j-th smallest distinct score; the rates
-    cross between points i-1 and i, so between those two scores.
-    """
-    p_miss, p_fa = det_points(target, nontarget)
-    i = int(np.flatnonzero(p_miss >= p_fa)[0])
-    distinct = np.unique(np.concatenate([target, nontarget]))
-    return float((distinct[i - 1] + distinct[min(i, len(distinct) - 1)]) / 2)
+def table_eer(target, nontarget):
+    """EER in percent as the results table shows it: compute-eer's (Kaldi's definition,
+    local/kaldi_compat/compute_eer.py), which prints 4 significant digits that
+    results_table.py rounds to 2 decimals. With tied scores this point need not be where
+    the drawn curve crosses p_miss = p_fa; the number is the table's on purpose."""
+    eer, _ = compute_eer(target, nontarget)
+    return float('%.4g' % (100 * eer))
 
 
 # ----------------------------------------------------------------------------
@@ -144,13 +126,13 @@ def _save(fig, path):
             os.unlink(tmp)
 
 
-def plot_det(curves, title, path):
-    """curves: [(name, target scores, nontarget scores)] -> one PNG; returns {name: EER %}."""
+def det_figure(curves, title):
+    """curves: [(name, target scores, nontarget scores)] -> (figure, {name: EER %})."""
     fig, ax = plt.subplots(figsize=(6, 6))
     eers = {}
     for name, target, nontarget in curves:
         p_miss, p_fa = det_points(target, nontarget)
-        eer = 100 * equal_error_rate(p_miss, p_fa)
+        eer = table_eer(target, nontarget)
         eers[name] = eer
         line, = ax.plot(_probit(100 * p_fa), _probit(100 * p_miss), lw=1.5,
                         label='%s (EER %.2f%%)' % (name, eer))
@@ -169,6 +151,12 @@ def plot_det(curves, title, path):
     ax.grid(True, color='0.85')
     ax.legend(loc='lower left', fontsize='small')   # no DET curve passes there
     fig.tight_layout()
+    return fig, eers
+
+
+def plot_det(curves, title, path):
+    """curves: [(name, target scores, nontarget scores)] -> one PNG; returns {name: EER %}."""
+    fig, eers = det_figure(curves, title)
     _save(fig, path)
     return eers
 
@@ -183,7 +171,7 @@ def plot_hist(curves, title, path, bins=60):
                 label='nontarget (%d)' % len(nontarget))
         ax.hist(target, bins=edges, density=True, alpha=0.55, color='tab:blue',
                 label='target (%d)' % len(target))
-        ax.axvline(eer_threshold(target, nontarget), color='k', ls='--', lw=1,
+        ax.axvline(compute_eer(target, nontarget)[1], color='k', ls='--', lw=1,
                    label='EER threshold')
         ax.set_xlabel('score')
         ax.set_ylabel('density')

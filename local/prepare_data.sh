@@ -1,21 +1,24 @@
 #!/bin/sh
 # Make sure the data are there and sound before a recipe starts working on them.
-# Usage: local/prepare_data.sh <data> <train-set> "<eval-sets>" <log-dir>
+# Usage: local/prepare_data.sh <data> <train-set> "<eval-sets>" <log-dir> ["<model-dirs>"]
 # The embedded demo corpora (data/demo, x-vector-like; data/demo_relu, sparse ReLU
 # outputs) are generated on first use, deterministically from their seed; any other
 # data dir must already exist. Then every set is checked
-# (vectors, utt2spk/spk2utt, one dimension across sets, trials' keys).
-if [ $# -ne 4 ]; then
-  echo "Usage: $0 <data> <train-set> \"<eval-sets>\" <log-dir>" >&2; exit 1
+# (vectors, utt2spk/spk2utt, one dimension across sets, trials' keys). Paths with white
+# space are refused first (local/check_paths.sh says why). Model dirs, when given, must
+# hold trained models whose input dimension is the data's (eval.sh, before extracting).
+if [ $# -ne 4 ] && [ $# -ne 5 ]; then
+  echo "Usage: $0 <data> <train-set> \"<eval-sets>\" <log-dir> [\"<model-dirs>\"]" >&2; exit 1
 fi
-data=$1; train_set=$2; eval_sets=$3; logdir=$4
+data=$1; train_set=$2; eval_sets=$3; logdir=$4; model_dirs=${5:-}
+local/check_paths.sh "$0" "$data" "$train_set" "$logdir" || exit 1
 case "${data%/}" in data/demo) kind=xvector ;; data/demo_relu) kind=relu ;; *) kind= ;; esac
 if [ -n "$kind" ] && [ ! -f "${data%/}/README" ]; then
   echo "$0: generating the demo corpus in ${data%/} ..." >&2
-  local/run_log.sh $logdir/make_demo_corpus.log python3 -m data_utils.demo_corpus --kind $kind \
-    --out "${data%/}" || exit 1
+  ${train_cmd:-local/run_log.sh} $logdir/make_demo_corpus.log python3 -m data_utils.demo_corpus \
+    --kind $kind --out "${data%/}" || exit 1
 fi
-local/run_log.sh $logdir/check_sets.log python3 -m data_utils.check_sets --data "$data" \
-  --train-set "$train_set" --eval-sets "$eval_sets" || exit 1
+${train_cmd:-local/run_log.sh} $logdir/check_sets.log python3 -m data_utils.check_sets --data "$data" \
+  --train-set "$train_set" --eval-sets "$eval_sets" --model-dirs "$model_dirs" || exit 1
 sed -n 's/^[^#]/  &/p' $logdir/check_sets.log | grep -v '^  *check_sets' >&2
 exit 0

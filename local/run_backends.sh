@@ -25,14 +25,20 @@ within_covar_scale=0.3       # Kaldi's defaults for ivector-adapt-plda
 between_covar_scale=0.7
 mean_diff_scale=1.0
 stage=0
+nj=1                # scoring jobs per back-end and set; the trials are split into nj parts
+cmd=${train_cmd:-local/run_log.sh}   # job runner, run.pl-style (cmd.sh)
 . local/parse_options.sh || exit 1
 if [ $# -ne 4 ]; then
   echo "Usage: $0 [options] <front-end> <vector-root> <data-root> <out-dir>" >&2; exit 1
 fi
 front_end=$1; vroot=$2; droot=$3; out=$4
 log=$out/log
-run="local/run_log.sh"
+run=$cmd
 mkdir -p "$out" "$log" || exit 1
+
+keys_of() {  # an rxfilename with the first two fields of each line of a trials file
+  echo "sed 's/^[[:space:]]*//; s/[[:space:]][[:space:]]*/ /g' $1 | cut -d ' ' -f 1,2 |"
+}
 
 model_files="mean.vec lda.mat pca.mat plda lda_plda pca_plda"
 if [ $stage -le 0 ] && [ -n "$models_from" ]; then
@@ -87,7 +93,18 @@ if [ $stage -le 1 ]; then
     # An enrolment model is the mean of its utterances' vectors; num_utts goes to PLDA scoring.
     $run $log/$set.models.log ivector-mean "ark:$enroll_dir/spk2utt" "$enroll_vec" \
       ark:$sdir/models.ark ark,t:$sdir/num_utts.ark || exit 1
-    trial_keys="cut -d ' ' -f 1,2 $trials |"
+    # Fields may be separated by any white space, as Kaldi's readers take them (not just ' ').
+    # No '$' in the pipe: run.pl (and run_log.sh) pass it to bash inside double quotes.
+    if [ "$nj" -gt 1 ]; then
+      # nj scoring jobs, each on a consecutive part of the trials (Kaldi's split layout);
+      # their scores are concatenated in order below.
+      python3 -m data_utils.split_data --lines "$trials" $nj $sdir || exit 1
+      part=$sdir/split$nj/JOB; jobs="JOB=1:$nj"; job=.JOB
+      trial_keys="$(keys_of "$part/$(basename "$trials")")"
+    else
+      part=$sdir; jobs=""; job=""
+      trial_keys="$(keys_of "$trials")"
+    fi
     for backend in $backends; do
       case $backend in
         cosine|plda) proj="" ;;
@@ -99,16 +116,20 @@ if [ $stage -le 1 ]; then
           # Cosine = dot product of centred (projected) vectors scaled to unit length.
           models="ark:ivector-subtract-global-mean $out/mean.vec ark:$sdir/models.ark ark:- | $proj ivector-normalize-length --scaleup=false ark:- ark:- |"
           tests="ark:ivector-subtract-global-mean $out/mean.vec $test_vec ark:- | $proj ivector-normalize-length --scaleup=false ark:- ark:- |"
-          $run $log/$set.$backend.log ivector-compute-dot-products "$trial_keys" \
-            "$models" "$tests" $sdir/scores_$backend || exit 1 ;;
+          $run $jobs $log/$set.$backend$job.log ivector-compute-dot-products "$trial_keys" \
+            "$models" "$tests" $part/scores_$backend || exit 1 ;;
         *plda)
           models="ark:ivector-subtract-global-mean $out/mean.vec ark:$sdir/models.ark ark:- | $proj ivector-normalize-length ark:- ark:- |"
           tests="ark:ivector-subtract-global-mean $out/mean.vec $test_vec ark:- | $proj ivector-normalize-length ark:- ark:- |"
-          $run $log/$set.$backend.log ivector-plda-scoring --normalize-length=true \
+          $run $jobs $log/$set.$backend$job.log ivector-plda-scoring --normalize-length=true \
             --num-utts=ark:$sdir/num_utts.ark \
             "ivector-copy-plda --smoothing=0.0 $out/$backend - |" \
-            "$models" "$tests" "$trial_keys" $sdir/scores_$backend || exit 1 ;;
+            "$models" "$tests" "$trial_keys" $part/scores_$backend || exit 1 ;;
       esac
+      if [ "$nj" -gt 1 ]; then
+        n=1; while [ $n -le $nj ]; do cat $sdir/split$nj/$n/scores_$backend || exit 1; n=$((n + 1)); done \
+          > $sdir/scores_$backend.tmp && mv $sdir/scores_$backend.tmp $sdir/scores_$backend || exit 1
+      fi
     done
   done
 fi

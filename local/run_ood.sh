@@ -21,7 +21,9 @@ train_opts=""
 lda_dim=150
 pca_dim=150
 stage=0
+nj=1                # parallel extraction jobs ($train_cmd, from cmd.sh)
 . ./path.sh || exit 1
+. ./cmd.sh
 . conf/data.sh
 . local/parse_options.sh || exit 1
 
@@ -30,11 +32,12 @@ fold_sets=$(i=1; while [ $i -le $folds ]; do printf 'fold%d ' $i; i=$((i + 1)); 
 dims="--lda-dim $lda_dim --pca-dim $pca_dim"
 
 if [ $stage -le 0 ]; then
+  local/check_paths.sh "$0" "$ood_data" "$exp" ${ood_trials:+"$ood_trials"} || exit 1
   if [ "${ood_data%/}" = data/demo/shifted ] && [ ! -f data/demo/README ]; then
     local/prepare_data.sh data/demo train "" $exp/log || exit 1
   fi
   [ -z "$ood_trials" ] && [ -f "$ood_data/trials" ] && ood_trials=$ood_data/trials
-  local/run_log.sh $ood/log/kfold.log python3 local/kfold.py --data "$ood_data" --out $ood/folds \
+  $train_cmd $ood/log/kfold.log python3 local/kfold.py --data "$ood_data" --out $ood/folds \
     --folds $folds --seed $seed ${ood_trials:+--trials "$ood_trials"} || exit 1
 fi
 
@@ -45,7 +48,7 @@ if [ $stage -le 1 ]; then
     for set in $fold_sets; do
       for part in train enroll test; do pairs="$pairs $ood/folds/$set/$part $ood/vectors/$m/$set/$part"; done
     done
-    local/extract_embeddings.sh $exp/$m $ood/vectors/$m/log/extract.log $pairs || exit 1
+    local/extract_embeddings.sh --nj $nj $exp/$m $ood/vectors/$m/log/extract.log $pairs || exit 1
   done
 fi
 

@@ -5,6 +5,7 @@ User errors (bad files, mismatching models) are reported as ONE line on stderr,
 so that the shell recipes driving us can show the reason directly.
 """
 import os
+import re
 import sys
 import tempfile
 
@@ -30,13 +31,42 @@ def report(prog, err):
     print(error_line(prog, err.path, err.problem), file=sys.stderr, flush=True)
 
 
-def import_tensorflow():
-    """Import TensorFlow with its C++ info/warning spam silenced.
+# What TensorFlow's C++ side prints while it loads, before absl logging is initialised and
+# so regardless of TF_CPP_MIN_LOG_LEVEL: absl's notice about that, then INFO/WARNING lines
+# (oneDNN's "custom operations are on", CPU instruction hints), and on machines without a
+# GPU the CUDA plugins' failed registrations, logged as errors. None concerns the user.
+_TF_START_UP_CHATTER = re.compile(
+    r"^WARNING: All log messages before absl::InitializeLog\(\) is called"
+    r"|^[IW]\d{4} [\d:.]+ +\d+ \S+:\d+\] "
+    r"|^E\d{4} .*(Unable to register cu\w+ factory|failed call to cuInit|cuda)")
 
-    The environment variable only works when set before the first import; the
-    Python-side logger carries the compat.v1 deprecation notices.
+
+def import_tensorflow():
+    """Import TensorFlow with its start-up chatter kept off the console.
+
+    TF_CPP_MIN_LOG_LEVEL=2 (set before the first import) silences the C++ INFO and
+    WARNING lines once logging is set up, and the Python-side logger carries the
+    compat.v1 deprecation notices. The lines printed while the libraries load ignore
+    both, so the import runs with stderr (fd 2) captured, and whatever is not known
+    chatter is passed on. (TF_ENABLE_ONEDNN_OPTS=0 would hide the oneDNN line too, but
+    by changing the numbers the models compute.)
     """
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    if "tensorflow" not in sys.modules:
+        sys.stderr.flush()
+        saved_fd = os.dup(2)
+        with tempfile.TemporaryFile() as captured:
+            os.dup2(captured.fileno(), 2)
+            try:
+                import tensorflow  # noqa: F401  (the chatty part; bound below)
+            finally:
+                sys.stderr.flush()
+                os.dup2(saved_fd, 2)
+                os.close(saved_fd)
+                captured.seek(0)
+                for line in captured.read().decode("utf-8", "replace").splitlines(True):
+                    if not _TF_START_UP_CHATTER.search(line):
+                        sys.stderr.write(line)
     import tensorflow as tf
     tf.get_logger().setLevel("ERROR")
     return tf

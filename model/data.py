@@ -6,6 +6,7 @@ raised as a UserError naming the file, so the entry points can print one line.
 Only numpy is needed here: bad input is rejected before TensorFlow's slow import.
 """
 import dataclasses
+import struct
 import zipfile
 from typing import Optional
 
@@ -16,6 +17,8 @@ from model.cli import UserError
 # Rows checked per step by the finiteness test: keeps the temporary boolean
 # array small instead of the size of the whole matrix.
 _CHECK_ROWS = 65536
+# Rows per block of the float64 statistics (8192 x 512 dims: 32 MB).
+_STAT_ROWS = 8192
 
 
 @dataclasses.dataclass
@@ -34,10 +37,13 @@ class Dataset:
         return self.vectors.shape[1]
 
 
-def load_dataset(path, need_utt_ids=False, need_speakers=False, load_utt_ids=True):
+def load_dataset(path, need_utt_ids=False, need_speakers=False, load_utt_ids=True, mmap=False):
     """Load and validate an npz file; optional arrays are checked when present.
 
     ``load_utt_ids=False`` leaves the ids on disk (training never needs them).
+    ``mmap=True`` maps ``vectors`` read-only from the file instead of reading it into
+    memory, when the archive stores it uncompressed as float32 (np.savez's layout, which
+    data_utils writes); otherwise it is read as usual.
     """
     path = str(path)
     try:
@@ -59,10 +65,60 @@ def load_dataset(path, need_utt_ids=False, need_speakers=False, load_utt_ids=Tru
         missing = [name for name in required if name not in archive.files]
         if missing:
             raise UserError(path, f"missing array(s): {', '.join(missing)} (has: {', '.join(archive.files) or 'none'})")
+        mapped = _memmap_member(path, "vectors") if mmap else None
         arrays = {name: _read_array(archive, name, path)
                   for name in ("vectors", "utt_ids", "spk_index", "spk_labels")
-                  if name in archive.files and (name != "utt_ids" or load_utt_ids or need_utt_ids)}
+                  if name in archive.files and (name != "utt_ids" or load_utt_ids or need_utt_ids)
+                  and not (name == "vectors" and mapped is not None)}
+        if mapped is not None:
+            arrays["vectors"] = mapped
     return _check(path, **arrays)
+
+
+def column_mean_std(vectors):
+    """Per-dimension mean and standard deviation, in float64 and block by block (two
+    passes), so a memory-mapped set is never copied whole into memory."""
+    n = vectors.shape[0]
+    total = np.zeros(vectors.shape[1])
+    for start in range(0, n, _STAT_ROWS):
+        total += vectors[start:start + _STAT_ROWS].sum(axis=0, dtype=np.float64)
+    mean = total / n
+    squares = np.zeros(vectors.shape[1])
+    for start in range(0, n, _STAT_ROWS):
+        centred = vectors[start:start + _STAT_ROWS] - mean
+        squares += np.einsum("ij,ij->j", centred, centred)
+    return mean, np.sqrt(squares / n)
+
+
+def _memmap_member(path, name):
+    """A read-only memmap of the float32 array ``name`` of an uncompressed .npz, or None
+    where the member cannot be mapped (compressed, another dtype, unusual header)."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            info = archive.getinfo(name + ".npy")
+        if info.compress_type != zipfile.ZIP_STORED:
+            return None
+        with open(path, "rb") as f:
+            # The local file header: 30 bytes, then the member's name and extra field,
+            # whose lengths may differ from the central directory's.
+            f.seek(info.header_offset)
+            local = f.read(30)
+            if local[:4] != b"PK\x03\x04":
+                return None
+            name_len, extra_len = struct.unpack("<HH", local[26:30])
+            f.seek(info.header_offset + 30 + name_len + extra_len)
+            version = np.lib.format.read_magic(f)
+            read_header = {(1, 0): np.lib.format.read_array_header_1_0,
+                           (2, 0): np.lib.format.read_array_header_2_0}.get(version)
+            if read_header is None:
+                return None
+            shape, fortran_order, dtype = read_header(f)
+            offset = f.tell()
+        if dtype != np.float32 or fortran_order or len(shape) != 2 or 0 in shape:
+            return None
+        return np.memmap(path, dtype=dtype, mode="r", offset=offset, shape=shape)
+    except (KeyError, OSError, ValueError, zipfile.BadZipFile, struct.error):
+        return None   # the ordinary reader reports what is wrong
 
 
 def _read_array(archive, name, path):

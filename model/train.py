@@ -20,10 +20,11 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import numpy as np
 
+from model.checkpoints import restore_newest_intact
 from model.cli import UserError, import_tensorflow, report, session_config
 from model.config import (MODEL_TYPES, ModelConfig, config_path, load_config,
                           save_config)
-from model.data import load_dataset
+from model.data import column_mean_std, load_dataset
 
 PROG = "model.train"
 CHECKPOINT_PREFIX = "model.ckpt"
@@ -31,6 +32,9 @@ KEEP_CHECKPOINTS = 3      # a paper-size checkpoint with Adam slots is ~150 MB
 EVAL_BATCH = 1024         # batch for the forward passes that compute speaker means
 
 TRAINING_DEFAULTS = {"epochs": 50, "batch_size": 128, "save_every": 5}
+# Divergence: an epoch's mean loss over this many times the lowest loss of the run.
+DIVERGENCE_GROWTH = 1e3
+DIVERGENCE_FLOOR = 1.0
 MODEL_OPTIONS = ("model", "hidden_dim", "code_dim", "lr", "beta1",
                  "kl_weight", "cohesive_weight", "seed")
 
@@ -154,6 +158,21 @@ def speaker_means(sess, g, vectors, spk_index, num_spk):
     return (sums / np.maximum(counts, 1.0)[:, None]).astype(np.float32)
 
 
+def diverged(loss, lowest):
+    """True when an epoch's mean loss has risen above the run's lowest by more than
+    1000 times the size of that lowest loss: growth by three orders of magnitude.
+
+    The loss terms are sums over dimensions (squared error of standardised inputs, KL in
+    nats, squared distance to the speaker mean), so an untrained model's first batch costs
+    about the input dimension, and a sane run's epoch losses stay within a few times of the
+    lowest one seen. ``lowest`` is the lowest of the run's first batch loss and its earlier
+    epochs' means. The floor of 1 keeps a near-perfect fit (an auto-encoder's loss near 0)
+    from turning ordinary noise into "divergence"; measuring the rise against |lowest|
+    keeps the rule meaningful for a loss that can be negative (a log-likelihood).
+    """
+    return loss - lowest > DIVERGENCE_GROWTH * max(abs(lowest), DIVERGENCE_FLOOR)
+
+
 def epoch_order(seed, epoch, n):
     """Shuffling of one epoch; a function of (seed, epoch) only, so a resumed
     run visits the samples in the same order as an uninterrupted one."""
@@ -188,17 +207,12 @@ def train(args, data, config, training):
         sess = v1.Session(graph=graph, config=session_config(tf, args.num_threads))
         writer = None
         try:
-            latest = tf.train.latest_checkpoint(model_dir)
+            latest, kept = restore_newest_intact(tf, saver, sess, model_dir, PROG)
             if latest is not None:
-                try:
-                    saver.restore(sess, latest)
-                except (tf.errors.OpError, ValueError) as exc:
-                    raise UserError(latest, f"cannot restore checkpoint: {str(exc).splitlines()[0]}") from None
                 origin = f"resumed from {os.path.basename(latest)}"
                 # A new Saver knows nothing of older files; hand it the list so
                 # max_to_keep also prunes the checkpoints of earlier runs.
-                state = tf.train.get_checkpoint_state(model_dir)
-                saver.recover_last_checkpoints(list(state.all_model_checkpoint_paths))
+                saver.recover_last_checkpoints(kept)
                 if args.init_from:
                     print(f"note: ignoring --init-from {args.init_from}: resuming {model_dir}", flush=True)
             else:
@@ -206,8 +220,8 @@ def train(args, data, config, training):
                 origin = "fresh start"
                 # Standardisation from the training data (an --init-from below overrides it
                 # with the source model's, so a cvae sees its vae's input space).
-                std = data.vectors.std(axis=0)
-                g.input_mean.load(data.vectors.mean(axis=0), sess)
+                mean, std = column_mean_std(data.vectors)
+                g.input_mean.load(mean, sess)
                 g.input_std.load(np.where(std > 1e-6, std, 1.0), sess)
                 if cvae and not args.init_from:
                     print("note: cvae without --init-from starts from random weights "
@@ -234,6 +248,7 @@ def train(args, data, config, training):
                   flush=True)
 
             start_time = time.time()
+            lowest = None   # lowest loss of this run, for the divergence check
             for epoch in range(done, epochs):
                 means = speaker_means(sess, g, data.vectors, data.spk_index, num_spk) if cvae else None
                 order = epoch_order(config.seed, epoch, n)
@@ -253,6 +268,8 @@ def train(args, data, config, training):
                         fetches["summary"] = g.summary_op
                     out = sess.run(fetches, feed)
                     step += 1
+                    if lowest is None:   # the first batch's loss, before any update
+                        lowest = float(out["terms"]["loss"])
                     if not np.isfinite(out["terms"]["loss"]):
                         raise UserError(model_dir, f"training diverged (loss {out['terms']['loss']}) "
                                                    f"at epoch {epoch + 1}, step {step}; try a lower --lr")
@@ -269,6 +286,11 @@ def train(args, data, config, training):
                       + f" elapsed {time.time() - start_time:.1f}s", flush=True)
                 writer.add_summary(scalar_summary(tf, means_line, "epoch"), step)
                 writer.flush()
+                if diverged(means_line["loss"], lowest):   # before this epoch is saved
+                    raise UserError(model_dir, f"training diverged: epoch {epoch + 1} loss "
+                                    f"{means_line['loss']:.3g} grew over {DIVERGENCE_GROWTH:g}-fold "
+                                    f"from the run's lowest ({lowest:.3g}); try a lower --lr")
+                lowest = min(lowest, means_line["loss"])
                 if (epoch + 1) % save_every == 0 or epoch + 1 == epochs:
                     saver.save(sess, os.path.join(model_dir, CHECKPOINT_PREFIX), global_step=step)
             if latest is None and done >= epochs:
@@ -294,7 +316,9 @@ def run(args):
     model_type = args.model
     if model_type is None and os.path.exists(config_path(args.model_dir)):
         model_type = load_config(args.model_dir)[0].model
-    data = load_dataset(args.train_npz, need_speakers=(model_type == "cvae"), load_utt_ids=False)
+    # Memory-mapped: a VoxCeleb-size set (1.2M x 512) trains without a copy in memory.
+    data = load_dataset(args.train_npz, need_speakers=(model_type == "cvae"), load_utt_ids=False,
+                        mmap=True)
     config, training, _ = resolve_settings(args, data.dim)
     if args.init_from and not has_checkpoint(args.model_dir):
         check_init_source(args.init_from, config)

@@ -282,6 +282,29 @@ def test_cvae_cohesive_term_uses_speaker_mean_codes(tmp_path, capsys):
     assert logged == pytest.approx(expected, rel=1e-3)
 
 
+def test_training_set_is_memory_mapped(tmp_path):
+    """np.savez's npz: vectors mapped from the file, not read; compressed or float64: read.
+    The statistics of the input standardisation are computed block by block."""
+    from model.data import column_mean_std, load_dataset
+    plain = make_npz(tmp_path / "plain.npz", n_spk=3, per_spk=5, dim=7)
+    vectors = np.load(plain)["vectors"]
+    data = load_dataset(plain, need_speakers=True, mmap=True)
+    assert isinstance(data.vectors, np.memmap) and data.vectors.dtype == np.float32
+    np.testing.assert_array_equal(data.vectors, vectors)
+    np.testing.assert_array_equal(data.spk_index, np.load(plain)["spk_index"])
+    packed = tmp_path / "packed.npz"
+    np.savez_compressed(packed, **dict(np.load(plain)))
+    wide = make_npz(tmp_path / "wide.npz", n_spk=3, per_spk=5, dim=7, vectors=vectors.astype(np.float64))
+    for other in (str(packed), wide):
+        data = load_dataset(other, mmap=True)
+        assert not isinstance(data.vectors, np.memmap)
+        np.testing.assert_array_equal(data.vectors, vectors)
+    big = np.random.RandomState(3).randn(20000, 3).astype(np.float32) * [1, 10, 0] + [5, -2, 1]
+    mean, std = column_mean_std(big)
+    np.testing.assert_allclose(mean, big.astype(np.float64).mean(axis=0), rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(std, big.astype(np.float64).std(axis=0), rtol=1e-10, atol=1e-12)
+
+
 # --------------------------------------------------------------------------- extraction
 
 def numpy_mu(values, x):
@@ -330,30 +353,56 @@ def test_extract_several_inputs_in_one_run(trained_vae, tmp_path):
     assert not (tmp_path / "c.npz").exists()
 
 
-def test_extract_kaldi_output_calls_write_vectors(trained_vae, tmp_path, monkeypatch, capsys):
+def test_extract_streams_any_rspecifier_in_input_order(trained_vae, tmp_path, capsys):
+    """scp, ark and a pipe as inputs, with a batch size that leaves a short last batch:
+    every output has the input's keys in the input's order and the numpy mu(x)."""
+    from data_utils import kaldi_table as kt
     model_dir, data = trained_vae
-    calls = []
+    source = np.load(data)
+    ids = [str(u) for u in source["utt_ids"]]
+    kt.write_vectors(f"ark,scp:{tmp_path}/in.ark,{tmp_path}/in.scp", ids, source["vectors"])
+    outputs = [f"ark,scp:{tmp_path}/a.ark,{tmp_path}/a.scp", f"ark,t:{tmp_path}/b.txt",
+               f"ark:{tmp_path}/c.ark"]
+    assert extract_cli.main(["--model-dir", str(model_dir), "--batch-size", "7",
+                             "--input", f"scp:{tmp_path}/in.scp", "--output", outputs[0],
+                             "--input-npz", data, "--output", outputs[1],
+                             "--input", f"ark:cat {tmp_path}/in.ark |", "--output", outputs[2]]) == 0
+    expected = numpy_mu(checkpoint_values(model_dir), source["vectors"].astype(np.float64))
+    for spec in (f"scp:{tmp_path}/a.scp", f"ark:{tmp_path}/b.txt", f"ark:{tmp_path}/c.ark"):
+        keys, vectors = kt.read_vector_table(spec)
+        assert keys == ids
+        np.testing.assert_allclose(vectors, expected, atol=1e-4)
+    err = capsys.readouterr().err
+    assert f"LOG (model.extract) scp:{tmp_path}/in.scp: {len(ids)} vectors written to" in err
 
-    class KaldiError(Exception):
-        pass
 
-    def write_vectors(wspecifier, keys, matrix, binary=None):
-        if "fail" in wspecifier:
-            raise KaldiError("out.ark: cannot write")
-        calls.append((wspecifier, keys, matrix))
-
-    fake = types.ModuleType("data_utils.kaldi_table")
-    fake.KaldiError, fake.write_vectors = KaldiError, write_vectors
-    monkeypatch.setitem(sys.modules, "data_utils.kaldi_table", fake)
-    assert extract_cli.main(["--model-dir", str(model_dir), "--input-npz", data,
-                             "--output", "ark,scp:a.ark,a.scp"]) == 0
-    (wspec, keys, matrix), = calls
-    assert wspec == "ark,scp:a.ark,a.scp" and keys == list(np.load(data)["utt_ids"])
-    assert matrix.shape == (len(keys), 16)
-    capsys.readouterr()
-    assert extract_cli.main(["--model-dir", str(model_dir), "--input-npz", data,
-                             "--output", "ark:fail.ark"]) == 1
-    assert capsys.readouterr().err == "ERROR (model.extract): out.ark: cannot write\n"
+def test_extract_table_errors_leave_nothing(trained_vae, tmp_path):
+    """A record of the wrong dimension half-way through: one line naming the file and
+    the key, and no output (nor temporary file) left behind."""
+    from data_utils import kaldi_table as kt
+    model_dir, _ = trained_vae
+    keys = [f"u{i}" for i in range(40)]
+    kt.write_vectors(f"ark:{tmp_path}/good.ark", keys, np.ones((40, 24)))
+    kt.write_vectors(f"ark:{tmp_path}/odd.ark", ["bad"], np.ones((1, 25)))
+    with open(tmp_path / "in.ark", "wb") as f:
+        f.write((tmp_path / "good.ark").read_bytes() + (tmp_path / "odd.ark").read_bytes())
+    out = tmp_path / "out"
+    out.mkdir()
+    proc = run_cli("model.extract", "--model-dir", model_dir, "--batch-size", 8,
+                   "--input", f"ark:{tmp_path}/in.ark", "--output", f"ark,scp:{out}/x.ark,{out}/x.scp")
+    # Found after TensorFlow started (whose start-up chatter may precede it): one ERROR line.
+    errors = [line for line in proc.stderr.splitlines() if line.startswith("ERROR")]
+    assert proc.returncode == 1 and len(errors) == 1, proc.stderr
+    assert errors[0].startswith(f"ERROR (model.extract): {tmp_path}/in.ark: key bad: ")
+    assert "key bad" in proc.stderr and "25" in proc.stderr and "24" in proc.stderr
+    assert os.listdir(out) == []
+    proc = run_cli("model.extract", "--model-dir", model_dir, "--input", f"ark:{tmp_path}/good.ark",
+                   "--output", f"ark:{tmp_path}/no/such/dir/x.ark")
+    assert_one_line_error(proc, "model.extract", f"{tmp_path}/no/such/dir/x.ark")
+    proc = run_cli("model.extract", "--model-dir", model_dir, "--input", f"scp:{tmp_path}/missing.scp",
+                   "--output", f"ark:{out}/x.ark")
+    assert_one_line_error(proc, "model.extract", f"{tmp_path}/missing.scp")
+    assert os.listdir(out) == []
 
 
 # --------------------------------------------------------------------------- bad input

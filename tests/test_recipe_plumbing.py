@@ -31,13 +31,26 @@ def test_parse_options_config_file(tmp_path):
     assert out.stdout.strip() == '7'
 
 
+def test_parse_options_boolean_takes_only_true_or_false():
+    script = 'analysis=true; . local/parse_options.sh; echo "analysis=$analysis"'
+    out = sh(script, '--analysis', 'false')
+    assert out.returncode == 0 and out.stdout.strip() == 'analysis=false', out.stderr
+    for bad in ('yes', 'no', 'True', '1', ''):
+        out = sh(script, '--analysis=' + bad)
+        assert out.returncode == 1 and 'analysis=' not in out.stdout, (bad, out.stdout)
+        assert "--analysis is boolean: expected true or false, got '%s'" % bad in out.stderr
+    # A variable whose default is not a boolean takes any value.
+    out = sh('stage=0; . local/parse_options.sh; echo "$stage"', '--stage', 'yes')
+    assert out.returncode == 0 and out.stdout.strip() == 'yes'
+
+
 def test_run_log_records_and_reports_failures(tmp_path):
     log = tmp_path / 'log' / 'job.log'
     ok = subprocess.run(['local/run_log.sh', str(log), 'sh', '-c', 'echo hello'], cwd=ROOT,
                         capture_output=True, text=True)
     assert ok.returncode == 0
     text = log.read_text()
-    assert 'hello' in text and '# Ended (code 0)' in text and text.startswith('# sh -c echo hello')
+    assert 'hello' in text and '# Ended (code 0)' in text and text.startswith('# sh -c "echo hello"')
     bad = subprocess.run(['local/run_log.sh', str(log), 'sh', '-c',
                           'echo "ERROR (tool): x.ark: broken" >&2; exit 3'],
                          cwd=ROOT, capture_output=True, text=True)

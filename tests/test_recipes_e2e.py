@@ -103,8 +103,11 @@ def test_vectors_are_kaldi_tables_with_labels(demo_run):
         d = exp / 'vectors' / 'vae' / part
         keys, vectors = kt.read_vector_table('scp:%s' % (d / 'xvector.scp'))
         assert vectors.shape[1] == 32
-        assert keys == [l.split()[0] for l in open(d / 'utt2spk')] or \
-            sorted(keys) == sorted(l.split()[0] for l in open(d / 'utt2spk'))
+        # Kaldi tables are sorted by key, and extraction keeps its input's order: the
+        # vectors come out one per utterance, in utt2spk's (sorted) order.
+        utts = [l.split()[0] for l in open(d / 'utt2spk')]
+        assert utts == sorted(utts)
+        assert keys == utts
 
 
 def test_rerun_of_train_resumes_and_leaves_finished_models(demo_run):

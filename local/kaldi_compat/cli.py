@@ -120,6 +120,12 @@ def log(tool, message):
     print('LOG (%s) %s' % (tool, message), file=sys.stderr, flush=True)
 
 
+def log_progress(tool, done_before, done_now, what='trials', every=1000000):
+    """A progress line each time the count passes a multiple of `every` (long steps only)."""
+    if done_now // every > done_before // every:
+        log(tool, '%s %d so far' % (what.capitalize(), done_now // every * every))
+
+
 def warn(tool, message):
     print('WARNING (%s) %s' % (tool, message), file=sys.stderr, flush=True)
 

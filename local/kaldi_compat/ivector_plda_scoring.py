@@ -17,7 +17,7 @@ all trials are scored with matrix products.
 import numpy as np
 
 from data_utils import kaldi_table as kt
-from kaldi_compat.cli import ToolParser, log, run_tool, warn
+from kaldi_compat.cli import ToolParser, log, log_progress, run_tool, warn
 from kaldi_compat.columns import KeyIndex, line_chunks, read_all, split_columns
 from kaldi_compat.fastformat import format_g7, join_rows, key_matrix
 from kaldi_compat.plda import PldaScorer, plda_config_options, read_plda
@@ -106,6 +106,7 @@ def score_trial_list(plda, train_keys, train, num_utts, test_keys, test, trials_
             # Kaldi computes in double and prints (and sums) the float.
             scores = scores.astype(np.float32)
             stream.write(writer.lines(rows_enrol, rows_test, scores))
+            log_progress(NAME, num_done, num_done + scores.size, 'scored trials')
             num_done += scores.size
             total += float(scores.sum(dtype=np.float64))
             total_sq += float(np.square(scores, dtype=np.float64).sum())
