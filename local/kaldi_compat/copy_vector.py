@@ -1,7 +1,12 @@
 """copy-vector: copy a vector, or a table of vectors, changing format on the way.
 
   copy-vector [options] (<vector-in-rxfilename>|<vector-in-rspecifier>) (<vector-out-wxfilename>|<vector-out-wspecifier>)
+
+As Kaldi's, it reads and writes single precision (BaseFloat): double input is
+rounded to float on the way.
 """
+import numpy as np
+
 from data_utils import kaldi_table as kt
 from kaldi_compat.cli import ToolParser, log, run_tool
 
@@ -20,11 +25,11 @@ def main(argv):
     if _is_table(source) != _is_table(target):
         raise kt.KaldiError('both arguments must be tables (ark:/scp:) or both plain files')
     if _is_table(source):
-        keys, vectors = kt.read_vector_table(source)
+        keys, vectors = kt.read_vector_table(source, dtype=np.float32)
         kt.write_vectors(target, keys, vectors)
         log(NAME, 'Copied %d vectors' % len(keys))
     else:
-        kt.write_vector(target, kt.read_vector(source), binary=opts.binary)
+        kt.write_vector(target, kt.read_vector(source).astype(np.float32), binary=opts.binary)
 
 
 if __name__ == '__main__':
