@@ -251,6 +251,10 @@ class Input:
             f.writelines('%s %s %s\n' % t for t in self.trials)
         with open(self.path('trials_unlabelled'), 'w') as f:
             f.writelines('%s %s\n' % t[:2] for t in self.trials)
+        # Keys missing from the vectors (Kaldi warns and skips those trials).
+        with open(self.path('trials_unknown_keys'), 'w') as f:
+            f.writelines('%s %s\n' % t[:2] for t in self.trials[:20])
+            f.write('nobody %s\n%s nobody\n' % (self.keys[0], self.keys[-1]))
         # A random affine transform, for transform-vec.
         self.transform = rng.standard_normal((DIM // 2, self.dim + 1)).astype(np.float32)
         kt.write_matrix(self.path('transform.mat'), self.transform, binary=False)
@@ -337,22 +341,31 @@ def tie_groups(eigenvalues, rel_gap=1e-3):
     return groups
 
 
-def assert_same_rows_up_to_rotation(mine, theirs, eigenvalues, rtol=1e-4):
+def assert_same_rows_up_to_rotation(mine, theirs, eigenvalues, theirs_full, rtol=1e-4):
     """Rows of two eigen-projections, group by group of tied eigenvalues: each group of
-    ours must be an orthogonal mix of Kaldi's (a sign flip for a single row). Groups cut
-    by the kept dimension are not defined at all and are skipped."""
+    ours must be an orthogonal mix of Kaldi's (a sign flip for a single row). In a group
+    cut by the kept dimension any subset of the tied space is right: there ours must lie
+    in the span of the whole group, taken from Kaldi's full projection (`theirs_full`)."""
     kept = theirs.shape[0]
     scale = np.abs(theirs).max()
     checked = 0
     for group in tie_groups(eigenvalues):
+        if group[0] >= kept:
+            break
         if group[-1] >= kept:
-            continue                       # cut by --dim: any subset of the tie is right
+            a, b = mine[group[0]:kept], theirs_full[group]
+            residual = a - (a @ np.linalg.pinv(b)) @ b
+            assert np.abs(residual).max() < rtol * scale, \
+                'rows %d-%d are not in the tied space of Kaldi\'s' % (group[0], kept - 1)
+            checked += len(a)
+            continue
         a, b = mine[group], theirs[group]
         mix = a @ np.linalg.pinv(b)
         assert np.abs(mix @ b - a).max() < rtol * scale, 'rows %s span another subspace' % group
         assert np.abs(mix @ mix.T - np.eye(len(group))).max() < 1e-3, \
             'rows %s: not an orthogonal mix of Kaldi\'s' % group
         checked += len(group)
+    assert checked, 'no row of the projection is defined well enough to compare'
     return checked
 
 
@@ -380,15 +393,19 @@ def check_ivector_mean(inp):
 
 
 def check_ivector_subtract_global_mean(inp):
-    k, o = run_both(inp.dir, 'ivector-subtract-global-mean', ['ark:vectors.ark',
-                                                             'ark:{o}centred.ark'])
-    if check_behaviour(k, o):
-        # Centred values are differences: relative to the input's magnitude.
-        keys_k, ck = read_table(inp.path('kaldi_centred.ark'))
-        keys_o, co = read_table(inp.path('ours_centred.ark'))
-        assert keys_o == keys_k
-        assert np.abs(co - ck).max() < 1e-4 * max(np.abs(inp.vectors).max(), 1e-300)
-    return outcome(k, o)
+    results = ''
+    kt.write_vector(inp.path('some_mean.vec'), inp.vectors[::2].mean(axis=0))
+    for mean in ([], ['some_mean.vec']):
+        k, o = run_both(inp.dir, 'ivector-subtract-global-mean',
+                        mean + ['ark:vectors.ark', 'ark:{o}centred.ark'])
+        results += outcome(k, o)
+        if check_behaviour(k, o):
+            # Centred values are differences: relative to the input's magnitude.
+            keys_k, ck = read_table(inp.path('kaldi_centred.ark'))
+            keys_o, co = read_table(inp.path('ours_centred.ark'))
+            assert keys_o == keys_k
+            assert np.abs(co - ck).max() < 1e-4 * max(np.abs(inp.vectors).max(), 1e-300)
+    return outcomes(results)
 
 
 def check_ivector_normalize_length(inp):
@@ -404,19 +421,22 @@ def check_ivector_normalize_length(inp):
 
 def check_ivector_compute_lda(inp):
     results = ''
-    for tcf in ('0.0', '0.1'):
-        dim = min(12, inp.dim)
-        k, o = run_both(inp.dir, 'ivector-compute-lda',
-                        ['--dim=%d' % dim, '--total-covariance-factor=' + tcf,
-                         'ark:vectors.ark', 'ark:utt2spk', '{o}lda.mat'])
+    for dim, tcf in ((12, '0.0'), (12, '0.1'), (inp.dim + 1, '0.0')):
+        args = ['--total-covariance-factor=' + tcf, 'ark:vectors.ark', 'ark:utt2spk']
+        k, o = run_both(inp.dir, 'ivector-compute-lda', ['--dim=%d' % dim] + args
+                        + ['{o}lda.mat'])
         results += outcome(k, o)
         if not check_behaviour(k, o):
             continue
         mine, theirs = kt.read_matrix(inp.path('ours_lda.mat')), kt.read_matrix(
             inp.path('kaldi_lda.mat'))
         assert mine.shape == theirs.shape == (dim, inp.dim + 1)
+        subprocess.run([kaldi_oracle.binary('ivector-compute-lda'), '--dim=%d' % inp.dim]
+                       + args + ['kaldi_lda_full.mat'], cwd=inp.dir, env=env(),
+                       capture_output=True, check=True)
         s = parse_log_vector(k.stderr, 'on the total covariance, are:')
-        assert_same_rows_up_to_rotation(mine, theirs, s)
+        assert_same_rows_up_to_rotation(mine, theirs, s,
+                                        kt.read_matrix(inp.path('kaldi_lda_full.mat')))
     return outcomes(results)
 
 
@@ -433,12 +453,14 @@ def check_est_pca(inp):
     for opts in (['--dim=12'], ['--normalize-mean=true', '--normalize-variance=true'],
                  ['--dim=%d' % (inp.dim + 1)]):
         k, o = run_both(inp.dir, 'est-pca', ['--read-vectors=true'] + opts
-                        + ['ark:vectors.ark', '{o}pca.mat'])
+                        + ['--write-full-matrix={o}pca_full.mat', 'ark:vectors.ark',
+                           '{o}pca.mat'])
         results += outcome(k, o)
         if not check_behaviour(k, o):
             continue
         mine, theirs = kt.read_matrix(inp.path('ours_pca.mat')), kt.read_matrix(
             inp.path('kaldi_pca.mat'))
+        full = kt.read_matrix(inp.path('kaldi_pca_full.mat'))
         assert mine.shape == theirs.shape
         s = parse_log_vector(k.stderr, 'Eigenvalues in PCA are')
         if '--normalize-variance=true' in opts:
@@ -450,7 +472,8 @@ def check_est_pca(inp):
             defined = s[:len(norm_k)] > 1e-10 * s.max()
             assert_close(norm_o[defined], norm_k[defined])
             mine, theirs = mine / norm_o[:, None], theirs / norm_k[:, None]
-        assert_same_rows_up_to_rotation(mine, theirs, s)
+            full = full / np.linalg.norm(full[:, :-1], axis=1)[:, None]
+        assert_same_rows_up_to_rotation(mine, theirs, s, full)
     return outcomes(results)
 
 
@@ -549,10 +572,12 @@ def check_ivector_copy_plda(inp):
 def check_ivector_plda_scoring(inp):
     plda = train_kaldi_plda(inp)
     results = ''
-    for opts in ([], ['--num-utts=ark:num_utts.ark', '--simple-length-normalization=true'],
-                 ['--normalize-length=false']):
+    for opts, trials in (([], 'trials_unlabelled'),
+                         (['--num-utts=ark:num_utts.ark', '--simple-length-normalization=true'],
+                          'trials_unlabelled'),
+                         (['--normalize-length=false'], 'trials_unknown_keys')):
         k, o = run_both(inp.dir, 'ivector-plda-scoring', opts + [
-            plda, 'ark:vectors.ark', 'ark:vectors.ark', 'trials_unlabelled', '{o}scores'])
+            plda, 'ark:vectors.ark', 'ark:vectors.ark', trials, '{o}scores'])
         results += outcome(k, o)
         if check_behaviour(k, o):
             assert_scores_close(inp.path('kaldi_scores'), inp.path('ours_scores'))
@@ -577,16 +602,19 @@ def check_ivector_adapt_plda(inp):
 
 
 def check_ivector_compute_dot_products(inp):
-    k, o = run_both(inp.dir, 'ivector-compute-dot-products', [
-        'trials_unlabelled', 'ark:vectors.ark', 'ark:vectors.ark', '{o}dot.scores'])
-    if check_behaviour(k, o):
-        # Kaldi sums the products in single precision: its error grows with |a||b|.
-        keys_k, sk = read_scores(inp.path('kaldi_dot.scores'))
-        keys_o, so = read_scores(inp.path('ours_dot.scores'))
-        assert keys_o == keys_k
-        norm2 = np.abs(inp.vectors).max() ** 2 * inp.dim
-        np.testing.assert_allclose(so, sk, rtol=0, atol=1e-3 + 1e-5 * norm2)
-    return outcome(k, o)
+    results = ''
+    for trials in ('trials_unlabelled', 'trials_unknown_keys'):
+        k, o = run_both(inp.dir, 'ivector-compute-dot-products', [
+            trials, 'ark:vectors.ark', 'ark:vectors.ark', '{o}dot.scores'])
+        results += outcome(k, o)
+        if check_behaviour(k, o):
+            # Kaldi sums the products in single precision: its error grows with |a||b|.
+            keys_k, sk = read_scores(inp.path('kaldi_dot.scores'))
+            keys_o, so = read_scores(inp.path('ours_dot.scores'))
+            assert keys_o == keys_k
+            norm2 = np.abs(inp.vectors).max() ** 2 * inp.dim
+            np.testing.assert_allclose(so, sk, rtol=0, atol=1e-3 + 1e-5 * norm2)
+    return outcomes(results)
 
 
 def labelled_scores(inp):

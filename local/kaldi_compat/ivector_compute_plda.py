@@ -53,9 +53,6 @@ def main(argv):
         spk_done += 1
     log(NAME, 'Accumulated stats from %d speakers (%d with no utterances), consisting of '
         '%d utterances (%d absent from input).' % (spk_done, spk_err, utt_done, utt_err))
-    if stats is not None and utt_done <= stats.dim:
-        raise kt.KaldiError('%s: %d training vectors for dimension %d: PLDA needs more '
-                            'vectors than dimensions' % (ivector_rspecifier, utt_done, stats.dim))
     if spk_done == 0:
         raise kt.KaldiError('No stats accumulated, unable to estimate PLDA.')
     if spk_done == utt_done:

@@ -57,6 +57,10 @@ def estimate_plda(stats, num_em_iters=10, log=None):
     log = log or (lambda message: None)
     if stats.num_classes == 0:
         raise kt.KaldiError('cannot estimate PLDA with no statistics')
+    if stats.num_examples <= stats.dim:
+        # As Kaldi: fewer vectors than dimensions leave the scatter singular for sure.
+        raise kt.KaldiError('%d training vectors for dimension %d: PLDA needs more vectors '
+                            'than dimensions' % (stats.num_examples, stats.dim))
     dim = stats.dim
     counts = np.asarray(stats.counts, dtype=np.int64)
     means = np.vstack(stats.means)
