@@ -128,6 +128,12 @@ def kind_small(rng):
     return _xvector_like(rng, spk) * 1e-6, spk, 'float'
 
 
+def kind_empty(rng):
+    """No vectors at all (a failed extraction): Kaldi's tools fail, or write nothing and
+    exit with status 1."""
+    return np.zeros((0, DIM)), np.zeros(0, dtype=int), 'float'
+
+
 KINDS = {
     'gaussian[text]': kind_gaussian,
     'dead_dims[float]': kind_dead_dims,
@@ -139,6 +145,7 @@ KINDS = {
     'n_lt_dim[float]': kind_fewer_vectors_than_dims,
     'large_1e6[double]': kind_large,
     'small_1e-6[float]': kind_small,
+    'empty[float]': kind_empty,
 }
 
 
@@ -261,7 +268,8 @@ class Input:
         # Keys missing from the vectors (Kaldi warns and skips those trials).
         with open(self.path('trials_unknown_keys'), 'w') as f:
             f.writelines('%s %s\n' % t[:2] for t in self.trials[:20])
-            f.write('nobody %s\n%s nobody\n' % (self.keys[0], self.keys[-1]))
+            some = self.keys or ['ghost']
+            f.write('nobody %s\n%s nobody\n' % (some[0], some[-1]))
         # A random affine transform, for transform-vec.
         self.transform = rng.standard_normal((DIM // 2, self.dim + 1)).astype(np.float32)
         kt.write_matrix(self.path('transform.mat'), self.transform, binary=False)
@@ -405,7 +413,7 @@ def check_ivector_mean(inp):
 
 def check_ivector_subtract_global_mean(inp):
     results = ''
-    kt.write_vector(inp.path('some_mean.vec'), inp.vectors[::2].mean(axis=0))
+    kt.write_vector(inp.path('some_mean.vec'), inp.vectors[::2].sum(axis=0) / 3.0)
     for mean in ([], ['some_mean.vec']):
         k, o = run_both(inp.dir, 'ivector-subtract-global-mean',
                         mean + ['ark:vectors.ark', 'ark:{o}centred.ark'])
@@ -497,7 +505,7 @@ def train_kaldi_plda(inp, name='kaldi_plda'):
     if proc.returncode != 0:
         rng = np.random.default_rng(1)
         spk = _speakers(rng, 16, 3, 8)
-        x = _xvector_like(rng, spk, dim=inp.dim) * np.abs(inp.vectors).max() / 3
+        x = _xvector_like(rng, spk, dim=inp.dim) * np.abs(inp.vectors).max(initial=3) / 3
         keys = ['s%02d-u%03d' % (s, i) for i, s in enumerate(spk)]
         kt.write_vectors('ark:' + inp.path('plda_train.ark'), keys, x)
         with open(inp.path('plda_spk2utt'), 'w') as f:

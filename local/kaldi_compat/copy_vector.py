@@ -26,6 +26,9 @@ def main(argv):
         raise kt.KaldiError('both arguments must be tables (ark:/scp:) or both plain files')
     if _is_table(source):
         keys, vectors = kt.read_vector_table(source, dtype=np.float32)
+        if not keys:
+            # Kaldi exits with status 1 when it copied nothing.
+            raise kt.KaldiError('%s: no vectors to copy' % source)
         kt.write_vectors(target, keys, vectors)
         log(NAME, 'Copied %d vectors' % len(keys))
     else:
