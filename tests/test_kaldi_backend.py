@@ -571,9 +571,10 @@ def test_bad_plda_options_and_inputs(small_set):
     assert 'no adaptation vectors' in one_error_line(proc.stderr)
     proc = run_tool(small_set, 'ivector-plda-scoring plda ark:train.ark ark:test.ark trials s')
     # Wrong models are just missing keys; with no trial scored the exit status is 1,
-    # as in Kaldi, but there is no error.
-    assert proc.returncode == 1 and 'ERROR' not in proc.stderr
-    assert 'Processed 0 trials, 9 had errors.' in proc.stderr
+    # as in Kaldi, and ours says why in one line; no scores file is left.
+    assert proc.returncode == 1
+    assert 'no trial could be scored (9 trials' in one_error_line(proc.stderr)
+    assert not os.path.exists(small_set / 's')
     write_table(small_set / 'short.ark', {'m0': [1.0, 2.0]})
     proc = run_tool(small_set, 'ivector-plda-scoring plda ark:short.ark ark:test.ark trials s')
     assert 'dimension 2' in one_error_line(proc.stderr)   # a wrong dimension is an error
