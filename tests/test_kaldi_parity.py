@@ -667,8 +667,11 @@ def check_compute_min_dcf(inp):
 
 def check_copy_vector(inp):
     results = ''
-    for opt, out in (('--binary=false', 'ark,t:{o}copy.txt'), ('--binary=true', 'ark:{o}copy.ark')):
-        k, o = run_both(inp.dir, 'copy-vector', [opt, 'ark:vectors.ark', out])
+    for opts, out in ((['--binary=false'], 'ark,t:{o}copy.txt'),
+                      (['--binary=true'], 'ark:{o}copy.ark'),
+                      (['--change-dim=%d' % (inp.dim + 3), '--scale=-2.5'], 'ark,t:{o}copy.txt'),
+                      (['--change-dim=5'], 'ark:{o}copy.ark')):
+        k, o = run_both(inp.dir, 'copy-vector', opts + ['ark:vectors.ark', out])
         results += outcome(k, o)
         if check_behaviour(k, o):
             name = out.split(':')[1].replace('{o}', '')
@@ -719,7 +722,8 @@ OPTION_SETS = {
     'ivector-adapt-plda': 'default (of Kaldi\'s model; scores by Kaldi\'s scorer)',
     'ivector-compute-dot-products': 'trials; trials with unknown keys',
     'compute-eer': 'dot-product scores with labels (ties where vectors are zero)',
-    'copy-vector': '--binary=false to ark,t; --binary=true to ark',
+    'copy-vector': '--binary=false to ark,t; --binary=true to ark; --change-dim=D+3 '
+                   '--scale=-2.5; --change-dim=5',
     'compute_min_dcf.py': '--p-target 0.01; --p-target 0.5',
 }
 
