@@ -268,9 +268,11 @@ class Input:
             f.writelines('%s %s\n' % t[:2] for t in self.trials[:20])
             some = self.keys or ['ghost']
             f.write('nobody %s\n%s nobody\n' % (some[0], some[-1]))
-        # A random affine transform, for transform-vec.
-        self.transform = rng.standard_normal((DIM // 2, self.dim + 1)).astype(np.float32)
-        kt.write_matrix(self.path('transform.mat'), self.transform, binary=False)
+        # Random transforms for transform-vec: affine, linear, and of the wrong size.
+        for name, cols in (('affine', self.dim + 1), ('linear', self.dim),
+                           ('wrong_size', self.dim + 2)):
+            kt.write_matrix(self.path(name + '.mat'), rng.standard_normal((12, cols)),
+                            binary=name == 'linear')
 
     def _trials(self, rng, num=200):
         """Pairs of utterances, about a third of them same-speaker (target)."""
@@ -458,11 +460,15 @@ def check_ivector_compute_lda(inp):
 
 
 def check_transform_vec(inp):
-    k, o = run_both(inp.dir, 'transform-vec', ['transform.mat', 'ark:vectors.ark',
-                                               'ark:{o}projected.ark'])
-    if check_behaviour(k, o):
-        assert_tables_close(inp.path('kaldi_projected.ark'), inp.path('ours_projected.ark'))
-    return outcome(k, o)
+    results = ''
+    for matrix in ('affine.mat', 'linear.mat', 'wrong_size.mat'):
+        k, o = run_both(inp.dir, 'transform-vec', [matrix, 'ark:vectors.ark',
+                                                   'ark:{o}projected.ark'])
+        results += outcome(k, o)
+        if check_behaviour(k, o):
+            assert_tables_close(inp.path('kaldi_projected.ark'),
+                                inp.path('ours_projected.ark'))
+    return outcomes(results)
 
 
 def check_est_pca(inp):
@@ -713,7 +719,7 @@ OPTION_SETS = {
     'ivector-subtract-global-mean': 'own mean; a given mean file',
     'ivector-normalize-length': '--scaleup=true; --scaleup=false',
     'ivector-compute-lda': '--dim=12; --dim=12 --total-covariance-factor=0.1; --dim=D+1',
-    'transform-vec': 'random affine 12 x (D+1)',
+    'transform-vec': 'random affine 12 x (D+1); linear 12 x D; 12 x (D+2) (wrong size)',
     'est-pca': '--dim=12; --normalize-mean --normalize-variance; --dim=D+1',
     'ivector-compute-plda': 'default (scores by Kaldi\'s scorer, psi, mean)',
     'ivector-copy-plda': '--smoothing=0.1 --binary=false (of Kaldi\'s model)',
