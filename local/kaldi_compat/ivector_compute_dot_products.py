@@ -27,7 +27,7 @@ def main(argv):
         # Kaldi exits with status 1 when it scored nothing.
         raise kt.KaldiError('%s: no trial could be scored (%d trials, each with a key '
                             'missing from the vectors)' % (args[0], len(trials)))
-    scores = np.einsum('ij,ij->i', vectors1[rows1], vectors2[rows2]) if kept else np.zeros(0)
+    scores = np.einsum('ij,ij->i', vectors1[rows1], vectors2[rows2])
     write_scores(args[3], kept, scores)
     log(NAME, 'Processed %d trials, %d had errors' % (len(trials), len(trials) - len(kept)))
 

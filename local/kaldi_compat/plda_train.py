@@ -81,7 +81,7 @@ def estimate_plda(stats, num_em_iters=10, log=None):
         for n, m in groups:
             k = m.shape[0]
             mixed = inverse_symmetric(between_inv + n * within_inv,
-                                'PLDA posterior covariance (n = %d)' % n)
+                                      'PLDA posterior covariance (n = %d)' % n)
             w = (n * m @ within_inv) @ mixed           # rows: w for each class
             m_w = m - w
             between_stats += k * mixed + w.T @ w
