@@ -23,7 +23,11 @@ def main(argv):
         raise kt.KaldiError('%s has dimension %d but %s has %d'
                             % (args[1], vectors1.shape[1], args[2], vectors2.shape[1]))
     kept, rows1, rows2 = resolve_trials(NAME, trials, keys1, keys2, args[1], args[2])
-    scores = np.einsum('ij,ij->i', vectors1[rows1], vectors2[rows2]) if kept else np.zeros(0)
+    if not kept:
+        # Kaldi exits with status 1 when it scored nothing.
+        raise kt.KaldiError('%s: no trial could be scored (%d trials, each with a key '
+                            'missing from the vectors)' % (args[0], len(trials)))
+    scores = np.einsum('ij,ij->i', vectors1[rows1], vectors2[rows2])
     write_scores(args[3], kept, scores)
     log(NAME, 'Processed %d trials, %d had errors' % (len(trials), len(trials) - len(kept)))
 

@@ -24,14 +24,16 @@ def main(argv):
     parser.add('scaleup', True, 'scale to length sqrt(dim) rather than 1')
     opts, args = parser.parse(argv)
     keys, vectors = kt.read_vector_table(args[0])
-    if keys:
-        normalized, ratios = normalize_length(vectors, opts.scaleup)
-        if np.any(ratios == 0.0):
-            warn(NAME, '%d zero-length vectors left unscaled' % int(np.sum(ratios == 0.0)))
-        if opts.normalize:
-            vectors = normalized
-        log(NAME, 'Processed %d vectors; average ratio of norm to %s is %g'
-            % (len(keys), 'sqrt(dim)' if opts.scaleup else '1', float(ratios.mean())))
+    if not keys:
+        # Kaldi exits with status 1 when it processed nothing.
+        raise kt.KaldiError('%s: no vectors to normalise' % args[0])
+    normalized, ratios = normalize_length(vectors, opts.scaleup)
+    if np.any(ratios == 0.0):
+        warn(NAME, '%d zero-length vectors left unscaled' % int(np.sum(ratios == 0.0)))
+    if opts.normalize:
+        vectors = normalized
+    log(NAME, 'Processed %d vectors; average ratio of norm to %s is %g'
+        % (len(keys), 'sqrt(dim)' if opts.scaleup else '1', float(ratios.mean())))
     kt.write_vectors(args[1], keys, vectors)
 
 

@@ -110,6 +110,10 @@ def score_trial_list(plda, train_keys, train, num_utts, test_keys, test, trials_
             num_done += scores.size
             total += float(scores.sum(dtype=np.float64))
             total_sq += float(np.square(scores, dtype=np.float64).sum())
+        if not num_done:
+            # Kaldi exits with status 1 when it scored nothing; the scores file is not kept.
+            raise kt.KaldiError('%s: no trial could be scored (%d trials, each with a key '
+                                'missing from the vectors)' % (trials_rx, num_errors))
     return num_done, num_errors, total, total_sq
 
 

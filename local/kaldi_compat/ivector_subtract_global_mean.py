@@ -15,16 +15,18 @@ def main(argv):
     opts, args = parser.parse(argv)
     rspecifier, wspecifier = args[-2], args[-1]
     keys, vectors = kt.read_vector_table(rspecifier)
+    if not keys:
+        # Kaldi exits with status 1 when it wrote nothing, with a mean given or not.
+        raise kt.KaldiError('%s: no vectors to %s' % (
+            rspecifier, 'subtract the mean from' if len(args) == 3 else 'take the mean of'))
     if len(args) == 3:
         mean = kt.read_vector(args[0])
-        if vectors.size and mean.shape[0] != vectors.shape[1]:
+        if mean.shape[0] != vectors.shape[1]:
             raise kt.KaldiError('%s: mean has dimension %d, vectors in %s have %d'
                                 % (args[0], mean.shape[0], rspecifier, vectors.shape[1]))
-    elif keys:
-        mean = vectors.mean(axis=0)
     else:
-        raise kt.KaldiError('%s: no vectors to take the mean of' % rspecifier)
-    if opts.subtract_mean and keys:
+        mean = vectors.mean(axis=0)
+    if opts.subtract_mean:
         vectors = vectors - mean
     kt.write_vectors(wspecifier, keys, vectors)
     log(NAME, 'Wrote %d mean-subtracted vectors' % len(keys))

@@ -53,7 +53,19 @@ def inverse_cholesky(covar, what):
     return inv
 
 
-def inverse_spd(mat, what):
-    """Inverse of a symmetric positive-definite matrix, with a clear error if it is not."""
-    inv_chol = inverse_cholesky(mat, what)
-    return inv_chol.T @ inv_chol
+def inverse_symmetric(mat, what):
+    """Inverse of a symmetric matrix, however badly conditioned, as Kaldi's SpMatrix::Invert:
+    an error only when it is exactly singular or the result is not finite.
+
+    PLDA's E-M inverts covariances whose eigenvalues shrink towards zero in directions
+    the data do not vary in (always-zero dimensions, rank-deficient scatter); they stay
+    positive in exact arithmetic, and Kaldi goes on with them, so we must too. A
+    Cholesky factorisation would refuse them as soon as rounding makes a pivot negative.
+    """
+    try:
+        inv = np.linalg.inv(symmetric(mat))
+    except np.linalg.LinAlgError:
+        raise KaldiError('%s is singular: cannot invert it' % what)
+    if not np.all(np.isfinite(inv)):
+        raise KaldiError('%s is numerically singular: its inverse is not finite' % what)
+    return symmetric(inv)

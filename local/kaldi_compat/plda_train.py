@@ -19,7 +19,7 @@ The maths follow Kaldi's ivector/plda.cc:
 import numpy as np
 
 from data_utils import kaldi_table as kt
-from kaldi_compat.linalg import inverse_cholesky, inverse_spd, sorted_eig, symmetric
+from kaldi_compat.linalg import inverse_cholesky, inverse_symmetric, sorted_eig, symmetric
 from kaldi_compat.plda import Plda
 
 
@@ -57,6 +57,10 @@ def estimate_plda(stats, num_em_iters=10, log=None):
     log = log or (lambda message: None)
     if stats.num_classes == 0:
         raise kt.KaldiError('cannot estimate PLDA with no statistics')
+    if stats.num_examples <= stats.dim:
+        # As Kaldi: fewer vectors than dimensions leave the scatter singular for sure.
+        raise kt.KaldiError('%d training vectors for dimension %d: PLDA needs more vectors '
+                            'than dimensions' % (stats.num_examples, stats.dim))
     dim = stats.dim
     counts = np.asarray(stats.counts, dtype=np.int64)
     means = np.vstack(stats.means)
@@ -72,12 +76,12 @@ def estimate_plda(stats, num_em_iters=10, log=None):
         within_count = float(stats.num_examples - stats.num_classes)
         between_stats = np.zeros((dim, dim))
         between_count = 0.0
-        between_inv = inverse_spd(between, 'between-class covariance')
-        within_inv = inverse_spd(within, 'within-class covariance')
+        between_inv = inverse_symmetric(between, 'between-class covariance')
+        within_inv = inverse_symmetric(within, 'within-class covariance')
         for n, m in groups:
             k = m.shape[0]
-            mixed = inverse_spd(between_inv + n * within_inv,
-                                'PLDA posterior covariance (n = %d)' % n)
+            mixed = inverse_symmetric(between_inv + n * within_inv,
+                                      'PLDA posterior covariance (n = %d)' % n)
             w = (n * m @ within_inv) @ mixed           # rows: w for each class
             m_w = m - w
             between_stats += k * mixed + w.T @ w
@@ -99,12 +103,14 @@ def estimate_plda(stats, num_em_iters=10, log=None):
 
 
 def diagonalising_transform(within, between, log, what='within-class covariance'):
-    """(transform, psi): transform within -> I and between -> diag(psi), psi descending."""
-    eig = np.linalg.eigvalsh(within)
-    if not eig[0] > 1e-12 * eig[-1]:
-        raise kt.KaldiError('%s is singular (smallest eigenvalue %g, largest %g): the vectors '
-                            'vary within speakers in fewer than their %d dimensions; reduce '
-                            'the dimension (LDA/PCA) first' % (what, eig[0], eig[-1], len(eig)))
+    """(transform, psi): transform within -> I and between -> diag(psi), psi descending.
+
+    As Kaldi, any within-class covariance with a Cholesky factor will do: where the
+    vectors do not vary within speakers (always-zero dimensions, rank-deficient
+    scatter), E-M leaves tiny but positive variances, the transform is large there,
+    and the scores are still well defined. Only a covariance that is not positive
+    definite in floating point is an error.
+    """
     inv_chol = inverse_cholesky(within, what)
     between_proj = symmetric(inv_chol @ between @ inv_chol.T)
     psi, u = sorted_eig(between_proj)

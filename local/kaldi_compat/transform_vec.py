@@ -24,10 +24,10 @@ def main(argv):
     opts, args = parser.parse(argv)
     transform = kt.read_matrix(args[0])
     keys, vectors = kt.read_vector_table(args[1])
-    if keys:
-        vectors = apply_transform(transform, vectors, args[0])
-    else:
-        vectors = vectors.reshape(0, transform.shape[0])
+    if not keys:
+        # Kaldi exits with status 1 when it transformed nothing.
+        raise kt.KaldiError('%s: no vectors to transform' % args[1])
+    vectors = apply_transform(transform, vectors, args[0])
     kt.write_vectors(args[2], keys, vectors)
     log(NAME, 'Applied transform to %d vectors' % len(keys))
 
