@@ -22,7 +22,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import numpy as np
 
 from model.cli import UserError, atomic_write, import_tensorflow, report, session_config
-from model.config import config_path, load_config
+from model.config import config_path, graph_module, load_config
 from model.data import load_dataset
 
 PROG = "model.extract"
@@ -59,7 +59,7 @@ def parse_args(argv):
 def compute_embeddings(model_dir, config, vector_sets, batch_size, num_threads=0):
     """mu(x) for every row of each array in ``vector_sets``, with the latest checkpoint."""
     tf = import_tensorflow()
-    from model import vae  # imports TensorFlow
+    vae = graph_module(config.model)  # model.vae or model.dnf; imports TensorFlow
     v1 = tf.compat.v1
     graph = tf.Graph()
     with graph.as_default():
@@ -76,7 +76,7 @@ def compute_embeddings(model_dir, config, vector_sets, batch_size, num_threads=0
                 raise UserError(latest, f"cannot restore checkpoint: {str(exc).splitlines()[0]}") from None
             results = []
             for vectors in vector_sets:
-                out = np.empty((vectors.shape[0], config.code_dim), np.float32)
+                out = np.empty((vectors.shape[0], int(g.mu.shape[-1])), np.float32)
                 for start in range(0, vectors.shape[0], batch_size):
                     out[start:start + batch_size] = sess.run(
                         g.mu, {g.x: vectors[start:start + batch_size]})
