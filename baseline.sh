@@ -8,11 +8,16 @@ stage=0
 lda_dim=150
 pca_dim=150
 lda_total_covariance_factor=0.0
-help_message="Usage: sh baseline.sh [--stage N] [--data DIR] [--eval-sets \"a b\"] [--lda-dim N] [--pca-dim N]"
+score_norm=asnorm       # also report every back-end with AS-norm (local/score_norm.py); none: off
+asnorm_top_n=300        # AS-norm: cohort scores per side in the statistics
+help_message="Usage: sh baseline.sh [--stage N] [--data DIR] [--eval-sets \"a b\"] [--lda-dim N] [--pca-dim N] [--score-norm asnorm|none] [--asnorm-top-n N]"
 
 . ./path.sh || exit 1
 . conf/data.sh
 . local/parse_options.sh || exit 1
+case $score_norm in none|asnorm) ;;
+  *) echo "ERROR ($0): --score-norm must be none or asnorm, got '$score_norm'" >&2; exit 1 ;;
+esac
 echo "baseline.sh: engine for back-end tools: $VV_ENGINE" >&2
 
 if [ $stage -le 0 ]; then
@@ -22,6 +27,7 @@ if [ $stage -le 1 ]; then
   echo "baseline.sh: back-ends on x-vectors ..." >&2
   local/run_backends.sh --train-set "$train_set" --eval-sets "$eval_sets" --lda-dim $lda_dim \
     --pca-dim $pca_dim --lda-total-covariance-factor $lda_total_covariance_factor \
+    --score-norm $score_norm --top-n $asnorm_top_n \
     xvector "$data" "$data" $exp/backend/xvector || exit 1
 fi
 if [ $stage -le 2 ]; then
