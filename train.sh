@@ -22,7 +22,7 @@ init_from=              # for cvae: the VAE model dir to start from (default: $e
 save_every=5            # checkpoint every N epochs (and always at the end)
 dnf_hidden_dim=512      # dnf: width of each coupling layer's MLP (--hidden-dim is the VAEs')
 flow_layers=8           # dnf: affine coupling layers
-dnf_lr=0.001            # dnf: Adam learning rate (--lr is the VAEs')
+dnf_lr=0.001            # dnf: Adam learning rate (--lr is the VAEs'); see README on longer runs
 num_threads=0           # TF intra/inter-op threads; 0 lets TensorFlow decide
 help_message="Usage: sh train.sh [--stage N] [--model \"vae cvae ae dnf\"] [--epochs N] [--batch-size N] [--hidden-dim N] [--code-dim N] [--lr X] [--beta1 X] [--kl-weight X] [--cohesive-weight X] [--seed N] [--init-from DIR] [--save-every N] [--dnf-hidden-dim N] [--flow-layers N] [--dnf-lr X]"
 
