@@ -2,22 +2,27 @@
 # eval.sh: v-/c-/a-vectors out of the trained models, the five back-ends on each, and the
 # results table (with the x-vector rows of baseline.sh) like the paper's Table 1.
 #
-#   sh eval.sh [--model "vae cvae ae"] [--lda-dim 150] [--pca-dim 150] [--stage N] ...
+#   sh eval.sh [--model "vae cvae ae dnf"] [--lda-dim 150] [--pca-dim 150] [--score-norm none] [--stage N] ...
 # Vectors: $exp/vectors/<model>/<train-set|set/enroll|set/test>/xvector.{ark,scp} (Kaldi float
 # vectors, the code mean mu(x)) with utt2spk and spk2utt, so Kaldi's tools read them directly.
 stage=0
-model="vae cvae ae"
+model="vae cvae ae dnf"
 lda_dim=150
 pca_dim=150
 lda_total_covariance_factor=0.0
 analysis=true           # stage 4: Gaussianity table (Table 2), DET plots and score histograms
 nj=1                    # parallel jobs for extraction and scoring ($train_cmd, from cmd.sh)
-help_message="Usage: sh eval.sh [--stage N] [--model \"vae cvae ae\"] [--lda-dim N] [--pca-dim N] [--data DIR] [--eval-sets \"a b\"] [--nj N]"
+score_norm=asnorm       # also report every back-end with AS-norm (local/score_norm.py); none: off
+asnorm_top_n=300        # AS-norm: cohort scores per side in the statistics
+help_message="Usage: sh eval.sh [--stage N] [--model \"vae cvae ae dnf\"] [--lda-dim N] [--pca-dim N] [--score-norm asnorm|none] [--asnorm-top-n N] [--data DIR] [--eval-sets \"a b\"] [--nj N]"
 
 . ./path.sh || exit 1
 . ./cmd.sh
 . conf/data.sh
 . local/parse_options.sh || exit 1
+case $score_norm in none|asnorm) ;;
+  *) echo "ERROR ($0): --score-norm must be none or asnorm, got '$score_norm'" >&2; exit 1 ;;
+esac
 . local/lock.sh
 # Paths first: a refused path must not leave a lock file behind.
 local/check_paths.sh eval.sh "$data" "$exp" && take_lock $exp eval.sh || exit 1
@@ -45,6 +50,7 @@ if [ $stage -le 2 ]; then
     echo "eval.sh: back-ends on $m vectors ..." >&2
     local/run_backends.sh --nj $nj --train-set "$train_set" --eval-sets "$eval_sets" --lda-dim $lda_dim \
       --pca-dim $pca_dim --lda-total-covariance-factor $lda_total_covariance_factor \
+      --score-norm $score_norm --top-n $asnorm_top_n \
       $m $exp/vectors/$m "$data" $exp/backend/$m || exit 1
   done
 fi
@@ -74,7 +80,7 @@ if [ $stage -le 4 ] && [ "$analysis" = true ]; then
       named=""
       for fe in xvector $model; do
         case $fe in xvector) label=x-vector ;; ae) label=a-vector ;; vae) label=v-vector ;;
-                    cvae) label=c-vector ;; *) label=$fe ;; esac
+                    cvae) label=c-vector ;; dnf) label=n-vector ;; *) label=$fe ;; esac
         [ -f $exp/backend/$fe/$set/scores_$b ] && named="$named $label=$exp/backend/$fe/$set/scores_$b"
       done
       $train_cmd $plots/log/${set}_$b.log python3 local/plot_det.py --trials $data/$set/trials \

@@ -1,14 +1,15 @@
 #!/bin/sh
 # train.sh: train the front-ends on the training x-vectors (TF1 graph mode).
 #   vae  = v-vector (VAE code mean),  cvae = c-vector (VAE + speaker cohesive loss,
-#   initialised from the trained VAE, as in the paper),  ae = a-vector (plain auto-encoder).
+#   initialised from the trained VAE, as in the paper),  ae = a-vector (plain auto-encoder),
+#   dnf  = n-vector (discriminative normalisation flow, Cai et al. 2021; model/dnf.py).
 #
 #   sh train.sh [--model "vae cvae ae"] [--epochs 30] [--kl-weight 1.0] ...
 # Every variable below is an option (--name value). Re-running resumes each model from
 # its latest checkpoint; a finished model is left as it is unless --epochs is raised.
 # Jobs run through $train_cmd / $cuda_cmd (cmd.sh); one run at a time per --exp dir.
 stage=0
-model="vae cvae ae"     # which to train, in this order (cvae needs vae unless --init-from)
+model="vae cvae ae dnf" # which to train, in this order (cvae needs vae unless --init-from)
 epochs=12
 batch_size=128
 hidden_dim=1800
@@ -20,8 +21,11 @@ cohesive_weight=0.1
 seed=777
 init_from=              # for cvae: the VAE model dir to start from (default: $exp/vae)
 save_every=5            # checkpoint every N epochs (and always at the end)
+dnf_hidden_dim=512      # dnf: width of each coupling layer's MLP (--hidden-dim is the VAEs')
+flow_layers=8           # dnf: affine coupling layers
+dnf_lr=0.001            # dnf: Adam learning rate (--lr is the VAEs'); see README on longer runs
 num_threads=0           # TF intra/inter-op threads; 0 lets TensorFlow decide
-help_message="Usage: sh train.sh [--stage N] [--model \"vae cvae ae\"] [--epochs N] [--batch-size N] [--hidden-dim N] [--code-dim N] [--lr X] [--beta1 X] [--kl-weight X] [--cohesive-weight X] [--seed N] [--init-from DIR] [--save-every N]"
+help_message="Usage: sh train.sh [--stage N] [--model \"vae cvae ae dnf\"] [--epochs N] [--batch-size N] [--hidden-dim N] [--code-dim N] [--lr X] [--beta1 X] [--kl-weight X] [--cohesive-weight X] [--seed N] [--init-from DIR] [--save-every N] [--dnf-hidden-dim N] [--flow-layers N] [--dnf-lr X]"
 
 . ./path.sh || exit 1
 . ./cmd.sh
@@ -46,7 +50,9 @@ if [ $stage -le 1 ]; then
     case $m in
       vae|ae) init="" ;;
       cvae) init="--init-from ${init_from:-$exp/vae}" ;;
-      *) echo "ERROR (train.sh): unknown model '$m' (use vae, cvae or ae)" >&2; exit 1 ;;
+      # Given last, these override --hidden-dim and --lr for the flow.
+      dnf) init="--hidden-dim $dnf_hidden_dim --flow-layers $flow_layers --lr $dnf_lr" ;;
+      *) echo "ERROR (train.sh): unknown model '$m' (use vae, cvae, ae or dnf)" >&2; exit 1 ;;
     esac
     echo "train.sh: training $m in $exp/$m (log: $exp/$m/log/train.log) ..." >&2
     log=$exp/$m/log/train.log

@@ -12,9 +12,13 @@ import sys
 
 from data_utils.kaldi_table import make_temp_beside
 
-FRONT_ENDS = [('xvector', 'x-vector'), ('ae', 'a-vector'), ('vae', 'v-vector'), ('cvae', 'c-vector')]
+FRONT_ENDS = [('xvector', 'x-vector'), ('ae', 'a-vector'), ('vae', 'v-vector'), ('cvae', 'c-vector'),
+              ('dnf', 'n-vector')]
 BACKENDS = [('cosine', 'Cosine'), ('pca_cosine', 'PCA+Cosine'), ('plda', 'PLDA'),
             ('lda_plda', 'LDA+PLDA'), ('pca_plda', 'PCA+PLDA')]
+# Each back-end's AS-norm rows (run_backends.sh --score-norm asnorm) right after its plain ones.
+BACKENDS = [row for name, label in BACKENDS
+            for row in ((name, label), (name + '_asnorm', label + '+AS-norm'))]
 KEY = ('front_end', 'backend', 'set')
 
 

@@ -11,6 +11,8 @@
 # Everything is done by Kaldi's tools (or ours of the same names), as in Kaldi's sitw/v2 recipe:
 # the training mean is subtracted everywhere (cosine included), LDA/PCA are trained on the
 # centred training vectors, PLDA on the centred, projected, length-normalised ones.
+# --score-norm asnorm adds <backend>_asnorm scores (local/score_norm.py): AS-norm with the
+# training speakers' mean vectors as the cohort, taken through each back-end's own steps.
 train_set=train
 eval_sets="sitw_dev sitw_eval"
 lda_dim=150
@@ -24,10 +26,15 @@ adapt_from=         # data dir: adapt the PLDAs to its vectors without labels (i
 within_covar_scale=0.3       # Kaldi's defaults for ivector-adapt-plda
 between_covar_scale=0.7
 mean_diff_scale=1.0
+score_norm=none     # asnorm: also score every back-end with AS-norm (scores_<backend>_asnorm)
+top_n=300           # AS-norm: cohort scores per side in the statistics
 stage=0
 nj=1                # scoring jobs per back-end and set; the trials are split into nj parts
 cmd=${train_cmd:-local/run_log.sh}   # job runner, run.pl-style (cmd.sh)
 . local/parse_options.sh || exit 1
+case $score_norm in none|asnorm) ;;
+  *) echo "ERROR ($0): --score-norm must be none or asnorm, got '$score_norm'" >&2; exit 1 ;;
+esac
 if [ $# -ne 4 ]; then
   echo "Usage: $0 [options] <front-end> <vector-root> <data-root> <out-dir>" >&2; exit 1
 fi
@@ -46,6 +53,9 @@ if [ $stage -le 0 ] && [ -n "$models_from" ]; then
   for f in $model_files; do
     cp "$models_from/$f" "$out/$f" || { echo "ERROR ($0): $models_from/$f: missing" >&2; exit 1; }
   done
+  if [ "$score_norm" = asnorm ]; then
+    cp "$models_from/cohort.ark" "$out/" || { echo "ERROR ($0): $models_from/cohort.ark: missing (AS-norm cohort)" >&2; exit 1; }
+  fi
 elif [ $stage -le 0 ]; then
   train_dir=$vroot/$train_set
   train_vec=$(local/vectors_of.sh "$train_dir") || exit 1
@@ -65,6 +75,10 @@ elif [ $stage -le 0 ]; then
       "ark:$centred transform-vec $out/$proj.mat ark:- ark:- | ivector-normalize-length ark:- ark:- |" \
       $out/${proj}_plda || exit 1
   done
+  if [ "$score_norm" = asnorm ]; then
+    # AS-norm cohort: one mean vector per training speaker.
+    $run $log/cohort.log ivector-mean "ark:$train_dir/spk2utt" "$train_vec" ark:$out/cohort.ark || exit 1
+  fi
 fi
 
 if [ $stage -le 0 ] && [ -n "$adapt_from" ]; then
@@ -130,12 +144,25 @@ if [ $stage -le 1 ]; then
         n=1; while [ $n -le $nj ]; do cat $sdir/split$nj/$n/scores_$backend || exit 1; n=$((n + 1)); done \
           > $sdir/scores_$backend.tmp && mv $sdir/scores_$backend.tmp $sdir/scores_$backend || exit 1
       fi
+      if [ "$score_norm" = asnorm ]; then
+        # The cohort goes through the same steps as the test vectors.
+        case $backend in
+          *cosine) norm_opts=""; unit="--scaleup=false" ;;
+          *plda) norm_opts="--plda=$out/$backend --num-utts=ark:$sdir/num_utts.ark"; unit="" ;;
+        esac
+        cohort="ark:ivector-subtract-global-mean $out/mean.vec ark:$out/cohort.ark ark:- | $proj ivector-normalize-length $unit ark:- ark:- |"
+        $run $log/$set.${backend}_asnorm.log python3 local/score_norm.py --top-n=$top_n $norm_opts \
+          "$models" "$tests" "$cohort" $sdir/scores_$backend $sdir/scores_${backend}_asnorm || exit 1
+      fi
     done
   done
 fi
 
 if [ $stage -le 2 ]; then
   # EER by compute-eer and minDCF by sid/compute_min_dcf.py, gathered into results.tsv.
+  if [ "$score_norm" = asnorm ]; then
+    backends=$(for b in $backends; do printf '%s %s_asnorm ' $b $b; done)
+  fi
   rows=$out/.results.tsv.tmp
   header="front_end	backend	set	eer"
   for p in $p_targets; do header="$header	mindcf_$p"; done

@@ -15,7 +15,7 @@ ood_data=data/demo/shifted
 ood_trials=
 folds=3
 seed=7
-model="vae cvae ae"
+model="vae cvae ae dnf"
 schemes="1 2 3"
 train_opts=""
 lda_dim=150
@@ -79,11 +79,12 @@ if [ $stage -le 2 ]; then
           2) # The recipes themselves, pointed at the fold: its training part and its trials.
              fold_exp=$ood/scheme2/exp_$set
              if [ $fe = xvector ]; then
-               sh baseline.sh --data $ood/folds --train-set $set/train --eval-sets $set --exp $fold_exp $dims || exit 1
+               sh baseline.sh --data $ood/folds --train-set $set/train --eval-sets $set --exp $fold_exp $dims \
+                 --score-norm none || exit 1
              else
                sh train.sh --data $ood/folds --train-set $set/train --exp $fold_exp --model $fe $train_opts || exit 1
                sh eval.sh --data $ood/folds --train-set $set/train --eval-sets $set --exp $fold_exp --model $fe \
-                 --analysis false $dims || exit 1
+                 --analysis false --score-norm none $dims || exit 1
              fi
              mkdir -p $out/$set && cp $fold_exp/backend/$fe/$set/scores_* $out/$set/ || exit 1 ;;
         esac

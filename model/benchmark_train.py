@@ -1,7 +1,10 @@
 """Training throughput (samples/s) of the paper-size models on random data.
 
-    python -m model.benchmark_train [--models vae ae] [--steps 200] [--batch-size 128]
+    python -m model.benchmark_train [--models vae ae dnf] [--steps 200] [--batch-size 128]
         [--input-dim 512] [--hidden-dim 1800] [--code-dim 200] [--num-threads 0]
+        [--dnf-hidden-dim 512] [--flow-layers 8]
+
+dnf runs at its own recipe size (train.sh's dnf_hidden_dim and flow_layers).
 
 Times the same session.run(train_op) with feed_dict that model.train uses,
 after a few warm-up steps (the first steps include graph optimisation and
@@ -17,7 +20,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import numpy as np
 
 from model.cli import import_tensorflow, session_config
-from model.config import MODEL_TYPES, ModelConfig
+from model.config import MODEL_TYPES, SPEAKER_MEAN_MODELS, ModelConfig, graph_module
 
 WARMUP_STEPS = 10
 
@@ -30,24 +33,27 @@ def parse_args(argv):
     p.add_argument("--input-dim", type=int, default=512)
     p.add_argument("--hidden-dim", type=int, default=1800)
     p.add_argument("--code-dim", type=int, default=200)
-    p.add_argument("--num-spk", type=int, default=1000, help="speakers in the random data (cvae)")
+    p.add_argument("--dnf-hidden-dim", type=int, default=512, help="width of the dnf's coupling MLPs")
+    p.add_argument("--flow-layers", type=int, default=8, help="dnf coupling layers")
+    p.add_argument("--num-spk", type=int, default=1000, help="speakers in the random data (cvae, dnf)")
     p.add_argument("--num-threads", type=int, default=0)
     return p.parse_args(argv)
 
 
 def benchmark(tf, model, args):
     """-> samples/s of the timed steps."""
-    from model import vae
+    vae = graph_module(model)
     v1 = tf.compat.v1
     rng = np.random.RandomState(0)
     # A pool of batches, so each step copies fresh rows as training does.
     pool = rng.randn(8, args.batch_size, args.input_dim).astype(np.float32)
-    means = rng.randn(args.num_spk, args.code_dim).astype(np.float32)
-    config = ModelConfig(model=model, input_dim=args.input_dim, hidden_dim=args.hidden_dim,
-                         code_dim=args.code_dim)
+    config = ModelConfig(model=model, input_dim=args.input_dim, code_dim=args.code_dim,
+                         hidden_dim=args.dnf_hidden_dim if model == "dnf" else args.hidden_dim,
+                         flow_layers=args.flow_layers)
     graph = tf.Graph()
     with graph.as_default():
         g = vae.build_graph(args.input_dim, config)
+        means = rng.randn(args.num_spk, int(g.mu.shape[-1])).astype(np.float32)
         init = v1.global_variables_initializer()
         with v1.Session(graph=graph, config=session_config(tf, args.num_threads)) as sess:
             sess.run(init)
@@ -55,7 +61,7 @@ def benchmark(tf, model, args):
 
             def step(i):
                 feed = {g.x: pool[i % len(pool)]}
-                if model == "cvae":
+                if model in SPEAKER_MEAN_MODELS:
                     spk = rng.randint(0, args.num_spk, args.batch_size)
                     present, local = np.unique(spk, return_inverse=True)
                     feed[g.spk_idx] = local.reshape(-1).astype(np.int32)

@@ -11,19 +11,25 @@ Only the architecture is binding for a re-run: a checkpoint cannot be restored
 into a graph of a different shape.
 """
 import dataclasses
+import importlib
 import json
 import os
 from typing import Optional
 
 from model.cli import UserError, atomic_write
 
-MODEL_TYPES = ("vae", "cvae", "ae")
+MODEL_TYPES = ("vae", "cvae", "ae", "dnf")
+# The module that builds each model type's graph (imported lazily: it imports TensorFlow).
+GRAPH_MODULES = {"vae": "model.vae", "cvae": "model.vae", "ae": "model.vae", "dnf": "model.dnf"}
+# Models whose loss needs each speaker's mean embedding, recomputed every epoch
+# over the whole training set and fed per batch (the trainer's speaker_means()).
+SPEAKER_MEAN_MODELS = ("cvae", "dnf")
 CONFIG_NAME = "config.json"
 CONFIG_VERSION = 1
 
 # Fields that fix the shapes of the variables in a checkpoint (and, for the
 # model type, what the variables mean).  A re-run must agree on all of them.
-ARCHITECTURE_FIELDS = ("model", "input_dim", "hidden_dim", "code_dim")
+ARCHITECTURE_FIELDS = ("model", "input_dim", "hidden_dim", "code_dim", "flow_layers")
 
 
 @dataclasses.dataclass
@@ -46,13 +52,14 @@ class ModelConfig:
     beta1: float = 0.5
     kl_weight: float = 1.0
     cohesive_weight: float = 1.0
+    flow_layers: int = 8              # dnf: affine coupling layers (hidden_dim is their MLPs' width)
     seed: int = 0
 
     def validate(self):
         """Raise ValueError naming the first bad field."""
         if self.model not in MODEL_TYPES:
             raise ValueError(f"model must be one of {', '.join(MODEL_TYPES)}, got {self.model!r}")
-        for name in ("hidden_dim", "code_dim"):
+        for name in ("hidden_dim", "code_dim", "flow_layers"):
             value = getattr(self, name)
             if not isinstance(value, int) or value <= 0:
                 raise ValueError(f"{name} must be a positive integer, got {value!r}")
@@ -95,6 +102,11 @@ class ModelConfig:
         return [f"{name} {getattr(self, name)!r} != {getattr(other, name)!r}"
                 for name in ARCHITECTURE_FIELDS
                 if getattr(self, name) != getattr(other, name)]
+
+
+def graph_module(model_type):
+    """The module with build_graph / loss_terms / model_variables for this model type."""
+    return importlib.import_module(GRAPH_MODULES[model_type])
 
 
 def config_path(model_dir):

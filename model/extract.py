@@ -31,7 +31,7 @@ import numpy as np
 
 from model.checkpoints import restore_newest_intact
 from model.cli import UserError, atomic_write, import_tensorflow, report, session_config
-from model.config import config_path, load_config
+from model.config import config_path, graph_module, load_config
 from model.data import load_dataset
 
 PROG = "model.extract"
@@ -85,7 +85,7 @@ class Model:
 
     def __init__(self, model_dir, config, num_threads=0):
         tf = import_tensorflow()
-        from model import vae  # imports TensorFlow
+        vae = graph_module(config.model)  # model.vae or model.dnf; imports TensorFlow
         v1 = tf.compat.v1
         graph = tf.Graph()
         with graph.as_default():
@@ -102,6 +102,11 @@ class Model:
         if restored is None:
             self.sess.close()
             raise UserError(model_dir, "no checkpoint found")
+
+    @property
+    def output_dim(self):
+        """The embedding's dimension: the code's (vae, cvae, ae) or the input's (dnf)."""
+        return int(self.g.mu.shape[-1])
 
     def __call__(self, batch):
         return self.sess.run(self.g.mu, {self.g.x: batch})
@@ -256,7 +261,7 @@ def run(args):
                 batches = table_batches(source, config.input_dim, args.batch_size, args.model_dir)
                 speakers = None
             count = embed(model, source, batches, wspecifier, npz_out, speakers)
-            print(f"{PROG}: wrote {count} embeddings of dimension {config.code_dim}"
+            print(f"{PROG}: wrote {count} embeddings of dimension {model.output_dim}"
                   f" to {wspecifier or npz_out}", flush=True)
     finally:
         model.close()

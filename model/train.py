@@ -22,8 +22,8 @@ import numpy as np
 
 from model.checkpoints import restore_newest_intact
 from model.cli import UserError, import_tensorflow, report, session_config
-from model.config import (MODEL_TYPES, ModelConfig, config_path, load_config,
-                          save_config)
+from model.config import (MODEL_TYPES, SPEAKER_MEAN_MODELS, ModelConfig, config_path,
+                          graph_module, load_config, save_config)
 from model.data import column_mean_std, load_dataset
 
 PROG = "model.train"
@@ -36,7 +36,7 @@ TRAINING_DEFAULTS = {"epochs": 50, "batch_size": 128, "save_every": 5}
 DIVERGENCE_GROWTH = 1e3
 DIVERGENCE_FLOOR = 1.0
 MODEL_OPTIONS = ("model", "hidden_dim", "code_dim", "lr", "beta1",
-                 "kl_weight", "cohesive_weight", "seed")
+                 "kl_weight", "cohesive_weight", "flow_layers", "seed")
 
 
 def _int_at_least(low):
@@ -62,6 +62,7 @@ def parse_args(argv):
     p.add_argument("--beta1", type=float, help="Adam beta1 (default 0.5)")
     p.add_argument("--kl-weight", type=float, help="weight of the KL term (default 1)")
     p.add_argument("--cohesive-weight", type=float, help="weight of the cohesive loss, cvae (default 1)")
+    p.add_argument("--flow-layers", type=_int_at_least(1), help="dnf: affine coupling layers (default 8)")
     p.add_argument("--seed", type=_int_at_least(0), help="default 0")
     p.add_argument("--init-from", metavar="DIR",
                    help="start from the encoder/decoder weights of this model directory")
@@ -149,7 +150,7 @@ def speaker_means(sess, g, vectors, spk_index, num_spk):
     """Mean code mu(x) per speaker over the whole training set, with the current
     weights (the paper recomputes these at the start of every epoch).  Sums are
     accumulated batch by batch so the codes of all utterances are never held."""
-    sums = np.zeros((num_spk, g.config.code_dim), np.float64)
+    sums = np.zeros((num_spk, int(g.mu.shape[-1])), np.float64)
     for start in range(0, vectors.shape[0], EVAL_BATCH):
         mu = sess.run(g.mu, {g.x: vectors[start:start + EVAL_BATCH]})
         np.add.at(sums, spk_index[start:start + EVAL_BATCH], mu)
@@ -189,14 +190,15 @@ def scalar_summary(tf, values, prefix):
 def train(args, data, config, training):
     """Build the graph, restore or initialise, run the epochs.  Returns exit status."""
     tf = import_tensorflow()
-    from model import vae  # imports TensorFlow
+    vae = graph_module(config.model)  # model.vae or model.dnf; imports TensorFlow
     v1 = tf.compat.v1
 
     model_dir = args.model_dir
     epochs, batch_size, save_every = training["epochs"], training["batch_size"], training["save_every"]
     n = data.num_vectors
     cvae = config.model == "cvae"
-    num_spk = data.spk_labels.shape[0] if cvae else 0
+    fed_means = config.model in SPEAKER_MEAN_MODELS
+    num_spk = data.spk_labels.shape[0] if fed_means else 0
 
     graph = tf.Graph()
     with graph.as_default():
@@ -250,14 +252,14 @@ def train(args, data, config, training):
             start_time = time.time()
             lowest = None   # lowest loss of this run, for the divergence check
             for epoch in range(done, epochs):
-                means = speaker_means(sess, g, data.vectors, data.spk_index, num_spk) if cvae else None
+                means = speaker_means(sess, g, data.vectors, data.spk_index, num_spk) if fed_means else None
                 order = epoch_order(config.seed, epoch, n)
                 sums = dict.fromkeys(terms, 0.0)
                 epoch_start = time.time()
                 for start in range(0, n, batch_size):
                     rows = order[start:start + batch_size]
                     feed = {g.x: data.vectors[rows]}
-                    if cvae:
+                    if fed_means:
                         # Feed only the speakers of this batch (re-indexed): same
                         # loss as the full table, without copying it every step.
                         present, local = np.unique(data.spk_index[rows], return_inverse=True)
@@ -317,8 +319,8 @@ def run(args):
     if model_type is None and os.path.exists(config_path(args.model_dir)):
         model_type = load_config(args.model_dir)[0].model
     # Memory-mapped: a VoxCeleb-size set (1.2M x 512) trains without a copy in memory.
-    data = load_dataset(args.train_npz, need_speakers=(model_type == "cvae"), load_utt_ids=False,
-                        mmap=True)
+    data = load_dataset(args.train_npz, need_speakers=(model_type in SPEAKER_MEAN_MODELS),
+                        load_utt_ids=False, mmap=True)
     config, training, _ = resolve_settings(args, data.dim)
     if args.init_from and not has_checkpoint(args.model_dir):
         check_init_source(args.init_from, config)

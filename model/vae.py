@@ -73,12 +73,13 @@ def cohesive_loss(mu, spk_idx, spk_means):
 
 # --------------------------------------------------------------------------- layers
 
-def dense(inputs, units, name, activation=None):
-    """Fully connected layer with variables ``<name>/kernel`` and ``<name>/bias``."""
+def dense(inputs, units, name, activation=None, kernel_initializer=None):
+    """Fully connected layer with variables ``<name>/kernel`` and ``<name>/bias``
+    (Glorot-uniform kernel unless ``kernel_initializer`` is given)."""
     in_dim = int(inputs.shape[-1])  # static; TF 1.15 returns a Dimension
     with v1.variable_scope(name):
         kernel = v1.get_variable("kernel", [in_dim, units], tf.float32,
-                                 initializer=v1.glorot_uniform_initializer())
+                                 initializer=kernel_initializer or v1.glorot_uniform_initializer())
         bias = v1.get_variable("bias", [units], tf.float32,
                                initializer=v1.zeros_initializer())
         out = tf.nn.bias_add(tf.matmul(inputs, kernel), bias)
@@ -105,22 +106,27 @@ def decoder(z, hidden_dim, output_dim):
         return dense(h, output_dim, "output")
 
 
-def model_variables(graph=None):
+def model_variables(graph=None, scopes=(ENCODER_SCOPE, DECODER_SCOPE, INPUT_NORM_SCOPE)):
     """Encoder/decoder weights and the input standardisation: what ``--init-from``
-    restores (Adam's slots, the step and epoch counters are left out)."""
+    restores (Adam's slots, the step and epoch counters are left out).  ``scopes``:
+    the top-level variable scopes that hold the model (model.dnf passes its own)."""
     graph = graph or v1.get_default_graph()
     return [var for var in graph.get_collection(v1.GraphKeys.GLOBAL_VARIABLES)
-            if var.op.name.split("/")[0] in (ENCODER_SCOPE, DECODER_SCOPE, INPUT_NORM_SCOPE)
+            if var.op.name.split("/")[0] in scopes
             and "Adam" not in var.op.name]
 
 
 # --------------------------------------------------------------------------- graph
 
-def build_graph(input_dim, config, training=True):
-    """Build the model in the current default graph and return a ``Graph``.
+GraphInputs = collections.namedtuple("GraphInputs", [
+    "input_dim", "x", "spk_idx", "spk_means", "global_step", "epoch", "increment_epoch",
+    "input_mean", "input_std", "x_std"])
 
-    ``training=False`` leaves out the optimiser (extraction needs no Adam slots).
-    """
+
+def graph_inputs(input_dim, config, embedding_dim):
+    """What every model's graph starts with (shared with model.dnf): checks, the
+    placeholders, the step and epoch counters, and the input standardisation.
+    ``embedding_dim`` is the width of the fed speaker means."""
     if tf.executing_eagerly():
         raise RuntimeError("build_graph needs graph mode: call it inside "
                            "`with tf.Graph().as_default():`")
@@ -134,7 +140,7 @@ def build_graph(input_dim, config, training=True):
 
     x = v1.placeholder(tf.float32, [None, input_dim], name="x")
     spk_idx = v1.placeholder(tf.int32, [None], name="spk_idx")
-    spk_means = v1.placeholder(tf.float32, [None, config.code_dim], name="spk_means")
+    spk_means = v1.placeholder(tf.float32, [None, embedding_dim], name="spk_means")
 
     global_step = v1.train.get_or_create_global_step()
     # Finished epochs, saved in the checkpoint so a resumed run knows where it is.
@@ -154,6 +160,17 @@ def build_graph(input_dim, config, training=True):
         input_std = v1.get_variable("std", [input_dim], tf.float32,
                                     initializer=v1.ones_initializer(), trainable=False)
     x_std = (x - input_mean) / input_std
+    return GraphInputs(input_dim, x, spk_idx, spk_means, global_step, epoch, increment_epoch,
+                       input_mean, input_std, x_std)
+
+
+def build_graph(input_dim, config, training=True):
+    """Build the model in the current default graph and return a ``Graph``.
+
+    ``training=False`` leaves out the optimiser (extraction needs no Adam slots).
+    """
+    (input_dim, x, spk_idx, spk_means, global_step, epoch, increment_epoch,
+     input_mean, input_std, x_std) = graph_inputs(input_dim, config, config.code_dim)
 
     is_ae = config.model == "ae"
     mu, sigma = encoder(x_std, config.hidden_dim, config.code_dim, with_sigma=not is_ae)

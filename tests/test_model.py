@@ -207,7 +207,7 @@ def test_training_lowers_loss(model, tmp_path, capsys):
     assert os.path.isdir(tmp_path / model / "tb") and os.listdir(tmp_path / model / "tb")
 
 
-@pytest.mark.parametrize("model", ["vae", "cvae"])
+@pytest.mark.parametrize("model", ["vae", "cvae", "dnf"])
 def test_resume_is_exact(model, tmp_path, capsys):
     data = make_npz(tmp_path / "train.npz", per_spk=20)  # 160 vectors: 5 steps/epoch
     args = ["--train-npz", data, "--model", model, "--seed", 5, "--save-every", 1] + SMALL

@@ -16,8 +16,9 @@ from helpers import ROOT
 TINY = DemoConfig(dim=128, latent_dim=48, speaker_dim=24, session_dim=16, train_speakers=200,
                   utts_per_train_speaker=8, eval_speakers=40, test_utts_per_speaker=4,
                   nontarget_per_model=12, domain_speakers=40, seed=11)
-FRONT_ENDS = ['x-vector', 'a-vector', 'v-vector', 'c-vector']
+FRONT_ENDS = ['x-vector', 'a-vector', 'v-vector', 'c-vector', 'n-vector']
 BACKENDS = ['Cosine', 'PCA+Cosine', 'PLDA', 'LDA+PLDA', 'PCA+PLDA']
+WITH_ASNORM = BACKENDS + [b + '+AS-norm' for b in BACKENDS]   # eval.sh's default table
 
 
 def recipe(script, *options, kaldi_root=None):
@@ -41,7 +42,8 @@ def demo_run(tmp_path_factory):
     dims = ['--lda-dim', 20, '--pca-dim', 20]
     baseline = recipe('baseline.sh', *paths, *dims)
     recipe('train.sh', *paths, '--epochs', 15, '--hidden-dim', 256, '--code-dim', 32,
-           '--lr', 0.001, '--batch-size', 64, '--num-threads', 2)
+           '--lr', 0.001, '--batch-size', 64, '--num-threads', 2, '--dnf-hidden-dim', 64,
+           '--flow-layers', 4)
     evaluation = recipe('eval.sh', *paths, *dims)
     return exp, baseline, evaluation
 
@@ -62,7 +64,7 @@ def test_results_table_has_every_cell(demo_run):
     header, rows = table_rows(exp)
     assert header[2:] == ['%s %s' % (s, m) for s in ('sitw_dev', 'sitw_eval')
                           for m in ('EER(%)', 'minDCF(0.01)', 'minDCF(0.001)')]
-    assert set(rows) == {(b, f) for b in BACKENDS for f in FRONT_ENDS}
+    assert set(rows) == {(b, f) for b in WITH_ASNORM for f in FRONT_ENDS}
     for key, cells in rows.items():
         for name, value in cells.items():
             number = float(value)                     # '-' (a missing cell) fails here
@@ -87,7 +89,7 @@ def test_gaussianity_table_and_plots(demo_run):
     exp, _, evaluation = demo_run
     tsv = (exp / 'results' / 'gaussianity.tsv').read_text().splitlines()
     front_ends = {line.split('\t')[0] for line in tsv[1:]}
-    assert front_ends == {'xvector', 'ae', 'vae', 'cvae'}
+    assert front_ends == {'xvector', 'ae', 'vae', 'cvae', 'dnf'}
     assert 'Gaussianity of the training set' in evaluation.stdout
     plots = exp / 'results' / 'plots'
     for s in ('sitw_dev', 'sitw_eval'):
