@@ -549,22 +549,112 @@ def read_vectors(rspecifier):
 
 def read_vector_table(rspecifier, dtype=np.float64):
     """All vectors of a table as (keys, N x D matrix); dims must agree, keys be unique."""
-    keys, rows, dim = [], [], None
+    keys, chunks = [], []
     seen = set()
     name = parse_rspecifier(rspecifier)[2]
+    for chunk_keys, chunk in read_vector_chunks(rspecifier, dtype=dtype):
+        for key in chunk_keys:
+            if key in seen:
+                raise KaldiError('%s: key %s appears twice' % (describe(name), key))
+            seen.add(key)
+        keys.extend(chunk_keys)
+        chunks.append(chunk)
+    matrix = np.concatenate(chunks) if chunks else np.zeros((0, 0), dtype)
+    return keys, matrix
+
+
+def read_vector_chunks(rspecifier, chunk_rows=10000, dtype=np.float64):
+    """Iterate (keys, rows x D matrix) over a table, at most chunk_rows rows at a time.
+
+    The streaming form of read_vector_table: memory stays bounded by one chunk
+    whatever the table's size. Dimensions must agree (keys are not checked for
+    repeats: that would need every key in memory).
+    """
+    name = parse_rspecifier(rspecifier)[2]
+    keys, rows, dim = [], [], None
     for key, vec in read_vectors(rspecifier):
         if dim is None:
             dim = vec.shape[0]
         elif vec.shape[0] != dim:
             raise KaldiError('%s: key %s has dimension %d, earlier vectors have %d'
                              % (describe(name), key, vec.shape[0], dim))
-        if key in seen:
-            raise KaldiError('%s: key %s appears twice' % (describe(name), key))
-        seen.add(key)
         keys.append(key)
         rows.append(vec)
-    matrix = np.vstack(rows).astype(dtype) if rows else np.zeros((0, 0), dtype)
-    return keys, matrix
+        if len(rows) == chunk_rows:
+            yield keys, np.vstack(rows).astype(dtype, copy=False)
+            keys, rows = [], []
+    if rows:
+        yield keys, np.vstack(rows).astype(dtype, copy=False)
+
+
+class VectorWriter:
+    """A table of vectors written chunk by chunk (ark or ark,scp; atomic for files).
+
+        with VectorWriter('ark:out.ark') as writer:
+            writer.write(keys, matrix)
+
+    `binary` overrides the wspecifier's ',t' option when given. Nothing is left
+    behind if the block raises.
+    """
+
+    def __init__(self, wspecifier, binary=None, double=False):
+        self.ark_name, scp_name, spec_binary = parse_wspecifier(wspecifier)
+        self.binary = spec_binary if binary is None else binary
+        self.double = double
+        self.num_written = 0
+        self._outputs = [_open_wx(self.ark_name)] + ([_open_wx(scp_name)] if scp_name else [])
+        self._scp = self._outputs[1].stream if scp_name else None
+        if scp_name and not isinstance(self._outputs[0], _AtomicFile):
+            self.abort()
+            raise KaldiError("'%s': ark,scp needs a real ark file for the offsets" % wspecifier)
+        self._ark = self._outputs[0].stream
+
+    def write(self, keys, matrix):
+        matrix = np.asarray(matrix)
+        if matrix.ndim != 2 or len(keys) != matrix.shape[0]:
+            raise KaldiError('%s: %d keys for a matrix of shape %s'
+                             % (self.ark_name, len(keys), matrix.shape))
+        _check_finite(matrix, '%s: vectors to write' % self.ark_name)
+        ark = self._ark
+        scp_lines = []
+        if self.binary:
+            # Kaldi's record: "key \0BFV \4<int32 dim><floats>" (DV for doubles).
+            header = (b' \0B' + (b'DV ' if self.double else b'FV ')
+                      + struct.pack('<bi', 4, matrix.shape[1]))
+            rows = np.ascontiguousarray(matrix, dtype='<f8' if self.double else '<f4')
+        for key, row in zip(keys, rows if self.binary else matrix):
+            if not key or any(c in key for c in ' \t\n'):
+                raise KaldiError("%s: invalid key %r" % (self.ark_name, key))
+            encoded = key.encode('latin1')
+            if self._scp:
+                # The offset points just past "key ", where Kaldi's scp offsets point.
+                scp_lines.append('%s %s:%d\n' % (key, self.ark_name, ark.tell() + len(encoded) + 1))
+            if self.binary:
+                ark.write(encoded + header + row.tobytes())
+            else:
+                ark.write(encoded + b' ')
+                write_vector_obj(ark, False, row, self.double)
+        if self._scp:
+            self._scp.write(''.join(scp_lines).encode('latin1'))
+        self.num_written += len(keys)
+
+    def commit(self):
+        for out in self._outputs:
+            out.commit()
+
+    def abort(self):
+        for out in self._outputs:
+            out.abort()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, kind, value, traceback):
+        if kind is None:
+            self.commit()
+        else:
+            self.abort()
+        return False
 
 
 def write_vectors(wspecifier, keys, matrix, binary=None, double=False):
@@ -572,37 +662,8 @@ def write_vectors(wspecifier, keys, matrix, binary=None, double=False):
 
     `binary` overrides the wspecifier's ',t' option when given.
     """
-    ark_name, scp_name, spec_binary = parse_wspecifier(wspecifier)
-    binary = spec_binary if binary is None else binary
-    matrix = np.asarray(matrix)
-    if matrix.ndim != 2 or len(keys) != matrix.shape[0]:
-        raise KaldiError('%s: %d keys for a matrix of shape %s'
-                         % (ark_name, len(keys), matrix.shape))
-    _check_finite(matrix, '%s: vectors to write' % ark_name)
-    outputs = [_open_wx(ark_name)] + ([_open_wx(scp_name)] if scp_name else [])
-    if scp_name and not isinstance(outputs[0], _AtomicFile):
-        for out in outputs:
-            out.abort()
-        raise KaldiError("'%s': ark,scp needs a real ark file for the offsets" % wspecifier)
-    with _committed(*outputs) as streams:
-        ark = streams[0]
-        scp_lines = []
-        for key, row in zip(keys, matrix):
-            if not key or any(c in key for c in ' \t\n'):
-                raise KaldiError("%s: invalid key %r" % (ark_name, key))
-            if scp_name:
-                # The offset points just past "key ", where Kaldi's scp offsets point.
-                offset = ark.tell() + len(key.encode('latin1')) + 1
-                scp_lines.append('%s %s:%d\n' % (key, ark_name, offset))
-            if binary:
-                # kaldi_io writes the record ("key \0BFV \4<dim><floats>") as Kaldi does.
-                kaldi_io.write_vec_flt(ark, row.astype(np.float64 if double else np.float32),
-                                       key=key)
-            else:
-                ark.write((key + ' ').encode('latin1'))
-                write_vector_obj(ark, binary, row, double)
-        if scp_name:
-            streams[1].write(''.join(scp_lines).encode('latin1'))
+    with VectorWriter(wspecifier, binary, double) as writer:
+        writer.write(keys, matrix)
 
 
 def read_matrices(rspecifier):

@@ -20,9 +20,10 @@ def main(argv):
     if _is_table(source) != _is_table(target):
         raise kt.KaldiError('both arguments must be tables (ark:/scp:) or both plain files')
     if _is_table(source):
-        keys, vectors = kt.read_vector_table(source)
-        kt.write_vectors(target, keys, vectors)
-        log(NAME, 'Copied %d vectors' % len(keys))
+        with kt.VectorWriter(target) as writer:
+            for keys, vectors in kt.read_vector_chunks(source):
+                writer.write(keys, vectors)
+        log(NAME, 'Copied %d vectors' % writer.num_written)
     else:
         kt.write_vector(target, kt.read_vector(source), binary=opts.binary)
 
