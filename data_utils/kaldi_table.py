@@ -495,19 +495,23 @@ def parse_wspecifier(wspecifier):
 
 def _ark_records(rxfilename, read_value):
     """Iterate (key, value) over an ark stream; read_value(stream, binary)."""
-    where = describe(rxfilename)
     with open_rx(rxfilename) as stream:
-        while True:
-            key = _read_word(stream)
-            if not key:
-                return
-            key = key.decode('latin1')
-            try:
-                binary = _consume_binary_header(stream)
-                value = read_value(stream, binary)
-            except KaldiError as err:
-                raise KaldiError('%s: key %s: %s' % (where, key, err))
-            yield key, value
+        yield from ark_records_in(stream, describe(rxfilename), read_value)
+
+
+def ark_records_in(stream, where, read_value):
+    """Iterate (key, value) over the records of an open ark stream."""
+    while True:
+        key = _read_word(stream)
+        if not key:
+            return
+        key = key.decode('latin1')
+        try:
+            binary = _consume_binary_header(stream)
+            value = read_value(stream, binary)
+        except KaldiError as err:
+            raise KaldiError('%s: key %s: %s' % (where, key, err))
+        yield key, value
 
 
 def _scp_entries(rxfilename):
@@ -567,24 +571,30 @@ def read_vector_chunks(rspecifier, chunk_rows=10000, dtype=np.float64):
     """Iterate (keys, rows x D matrix) over a table, at most chunk_rows rows at a time.
 
     The streaming form of read_vector_table: memory stays bounded by one chunk
-    whatever the table's size. Dimensions must agree (keys are not checked for
-    repeats: that would need every key in memory).
+    whatever the table's size. Dimensions must agree and values be finite (keys
+    are not checked for repeats: that would need every key in memory). Binary
+    arks take a fast path (see ark_fast).
     """
-    name = parse_rspecifier(rspecifier)[2]
-    keys, rows, dim = [], [], None
-    for key, vec in read_vectors(rspecifier):
+    from data_utils import ark_fast     # it builds on this module
+    kind, _, name = parse_rspecifier(rspecifier)
+    where = describe(name)
+    records = (ark_fast.vector_records(name) if kind == 'ark'
+               else ((key, value.dtype, value.shape[0], value)
+                     for key, value in _read_table(rspecifier, read_vector_obj)))
+    keys, parts, dim = [], [], None
+    for key, record_dtype, record_dim, data in records:
         if dim is None:
-            dim = vec.shape[0]
-        elif vec.shape[0] != dim:
+            dim = record_dim
+        elif record_dim != dim:
             raise KaldiError('%s: key %s has dimension %d, earlier vectors have %d'
-                             % (describe(name), key, vec.shape[0], dim))
+                             % (where, key, record_dim, dim))
         keys.append(key)
-        rows.append(vec)
-        if len(rows) == chunk_rows:
-            yield keys, np.vstack(rows).astype(dtype, copy=False)
-            keys, rows = [], []
-    if rows:
-        yield keys, np.vstack(rows).astype(dtype, copy=False)
+        parts.append((record_dtype, data))
+        if len(parts) == chunk_rows:
+            yield keys, ark_fast.stack_rows(parts, dim, dtype, keys, where)
+            keys, parts = [], []
+    if parts:
+        yield keys, ark_fast.stack_rows(parts, dim, dtype, keys, where)
 
 
 class VectorWriter:
