@@ -67,6 +67,7 @@ def parse_args(argv):
                    help='comma-separated trial counts for the scorers alone, e.g. 1000000,20000000')
     p.add_argument('--kaldi-bin', default='',
                    help="dir of Kaldi's binaries (default: Kaldi's ivector-mean on PATH, if any)")
+    p.add_argument('--eval-sets', default='o,h', help='which evaluation sets to score: o, h or both')
     p.add_argument('--only', default='', help='comma-separated engines to run: ours,kaldi')
     p.add_argument('--seed', type=int, default=0)
     p.add_argument('--keep', action='store_true', help='keep the generated and output files')
@@ -173,6 +174,16 @@ def generate(args, data):
                    args.dim, rng)
 
 
+def generate_trial_lists(args, data, counts):
+    """Unlabelled trial lists of the given lengths over the scorers' set."""
+    test_dir = os.path.join(data, scorer_set(args), 'test')
+    utts = [line.split()[0] for line in open(os.path.join(test_dir, 'utt2spk'))]
+    owner = np.unique([u.split('-')[0] for u in utts], return_inverse=True)[1]
+    for count in counts:
+        write_trials(os.path.join(data, 'trials_%d' % count), utts, owner, count,
+                     np.random.default_rng(args.seed + count), labels=False)
+
+
 # ----------------------------------------------------------------------------
 # Running and measuring steps
 
@@ -239,6 +250,8 @@ def backend_steps(args, data, out):
         ]
     for name, num_utts, num_trials in (('o', args.o_utts, args.o_trials),
                                        ('h', args.h_utts, args.h_trials)):
+        if name not in args.eval_sets.split(','):
+            continue
         sdir, sd = '%s/%s' % (out, name), '%s/%s' % (data, name)
         trials = "cut -d ' ' -f 1,2 %s/trials |" % sd
         steps.append(('%s: ivector-mean (models)' % name, num_utts, 'vectors',
@@ -269,12 +282,17 @@ def backend_steps(args, data, out):
     return steps
 
 
+def scorer_set(args):
+    """The set whose models and test vectors the long trial lists use."""
+    return 'h' if 'h' in args.eval_sets.split(',') else 'o'
+
+
 def scorer_steps(args, data, out, counts):
-    """The two scorers alone on long trial lists over the h set (memory must stay flat)."""
+    """The two scorers alone on long trial lists (memory must not grow with them)."""
     steps = []
     for count in counts:
         trials = '%s/trials_%d' % (data, count)
-        sdir = '%s/h' % out
+        sdir = '%s/%s' % (out, scorer_set(args))
         steps.append(('ivector-plda-scoring, %dM trials' % (count // 1_000_000) if count >= 1_000_000
                       else 'ivector-plda-scoring, %d trials' % count, count, 'trials',
                       'ivector-plda-scoring --normalize-length=true --num-utts=ark:%s/num_utts.ark '
@@ -391,14 +409,18 @@ def main(argv=None):
 
     rows = []
     start = time.perf_counter()
-    generate(args, data)
-    print('generated the set in %.1f s' % (time.perf_counter() - start), file=sys.stderr)
-    for count in counts:
-        h_test = os.path.join(data, 'h', 'test')
-        utts = [line.split()[0] for line in open(os.path.join(h_test, 'utt2spk'))]
-        owner = np.unique([u.split('-')[0] for u in utts], return_inverse=True)[1]
-        write_trials(os.path.join(data, 'trials_%d' % count), utts, owner, count,
-                     np.random.default_rng(args.seed + count), labels=False)
+    # A set generated before with the same sizes and seed is used again (--keep).
+    stamp = repr([getattr(args, k) for k in ('train_vectors', 'speakers', 'dim', 'o_utts',
+                                             'o_speakers', 'o_trials', 'h_utts', 'h_speakers',
+                                             'h_trials', 'seed', 'scorer_trials')])
+    stamp_path = os.path.join(data, 'generated_with')
+    if not (os.path.exists(stamp_path) and open(stamp_path).read() == stamp):
+        shutil.rmtree(data, ignore_errors=True)
+        generate(args, data)
+        generate_trial_lists(args, data, counts)
+        with open(stamp_path, 'w') as f:
+            f.write(stamp)
+        print('generated the set in %.1f s' % (time.perf_counter() - start), file=sys.stderr)
 
     engine_runs = [('ours', OURS_BIN)] + ([('kaldi', kaldi)] if kaldi else [])
     for engine, bin_dir in engine_runs:
