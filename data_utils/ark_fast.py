@@ -11,6 +11,8 @@ the stream, from that record on, to the general reader in kaldi_table, which
 reads it or reports the error exactly as it would have.
 """
 import io
+import os
+import re
 
 import numpy as np
 
@@ -94,6 +96,52 @@ def vector_records(rxfilename, block_bytes=BLOCK_BYTES):
         rest_stream = io.BufferedReader(_Prepended(rest, stream), 1 << 16)
         for key, value in kt.ark_records_in(rest_stream, where, kt.read_vector_obj):
             yield key, value.dtype, value.shape[0], value
+
+
+def scp_vector_records(rxfilename):
+    """Iterate (key, dtype, dim, data) over a vector scp, as vector_records.
+
+    Entries "file:offset" that point at binary vector records are read with a seek
+    and two reads on the file, which stays open while the entries point into it
+    (as Kaldi's scp reader does); any other entry, or one that does not look
+    right, goes to the general reader, which reads it or reports the error.
+    """
+    where = kt.describe(rxfilename)
+    path, handle = None, None
+    try:
+        for key, location in kt.scp_entries(rxfilename):
+            record = None
+            match = re.match(r'^(.*):(\d+)$', location)
+            if match:
+                if match.group(1) != path:
+                    if handle:
+                        handle.close()
+                    path, handle = match.group(1), None
+                    if not os.path.exists(location) and os.path.isfile(path):
+                        handle = open(path, 'rb', buffering=0)
+                if handle:
+                    record = _read_at(handle, int(match.group(2)))
+            if record is None:
+                value = kt.read_scp_entry(where, key, location, kt.read_vector_obj)
+                record = value.dtype, value.shape[0], value
+            yield (key,) + record
+    finally:
+        if handle:
+            handle.close()
+
+
+def _read_at(handle, offset):
+    """(dtype, dim, data) of the binary vector record at offset, or None."""
+    handle.seek(offset)
+    head = handle.read(10)          # "\0BFV \4" and the int32 dimension
+    dtype = _HEADERS.get(head[:6]) if len(head) == 10 else None
+    if dtype is None:
+        return None
+    dim = int.from_bytes(head[6:10], 'little', signed=True)
+    if dim < 0:
+        return None
+    data = handle.read(dim * dtype.itemsize)
+    return (dtype, dim, data) if len(data) == dim * dtype.itemsize else None
 
 
 def stack_rows(parts, dim, dtype, keys, where):

@@ -514,7 +514,7 @@ def ark_records_in(stream, where, read_value):
         yield key, value
 
 
-def _scp_entries(rxfilename):
+def scp_entries(rxfilename):
     where = describe(rxfilename)
     with open_rx(rxfilename) as stream:
         for lineno, line in enumerate(stream, 1):
@@ -527,13 +527,17 @@ def _scp_entries(rxfilename):
 
 
 def _read_scp_objects(rxfilename, read_value):
-    for key, location in _scp_entries(rxfilename):
-        try:
-            with open_input(location) as (stream, binary):
-                value = read_value(stream, binary)
-        except KaldiError as err:
-            raise KaldiError('%s: key %s (%s): %s' % (describe(rxfilename), key, location, err))
-        yield key, value
+    for key, location in scp_entries(rxfilename):
+        yield key, read_scp_entry(describe(rxfilename), key, location, read_value)
+
+
+def read_scp_entry(where, key, location, read_value):
+    """The object an scp entry points at; errors name the scp, key and location."""
+    try:
+        with open_input(location) as (stream, binary):
+            return read_value(stream, binary)
+    except KaldiError as err:
+        raise KaldiError('%s: key %s (%s): %s' % (where, key, location, err))
 
 
 def _read_table(rspecifier, read_value):
@@ -579,8 +583,7 @@ def read_vector_chunks(rspecifier, chunk_rows=10000, dtype=np.float64):
     kind, _, name = parse_rspecifier(rspecifier)
     where = describe(name)
     records = (ark_fast.vector_records(name) if kind == 'ark'
-               else ((key, value.dtype, value.shape[0], value)
-                     for key, value in _read_table(rspecifier, read_vector_obj)))
+               else ark_fast.scp_vector_records(name))
     keys, parts, dim = [], [], None
     for key, record_dtype, record_dim, data in records:
         if dim is None:

@@ -43,7 +43,7 @@ from data_utils import kaldi_table as kt  # noqa: E402
 
 OURS_BIN = os.path.join(ROOT, 'local', 'bin')
 TIME = '/usr/bin/time'     # GNU time, for the peak RSS of each step
-COLUMNS = ['step', 'engine', 'items', 'unit', 'wall_s', 'per_s', 'peak_rss_mb']
+COLUMNS = ['step', 'engine', 'items', 'unit', 'wall_s', 'cpu_s', 'per_s', 'peak_rss_mb']
 
 
 def parse_args(argv):
@@ -188,7 +188,8 @@ def generate_trial_lists(args, data, counts):
 # Running and measuring steps
 
 def run_step(command, env, log_path):
-    """(wall seconds, peak RSS in MB of the step's largest process) of a shell command.
+    """(wall seconds, CPU seconds, peak RSS in MB of the step's largest process) of a
+    shell command; CPU time is user + system of all its processes.
 
     GNU time reports the largest RSS among the processes of the step (wait4's
     ru_maxrss). It sits between us and the step because a process started straight
@@ -197,7 +198,7 @@ def run_step(command, env, log_path):
     rss_file = log_path + '.rss'
     start = time.perf_counter()
     with open(log_path, 'w') as log:
-        status = subprocess.call([TIME, '-f', '%M', '-o', rss_file, 'bash', '-c',
+        status = subprocess.call([TIME, '-f', '%M %U %S', '-o', rss_file, 'bash', '-c',
                                   'set -o pipefail; ' + command],
                                  env=env, stdout=log, stderr=subprocess.STDOUT)
     wall = time.perf_counter() - start
@@ -207,7 +208,8 @@ def run_step(command, env, log_path):
         raise RuntimeError('step failed (exit %d): %s\n  %s\n  see %s'
                            % (status, command, '\n  '.join(tail), log_path))
     with open(rss_file) as f:
-        return wall, int(f.read().split()[-1]) / 1024.0
+        rss_kb, user, system = f.read().split()[-3:]
+    return wall, float(user) + float(system), int(rss_kb) / 1024.0
 
 
 def engine_env(bin_dir):
@@ -339,15 +341,14 @@ def python_steps(args, data, out):
     return steps
 
 
-def measure(steps, engine, env, log_dir, rows):
-    for name, items, unit, command in steps:
-        log_path = os.path.join(log_dir, '%s.%d.log' % (engine, len(rows)))
-        wall, rss = run_step(command, env, log_path)
-        row = {'step': name, 'engine': engine, 'items': items, 'unit': unit,
-               'wall_s': wall, 'per_s': items / max(wall, 1e-9), 'peak_rss_mb': rss}
-        rows.append(row)
-        print('%-44s %-5s %10.2f s %12.0f %s/s %9.1f MB'
-              % (name, engine, wall, row['per_s'], unit, rss), file=sys.stderr, flush=True)
+def measure(name, items, unit, command, engine, env, log_dir, rows):
+    log_path = os.path.join(log_dir, '%s.%d.log' % (engine, len(rows)))
+    wall, cpu, rss = run_step(command, env, log_path)
+    row = {'step': name, 'engine': engine, 'items': items, 'unit': unit, 'wall_s': wall,
+           'cpu_s': cpu, 'per_s': items / max(wall, 1e-9), 'peak_rss_mb': rss}
+    rows.append(row)
+    print('%-44s %-5s %10.2f s %10.2f cpu s %12.0f %s/s %9.1f MB'
+          % (name, engine, wall, cpu, row['per_s'], unit, rss), file=sys.stderr, flush=True)
 
 
 def eers(out):
@@ -363,17 +364,19 @@ def eers(out):
 def format_table(rows):
     """Markdown: one line per step, ours and (where run) Kaldi's figures side by side."""
     kaldi = {r['step']: r for r in rows if r['engine'] == 'kaldi'}
-    lines = ['| step | items | ours: wall s | ours: per s | ours: peak RSS MB '
-             '| Kaldi: wall s | Kaldi: peak RSS MB | wall ours/Kaldi |',
-             '|---|---:|---:|---:|---:|---:|---:|---:|']
+    lines = ['| step | items | ours: wall s | ours: CPU s | ours: per s | ours: peak RSS MB '
+             '| Kaldi: wall s | Kaldi: CPU s | Kaldi: peak RSS MB | ours/Kaldi: wall | CPU |',
+             '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|']
     for r in rows:
         if r['engine'] != 'ours':
             continue
         k = kaldi.get(r['step'])
-        lines.append('| %s | %d %s | %.2f | %.0f | %.0f | %s | %s | %s |' % (
-            r['step'], r['items'], r['unit'], r['wall_s'], r['per_s'], r['peak_rss_mb'],
-            '%.2f' % k['wall_s'] if k else '', '%.0f' % k['peak_rss_mb'] if k else '',
-            '%.2f' % (r['wall_s'] / k['wall_s']) if k else ''))
+        theirs = (['%.2f' % k['wall_s'], '%.2f' % k['cpu_s'], '%.0f' % k['peak_rss_mb'],
+                   '%.2f' % (r['wall_s'] / k['wall_s']),
+                   '%.2f' % (r['cpu_s'] / max(k['cpu_s'], 0.01))] if k else [''] * 5)
+        lines.append('| %s | %d %s | %.2f | %.2f | %.0f | %.0f | %s |' % (
+            r['step'], r['items'], r['unit'], r['wall_s'], r['cpu_s'], r['per_s'],
+            r['peak_rss_mb'], ' | '.join(theirs)))
     return '\n'.join(lines)
 
 
@@ -422,18 +425,20 @@ def main(argv=None):
             f.write(stamp)
         print('generated the set in %.1f s' % (time.perf_counter() - start), file=sys.stderr)
 
-    engine_runs = [('ours', OURS_BIN)] + ([('kaldi', kaldi)] if kaldi else [])
-    for engine, bin_dir in engine_runs:
-        if engine not in engines:
-            continue
-        out = os.path.join(work, engine)
-        os.makedirs(out, exist_ok=True)
-        env = engine_env(bin_dir)
-        steps = backend_steps(args, data, out) + scorer_steps(args, data, out, counts)
-        if engine == 'ours':
-            measure(python_steps(args, data, out), engine, env, log_dir, rows)
-        measure(steps, engine, env, log_dir, rows)
-        rows.append({'step': 'EER %', 'engine': engine, 'eers': eers(out)})
+    runs = [(e, b) for e, b in (('ours', OURS_BIN), ('kaldi', kaldi)) if b and e in engines]
+    for engine, _ in runs:
+        os.makedirs(os.path.join(work, engine), exist_ok=True)
+    if 'ours' in engines:
+        for step in python_steps(args, data, os.path.join(work, 'ours')):
+            measure(*step, 'ours', engine_env(OURS_BIN), log_dir, rows)
+    # Back-end steps alternate between the engines, so that both see the same load.
+    step_lists = [backend_steps(args, data, os.path.join(work, e))
+                  + scorer_steps(args, data, os.path.join(work, e), counts) for e, _ in runs]
+    for same_step in zip(*step_lists):
+        for (engine, bin_dir), step in zip(runs, same_step):
+            measure(*step, engine, engine_env(bin_dir), log_dir, rows)
+    for engine, _ in runs:
+        rows.append({'step': 'EER %', 'engine': engine, 'eers': eers(os.path.join(work, engine))})
 
     table_rows = [r for r in rows if 'eers' not in r]
     write_tsv(os.path.join(work, 'benchmark.tsv'), table_rows)

@@ -18,7 +18,7 @@ def test_tiny_benchmark_measures_every_step(tmp_path):
         cwd=ROOT, env=env(), capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr[-2000:]
     lines = (work / 'benchmark.tsv').read_text().splitlines()
-    assert lines[0].split('\t') == ['step', 'engine', 'items', 'unit', 'wall_s', 'per_s',
+    assert lines[0].split('\t') == ['step', 'engine', 'items', 'unit', 'wall_s', 'cpu_s', 'per_s',
                                     'peak_rss_mb']
     rows = [dict(zip(lines[0].split('\t'), line.split('\t'))) for line in lines[1:]]
     steps = [r['step'] for r in rows]
@@ -35,7 +35,7 @@ def test_tiny_benchmark_measures_every_step(tmp_path):
         assert r['engine'] == 'ours'
         assert int(r['items']) > 0 and r['unit'] in ('vectors', 'trials')
         wall, rate, rss = float(r['wall_s']), float(r['per_s']), float(r['peak_rss_mb'])
-        assert wall > 0 and rss > 1
+        assert wall > 0 and float(r['cpu_s']) >= 0 and rss > 1
         assert abs(rate * wall - int(r['items'])) < 1e-3 * int(r['items'])
     train_steps = [r for r in rows if r['step'] in expected[1:11]]
     assert all(int(r['items']) == 1200 for r in train_steps)

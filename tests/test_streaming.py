@@ -176,3 +176,32 @@ def test_duplicate_vector_is_one_error(labelled_set):
     assert out.returncode == 1
     assert 'appears twice' in one_error_line(out.stderr)
     assert not (path / 'plda').exists()
+
+
+def test_scp_reader_equals_record_reader(tmp_path):
+    rng = np.random.default_rng(4)
+    write_mixed_ark(tmp_path / 'm.ark', rng)
+    kt.write_vectors('ark,scp:%s,%s' % (tmp_path / 'b.ark', tmp_path / 'b.scp'),
+                     ['b0', 'b1'], rng.standard_normal((2, 5)))
+    # Offsets into the mixed ark (binary float, text, double records), another ark, back.
+    offsets, data = {}, (tmp_path / 'm.ark').read_bytes()
+    for key in ('u0', 'u3', 'u5', 'u6'):
+        offsets[key] = data.index(key.encode() + b' ') + len(key) + 1
+    lines = ['u5 %s:%d' % (tmp_path / 'm.ark', offsets['u5'])]
+    lines += (tmp_path / 'b.scp').read_text().splitlines()
+    lines += ['u3 %s:%d' % (tmp_path / 'm.ark', offsets['u3']),
+              'u0 %s:%d' % (tmp_path / 'm.ark', offsets['u0']),
+              'u6 %s:%d' % (tmp_path / 'm.ark', offsets['u6'])]
+    (tmp_path / 'x.scp').write_text('\n'.join(lines) + '\n')
+    reference = list(kt.read_vectors('scp:%s' % (tmp_path / 'x.scp')))
+    (keys, got), = kt.read_vector_chunks('scp:%s' % (tmp_path / 'x.scp'))
+    assert keys == [k for k, _ in reference] == ['u5', 'b0', 'b1', 'u3', 'u0', 'u6']
+    np.testing.assert_array_equal(got, np.vstack([v for _, v in reference]))
+    # An offset past the end is the general reader's error, naming the entry.
+    (tmp_path / 'bad.scp').write_text('u0 %s:%d\nu9 %s:99999\n' % (tmp_path / 'm.ark', offsets['u0'],
+                                                                   tmp_path / 'm.ark'))
+    with pytest.raises(kt.KaldiError) as fast:
+        list(kt.read_vector_chunks('scp:%s' % (tmp_path / 'bad.scp')))
+    with pytest.raises(kt.KaldiError) as general:
+        list(kt.read_vectors('scp:%s' % (tmp_path / 'bad.scp')))
+    assert str(fast.value) == str(general.value) and 'key u9' in str(fast.value)
