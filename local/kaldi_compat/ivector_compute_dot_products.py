@@ -24,10 +24,13 @@ def main(argv):
                             % (args[1], vectors1.shape[1], args[2], vectors2.shape[1]))
 
     def score(rows1, rows2, is_last):
-        if not rows1.size:
-            return np.zeros(0)
-        return np.einsum('ij,ij->i', vectors1[rows1].astype(np.float64),
-                         vectors2[rows2].astype(np.float64))
+        scores = np.zeros(rows1.size)
+        # 4096 trials at a time: the double-precision rows stay small at any dimension.
+        for start in range(0, rows1.size, 4096):
+            sel = slice(start, start + 4096)
+            scores[sel] = np.einsum('ij,ij->i', vectors1[rows1[sel]].astype(np.float64),
+                                    vectors2[rows2[sel]].astype(np.float64))
+        return scores
 
     num_done, num_errors, _, _ = score_trial_list(
         NAME, args[0], args[3], keys1, keys2, score, 'Key %%s not present in %s' % args[1],

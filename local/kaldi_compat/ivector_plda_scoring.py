@@ -68,7 +68,8 @@ def score_trials_streamed(plda, train_keys, train, num_utts, test_keys, test, tr
             scorer = PldaScorer(plda, train, num_utts, test,
                                 expected_trials=len(rows_enrol) if is_last else None)
         # Kaldi computes in double and prints (and sums) the float.
-        return scorer.score(rows_enrol, rows_test)
+        # Trials 4096 at a time, so that the rows gathered for them stay small.
+        return scorer.score(rows_enrol, rows_test, chunk=4096)
 
     return score_trial_list(NAME, trials_rx, scores_wx, train_keys, test_keys, score,
                             'Key %s not present in training iVectors.',
