@@ -53,8 +53,10 @@ def speaker_means(spk2utt_rspecifier, rspecifier, wspecifier, num_utts_wspecifie
     models = np.flatnonzero(counts > 0)
     if not models.size:
         raise kt.KaldiError('%s: no model has any vector in %s' % (spk2utt_rspecifier, rspecifier))
-    means = sums[models] / counts[models, None]
-    kt.write_vectors(wspecifier, [speakers[i] for i in models], means)
+    with kt.VectorWriter(wspecifier) as writer:      # 10k models at a time: no second copy
+        for start in range(0, models.size, 10000):
+            block = models[start:start + 10000]
+            writer.write([speakers[i] for i in block], sums[block] / counts[block, None])
     if num_utts_wspecifier:
         kt.write_int_table(num_utts_wspecifier, [speakers[i] for i in models], counts[models])
     log(NAME, 'Computed mean of %d models (%d utterances missing)' % (len(models), missing.size))
