@@ -39,19 +39,24 @@ class KeyMap:
         if pending or not blocks:
             blocks.append(np.array(pending or [b''])[:len(pending)])
         width = max(b.dtype.itemsize for b in blocks)
-        self.keys = np.concatenate([b.astype('S%d' % width) for b in blocks])
-        self.order = np.argsort(self.keys, kind='stable')
-        self.sorted = self.keys[self.order]
+        keys = np.concatenate([b.astype('S%d' % width) for b in blocks])
+        # Only the sorted keys and their entry numbers are kept (width + 4 bytes a key).
+        self.order = np.argsort(keys, kind='stable').astype(np.int32)
+        self.sorted = keys[self.order]
+        self._rank = None
 
     def __len__(self):
-        return self.keys.size
+        return self.sorted.size
 
     def key(self, entry):
-        return self.keys[entry].decode('latin1')
+        """The key of an entry (for messages; the first call sorts once more)."""
+        if self._rank is None:
+            self._rank = np.argsort(self.order)
+        return self.sorted[self._rank[entry]].decode('latin1')
 
     def _ranges(self, keys):
         query = np.array([k.encode('latin1') for k in keys] or [b''])[:len(keys)]
-        width = self.keys.dtype.itemsize
+        width = self.sorted.dtype.itemsize
         too_long = np.char.str_len(query) > width if query.size else np.zeros(0, bool)
         query = query.astype('S%d' % width)       # truncation is harmless: too_long rejects
         lo = np.searchsorted(self.sorted, query, 'left')
