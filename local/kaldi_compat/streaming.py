@@ -4,8 +4,8 @@ A tool reads its vectors in chunks (kaldi_table.read_vector_chunks) and keeps on
 what its maths needs. Here:
 
 * KeyMap: utterance -> entry lookups (utt2spk, spk2utt) held as one sorted numpy
-  bytes array (about 40 bytes an utterance) rather than a dict of Python strings
-  (about 200), so that 1.2M utterances cost 50 MB and lookups go a chunk at a time.
+  bytes array and int32 entry numbers (key length + 4 bytes an utterance) rather
+  than a dict of Python strings (about 200 bytes), and lookups go a chunk at a time.
 * SpeakerSums: per-speaker sums and counts, and the total scatter, in float64.
 * rereadable_chunks: two passes over a table (a mean first, then its use); a file
   is read twice, a pipe or stdin is spooled once to a temporary ark.
