@@ -506,22 +506,26 @@ def parse_wspecifier(wspecifier):
 
 def _ark_records(rxfilename, read_value):
     """Iterate (key, value) over an ark stream; read_value(stream, binary)."""
-    where = describe(rxfilename)
     with open_rx(rxfilename) as stream:
-        while True:
-            key = _read_word(stream)
-            if not key:
-                return
-            key = key.decode('latin1')
-            try:
-                binary = _consume_binary_header(stream)
-                value = read_value(stream, binary)
-            except KaldiError as err:
-                raise KaldiError('%s: key %s: %s' % (where, printable(key), err))
-            yield key, value
+        yield from ark_records_in(stream, describe(rxfilename), read_value)
 
 
-def _scp_entries(rxfilename):
+def ark_records_in(stream, where, read_value):
+    """Iterate (key, value) over the records of an open ark stream."""
+    while True:
+        key = _read_word(stream)
+        if not key:
+            return
+        key = key.decode('latin1')
+        try:
+            binary = _consume_binary_header(stream)
+            value = read_value(stream, binary)
+        except KaldiError as err:
+            raise KaldiError('%s: key %s: %s' % (where, printable(key), err))
+        yield key, value
+
+
+def scp_entries(rxfilename):
     where = describe(rxfilename)
     with open_rx(rxfilename) as stream:
         for lineno, line in enumerate(stream, 1):
@@ -534,14 +538,17 @@ def _scp_entries(rxfilename):
 
 
 def _read_scp_objects(rxfilename, read_value):
-    for key, location in _scp_entries(rxfilename):
-        try:
-            with open_input(location) as (stream, binary):
-                value = read_value(stream, binary)
-        except KaldiError as err:
-            raise KaldiError('%s: key %s (%s): %s'
-                             % (describe(rxfilename), printable(key), printable(location), err))
-        yield key, value
+    for key, location in scp_entries(rxfilename):
+        yield key, read_scp_entry(describe(rxfilename), key, location, read_value)
+
+
+def read_scp_entry(where, key, location, read_value):
+    """The object an scp entry points at; errors name the scp, key and location."""
+    try:
+        with open_input(location) as (stream, binary):
+            return read_value(stream, binary)
+    except KaldiError as err:
+        raise KaldiError('%s: key %s (%s): %s' % (where, printable(key), printable(location), err))
 
 
 def _read_table(rspecifier, read_value):
@@ -560,7 +567,7 @@ def table_index(rspecifier):
     ark,scp: writes it). A pipe has no offsets to give."""
     kind, _, name = parse_rspecifier(rspecifier)
     if kind == 'scp':
-        yield from _scp_entries(name)
+        yield from scp_entries(name)
         return
     name = name.strip()
     if name in ('', '-') or name.endswith('|'):
@@ -575,7 +582,7 @@ def table_index(rspecifier):
             try:
                 read_vector_obj(stream, _consume_binary_header(stream))
             except KaldiError as err:
-                raise KaldiError('%s: key %s: %s' % (name, key, err))
+                raise KaldiError('%s: key %s: %s' % (name, printable(key), err))
             yield key, '%s:%d' % (name, offset)
 
 
@@ -586,22 +593,117 @@ def read_vectors(rspecifier):
 
 def read_vector_table(rspecifier, dtype=np.float64):
     """All vectors of a table as (keys, N x D matrix); dims must agree, keys be unique."""
-    keys, rows, dim = [], [], None
+    keys, chunks = [], []
     seen = set()
     name = parse_rspecifier(rspecifier)[2]
-    for key, vec in read_vectors(rspecifier):
-        if dim is None:
-            dim = vec.shape[0]
-        elif vec.shape[0] != dim:
-            raise KaldiError('%s: key %s has dimension %d, earlier vectors have %d'
-                             % (describe(name), printable(key), vec.shape[0], dim))
-        if key in seen:
-            raise KaldiError('%s: key %s appears twice' % (describe(name), printable(key)))
-        seen.add(key)
-        keys.append(key)
-        rows.append(vec)
-    matrix = np.vstack(rows).astype(dtype) if rows else np.zeros((0, 0), dtype)
+    for chunk_keys, chunk in read_vector_chunks(rspecifier, dtype=dtype):
+        for key in chunk_keys:
+            if key in seen:
+                raise KaldiError('%s: key %s appears twice' % (describe(name), printable(key)))
+            seen.add(key)
+        keys.extend(chunk_keys)
+        chunks.append(chunk)
+    matrix = np.concatenate(chunks) if chunks else np.zeros((0, 0), dtype)
     return keys, matrix
+
+
+def read_vector_chunks(rspecifier, chunk_rows=10000, dtype=np.float64):
+    """Iterate (keys, rows x D matrix) over a table, at most chunk_rows rows at a time.
+
+    The streaming form of read_vector_table: memory stays bounded by one chunk
+    whatever the table's size. Dimensions must agree and values be finite (keys
+    are not checked for repeats: that would need every key in memory). Binary
+    arks take a fast path (see ark_fast).
+    """
+    from data_utils import ark_fast     # it builds on this module
+    kind, _, name = parse_rspecifier(rspecifier)
+    where = describe(name)
+    records = (ark_fast.vector_records(name) if kind == 'ark'
+               else ark_fast.scp_vector_records(name))
+    keys, parts, dim = [], [], None
+    for key, record_dtype, record_dim, data in records:
+        if dim is None:
+            dim = record_dim
+        elif record_dim != dim:
+            raise KaldiError('%s: key %s has dimension %d, earlier vectors have %d'
+                             % (where, printable(key), record_dim, dim))
+        keys.append(key)
+        parts.append((record_dtype, data))
+        if len(parts) == chunk_rows:
+            yield keys, ark_fast.stack_rows(parts, dim, dtype, keys, where)
+            keys, parts = [], []
+    if parts:
+        yield keys, ark_fast.stack_rows(parts, dim, dtype, keys, where)
+
+
+class VectorWriter:
+    """A table of vectors written chunk by chunk (ark or ark,scp; atomic for files).
+
+        with VectorWriter('ark:out.ark') as writer:
+            writer.write(keys, matrix)
+
+    `binary` overrides the wspecifier's ',t' option when given. Nothing is left
+    behind if the block raises.
+    """
+
+    def __init__(self, wspecifier, binary=None, double=False):
+        self.ark_name, scp_name, spec_binary = parse_wspecifier(wspecifier)
+        self.binary = spec_binary if binary is None else binary
+        self.double = double
+        self.num_written = 0
+        self._outputs = [_open_wx(self.ark_name)] + ([_open_wx(scp_name)] if scp_name else [])
+        self._scp = self._outputs[1].stream if scp_name else None
+        if scp_name and not isinstance(self._outputs[0], _AtomicFile):
+            self.abort()
+            raise KaldiError("'%s': ark,scp needs a real ark file for the offsets" % wspecifier)
+        self._ark = self._outputs[0].stream
+
+    def write(self, keys, matrix):
+        matrix = np.asarray(matrix)
+        if matrix.ndim != 2 or len(keys) != matrix.shape[0]:
+            raise KaldiError('%s: %d keys for a matrix of shape %s'
+                             % (self.ark_name, len(keys), matrix.shape))
+        _check_finite(matrix, '%s: vectors to write' % self.ark_name)
+        ark = self._ark
+        scp_lines = []
+        if self.binary:
+            # Kaldi's record: "key \0BFV \4<int32 dim><floats>" (DV for doubles).
+            header = (b' \0B' + (b'DV ' if self.double else b'FV ')
+                      + struct.pack('<bi', 4, matrix.shape[1]))
+            rows = np.ascontiguousarray(matrix, dtype='<f8' if self.double else '<f4')
+        for key, row in zip(keys, rows if self.binary else matrix):
+            if not key or any(c in key for c in ' \t\n'):
+                raise KaldiError("%s: invalid key %s" % (self.ark_name, printable(key)))
+            encoded = key.encode('latin1')
+            if self._scp:
+                # The offset points just past "key ", where Kaldi's scp offsets point.
+                scp_lines.append('%s %s:%d\n' % (key, self.ark_name, ark.tell() + len(encoded) + 1))
+            if self.binary:
+                ark.write(encoded + header + row.tobytes())
+            else:
+                ark.write(encoded + b' ')
+                write_vector_obj(ark, False, row, self.double)
+        if self._scp:
+            self._scp.write(''.join(scp_lines).encode('latin1'))
+        self.num_written += len(keys)
+
+    def commit(self):
+        for out in self._outputs:
+            out.commit()
+
+    def abort(self):
+        for out in self._outputs:
+            out.abort()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, kind, value, traceback):
+        if kind is None:
+            self.commit()
+        else:
+            self.abort()
+        return False
 
 
 def write_vectors(wspecifier, keys, matrix, binary=None, double=False):
@@ -609,50 +711,8 @@ def write_vectors(wspecifier, keys, matrix, binary=None, double=False):
 
     `binary` overrides the wspecifier's ',t' option when given.
     """
-    ark_name = parse_wspecifier(wspecifier)[0]
-    matrix = np.asarray(matrix)
-    if matrix.ndim != 2 or len(keys) != matrix.shape[0]:
-        raise KaldiError('%s: %d keys for a matrix of shape %s'
-                         % (ark_name, len(keys), matrix.shape))
-    _check_finite(matrix, '%s: vectors to write' % ark_name)
-    with vector_writer(wspecifier, binary, double) as write:
-        for key, row in zip(keys, matrix):
-            write(key, row)
-
-
-@contextlib.contextmanager
-def vector_writer(wspecifier, binary=None, double=False):
-    """Write a vector table record by record: yields write(key, vector).
-
-    Memory stays bounded whatever the table's size (scp lines go out as the records
-    do). Files are committed (renamed into place) only when the block ends without an
-    error; on an error the temporary files are removed.
-    """
-    ark_name, scp_name, spec_binary = parse_wspecifier(wspecifier)
-    binary = spec_binary if binary is None else binary
-    outputs = [_open_wx(ark_name)] + ([_open_wx(scp_name)] if scp_name else [])
-    if scp_name and not isinstance(outputs[0], _AtomicFile):
-        for out in outputs:
-            out.abort()
-        raise KaldiError("'%s': ark,scp needs a real ark file for the offsets" % wspecifier)
-    with _committed(*outputs) as streams:
-        ark = streams[0]
-
-        def write(key, row):
-            if not key or any(c in key for c in ' \t\n'):
-                raise KaldiError("%s: invalid key %r" % (ark_name, key))
-            if scp_name:
-                # The offset points just past "key ", where Kaldi's scp offsets point.
-                offset = ark.tell() + len(key.encode('latin1')) + 1
-                streams[1].write(('%s %s:%d\n' % (key, ark_name, offset)).encode('latin1'))
-            if binary:
-                # kaldi_io writes the record ("key \0BFV \4<dim><floats>") as Kaldi does.
-                kaldi_io.write_vec_flt(ark, np.asarray(row, np.float64 if double else np.float32),
-                                       key=key)
-            else:
-                ark.write((key + ' ').encode('latin1'))
-                write_vector_obj(ark, binary, row, double)
-        yield write
+    with VectorWriter(wspecifier, binary, double) as writer:
+        writer.write(keys, matrix)
 
 
 def read_matrices(rspecifier):

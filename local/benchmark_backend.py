@@ -71,9 +71,9 @@ def time_scoring_stages(workdir):
     test, _ = scoring.transform_table(plda, opts, test.astype(np.float64), 1, 'test')
     t2 = time.perf_counter()
     stages['transform 2 x %d vectors' % len(keys_e)] = t2 - t1
-    done, _, _, _ = scoring.score_trial_list(plda, keys_e, enrol, num_utts, keys_t, test,
-                                             os.path.join(workdir, 'trials'),
-                                             os.path.join(workdir, 'scores.inproc'))
+    done, _, _, _ = scoring.score_trials_streamed(plda, keys_e, enrol, num_utts, keys_t, test,
+                                                  os.path.join(workdir, 'trials'),
+                                                  os.path.join(workdir, 'scores.inproc'))
     t3 = time.perf_counter()
     stages['read, score and write %d trials' % done] = t3 - t2
     # The scores once more for compute-eer, from the same functions.

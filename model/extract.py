@@ -168,15 +168,14 @@ def embed(model, source, batches, wspecifier, npz_out, speakers=None):
     npz_parts = []
     kt = kaldi_table() if wspecifier is not None else None
     try:
-        with (kt.vector_writer(wspecifier) if kt else contextlib.nullcontext()) as write:
+        with (kt.VectorWriter(wspecifier) if kt else contextlib.nullcontext()) as writer:
             for keys, rows in batches:
                 mu = model(rows)
                 if not np.isfinite(mu).all():
                     bad = keys[int(np.argwhere(~np.isfinite(mu))[0][0])]
                     raise UserError(source, f"key {bad}: the model gives NaN or Inf")
-                if write is not None:
-                    for key, row in zip(keys, mu):
-                        write(str(key), row)
+                if writer is not None:
+                    writer.write([str(key) for key in keys], mu)
                 if npz_out is not None:
                     npz_parts.append((keys, mu))
                 progress.add(len(keys))

@@ -103,26 +103,11 @@ def split_columns(data, ncols, where, message=None, first_line=1):
     return Columns(data, starts.reshape(-1, ncols), ends.reshape(-1, ncols), line_starts)
 
 
-def line_chunks(data, size=1 << 20):
-    """Split bytes into pieces of about `size` bytes that end at a newline."""
-    pos = 0
-    while pos < len(data):
-        end = data.find(b'\n', min(pos + size, len(data)) - 1)
-        end = len(data) if end < 0 else end + 1
-        yield data[pos:end]
-        pos = end
-
-
 def read_columns(rxfilename, ncols, message=None):
     """Read a whole rxfilename (file, '-', 'cmd |') and split it into columns."""
     with kt.open_rx(rxfilename) as stream:
         data = stream.read()
     return split_columns(data, ncols, kt.describe(rxfilename), message)
-
-
-def read_all(rxfilename):
-    with kt.open_rx(rxfilename) as stream:
-        return stream.read()
 
 
 class KeyIndex:

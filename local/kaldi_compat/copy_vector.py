@@ -36,16 +36,18 @@ def main(argv):
     if _is_table(source) != _is_table(target):
         raise kt.KaldiError('both arguments must be tables (ark:/scp:) or both plain files')
     if _is_table(source):
-        keys, vectors = kt.read_vector_table(source, dtype=np.float32)
-        if not keys:
-            # Kaldi exits with status 1 when it copied nothing.
-            raise kt.KaldiError('%s: no vectors to copy' % source)
-        if opts.change_dim >= 0:
-            vectors = change_dim(vectors, opts.change_dim)
-        if opts.scale != 1.0:
-            vectors = vectors * np.float32(opts.scale)
-        kt.write_vectors(target, keys, vectors)
-        log(NAME, 'Copied %d vectors' % len(keys))
+        with kt.VectorWriter(target) as writer:
+            # Read as float, as Kaldi's copy-vector holds its vectors (double input is rounded).
+            for keys, vectors in kt.read_vector_chunks(source, dtype=np.float32):
+                if opts.change_dim >= 0:
+                    vectors = change_dim(vectors, opts.change_dim)
+                if opts.scale != 1.0:
+                    vectors = vectors * np.float32(opts.scale)
+                writer.write(keys, vectors)
+            if not writer.num_written:
+                # Kaldi exits with status 1 when it copied nothing.
+                raise kt.KaldiError('%s: no vectors to copy' % source)
+        log(NAME, 'Copied %d vectors' % writer.num_written)
     else:
         vector = kt.read_vector(source).astype(np.float32)
         if opts.change_dim >= 0:

@@ -37,6 +37,14 @@ def main(argv):
     num_done = num_err = 0
     count = 0
     total = sumsq = None
+    pending = []        # vectors wait here to be accumulated 10k at a time (one matrix product)
+
+    def accumulate(mat):
+        nonlocal total, sumsq, count
+        total += mat.sum(axis=0)
+        sumsq += mat.T @ mat
+        count += mat.shape[0]
+
     records = (kt.read_vectors(rspecifier) if opts.read_vectors
                else kt.read_matrices(rspecifier))
     for key, value in records:
@@ -54,10 +62,16 @@ def main(argv):
             warn(NAME, 'Feature dimension mismatch %d vs. %d' % (total.shape[0], mat.shape[1]))
             num_err += 1
             continue
-        total += mat.sum(axis=0)
-        sumsq += mat.T @ mat
-        count += mat.shape[0]
         num_done += 1
+        if opts.read_vectors:
+            pending.append(mat)
+            if len(pending) == 10000:
+                accumulate(np.vstack(pending))
+                pending = []
+        else:
+            accumulate(mat)
+    if pending:
+        accumulate(np.vstack(pending))
     log(NAME, 'Accumulated stats from %d %s, %d with errors; %d frames.'
         % (num_done, 'vectors' if opts.read_vectors else 'feature files', num_err, count))
     if num_done == 0:

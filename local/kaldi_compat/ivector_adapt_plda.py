@@ -31,17 +31,19 @@ def main(argv):
                'in a particular direction gets attributed to between-class covar.')
     opts, args = parser.parse(argv)
     plda = read_plda(args[0])
-    keys, vectors = kt.read_vector_table(args[1], dtype=np.float32)
-    if not keys:
-        raise kt.KaldiError('%s: no adaptation vectors: cannot adapt the PLDA model' % args[1])
     adaptor = PldaUnsupervisedAdaptor()
-    adaptor.add_stats(vectors.astype(np.float64))
+    num_vectors = 0
+    for keys, vectors in kt.read_vector_chunks(args[1], dtype=np.float32):
+        adaptor.add_stats(vectors.astype(np.float64))
+        num_vectors += len(keys)
+    if not num_vectors:
+        raise kt.KaldiError('%s: no adaptation vectors: cannot adapt the PLDA model' % args[1])
     adapted = adaptor.update_plda(plda, mean_diff_scale=base_float(opts.mean_diff_scale),
                                   within_covar_scale=base_float(opts.within_covar_scale),
                                   between_covar_scale=base_float(opts.between_covar_scale),
                                   log=lambda m: log(NAME, m))
     write_plda(args[2], adapted, opts.binary)
-    log(NAME, 'Adapted PLDA model with %d vectors' % len(keys))
+    log(NAME, 'Adapted PLDA model with %d vectors' % num_vectors)
 
 
 if __name__ == '__main__':

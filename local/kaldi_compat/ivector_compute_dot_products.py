@@ -8,7 +8,7 @@ import numpy as np
 
 from data_utils import kaldi_table as kt
 from kaldi_compat.cli import ToolParser, log, run_tool
-from kaldi_compat.trials import read_trial_keys, resolve_trials, write_scores
+from kaldi_compat.trials import score_trial_list
 
 NAME = 'ivector-compute-dot-products'
 
@@ -16,20 +16,26 @@ NAME = 'ivector-compute-dot-products'
 def main(argv):
     parser = ToolParser(NAME, __doc__, 4)
     opts, args = parser.parse(argv)
-    trials = read_trial_keys(args[0])
-    keys1, vectors1 = kt.read_vector_table(args[1])
-    keys2, vectors2 = kt.read_vector_table(args[2])
+    # Both tables are held in single precision (as Kaldi does); the trials stream through.
+    keys1, vectors1 = kt.read_vector_table(args[1], dtype=np.float32)
+    keys2, vectors2 = kt.read_vector_table(args[2], dtype=np.float32)
     if vectors1.size and vectors2.size and vectors1.shape[1] != vectors2.shape[1]:
         raise kt.KaldiError('%s has dimension %d but %s has %d'
                             % (args[1], vectors1.shape[1], args[2], vectors2.shape[1]))
-    kept, rows1, rows2 = resolve_trials(NAME, trials, keys1, keys2, args[1], args[2])
-    if not kept:
-        # Kaldi exits with status 1 when it scored nothing.
-        raise kt.KaldiError('%s: no trial could be scored (%d trials, each with a key '
-                            'missing from the vectors)' % (args[0], len(trials)))
-    scores = np.einsum('ij,ij->i', vectors1[rows1], vectors2[rows2])
-    write_scores(args[3], kept, scores)
-    log(NAME, 'Processed %d trials, %d had errors' % (len(trials), len(trials) - len(kept)))
+
+    def score(rows1, rows2, is_last):
+        scores = np.zeros(rows1.size)
+        # 4096 trials at a time: the double-precision rows stay small at any dimension.
+        for start in range(0, rows1.size, 4096):
+            sel = slice(start, start + 4096)
+            scores[sel] = np.einsum('ij,ij->i', vectors1[rows1[sel]].astype(np.float64),
+                                    vectors2[rows2[sel]].astype(np.float64))
+        return scores
+
+    num_done, num_errors, _, _ = score_trial_list(
+        NAME, args[0], args[3], keys1, keys2, score, 'Key %%s not present in %s' % args[1],
+        'Key %%s not present in %s' % args[2], 'expected "enroll test" (two fields)')
+    log(NAME, 'Processed %d trials, %d had errors' % (num_done + num_errors, num_errors))
 
 
 if __name__ == '__main__':

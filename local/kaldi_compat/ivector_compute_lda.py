@@ -18,6 +18,7 @@ import numpy as np
 from data_utils import kaldi_table as kt
 from kaldi_compat.cli import ToolParser, log, run_tool, warn
 from kaldi_compat.linalg import base_float, sorted_eig, symmetric
+from kaldi_compat.streaming import SpeakerSums, read_utt2spk
 
 NAME = 'ivector-compute-lda'
 
@@ -38,11 +39,18 @@ def normalizing_transform(covar, floor):
 
 def compute_lda(vectors, speakers, lda_dim, total_covariance_factor, covariance_floor):
     """vectors: N x D (mean removed), speakers: list of row-index arrays."""
-    num_utt, dim = vectors.shape
-    num_spk = len(speakers)
-    tot_scatter = vectors.T @ vectors
     spk_means = np.vstack([vectors[rows].mean(axis=0) for rows in speakers])
     spk_counts = np.array([len(rows) for rows in speakers], dtype=np.float64)
+    return compute_lda_from_stats(vectors.T @ vectors, spk_means, spk_counts, vectors.shape[0],
+                                  lda_dim, total_covariance_factor, covariance_floor)
+
+
+def compute_lda_from_stats(tot_scatter, spk_means, spk_counts, num_utt, lda_dim,
+                           total_covariance_factor, covariance_floor):
+    """LDA from accumulated statistics of mean-removed vectors: their scatter
+    (D x D), the speakers' means (S x D) and utterance counts (S)."""
+    dim = tot_scatter.shape[0]
+    num_spk = len(spk_counts)
     between_scatter = (spk_means * spk_counts[:, None]).T @ spk_means
     log(NAME, 'Stats have %d speakers, %d utterances.' % (num_spk, num_utt))
     if num_utt == num_spk:
@@ -82,46 +90,44 @@ def main(argv):
     if floor < 0:
         raise kt.KaldiError('--covariance-floor must be >= 0, got %g' % floor)
 
-    utt2spk = {}
-    for utt, fields in kt.read_token_table(utt2spk_rspecifier):
-        if len(fields) != 1:
-            raise kt.KaldiError('%s: utterance %s: expected one speaker, got %d fields'
-                                % (utt2spk_rspecifier, utt, len(fields)))
-        utt2spk[utt] = fields[0]
-
-    rows, seen, spk_rows = [], set(), {}
-    num_err, dim = 0, None
-    for utt, vec in kt.read_vectors(ivector_rspecifier):
-        if utt in seen:
-            warn(NAME, 'Duplicate iVector found for utterance %s, ignoring it.' % utt)
-            num_err += 1
-            continue
-        if utt not in utt2spk:
-            warn(NAME, 'utt2spk has no entry for utterance %s, skipping it.' % utt)
-            num_err += 1
-            continue
-        if dim is None:
-            dim = vec.shape[0]
-        elif vec.shape[0] != dim:
-            raise kt.KaldiError('%s: utterance %s has dimension %d, earlier ones %d'
-                                % (ivector_rspecifier, utt, vec.shape[0], dim))
-        seen.add(utt)
-        spk_rows.setdefault(utt2spk[utt], []).append(len(rows))
-        rows.append(vec)
-    log(NAME, 'Read %d utterances, %d with errors.' % (len(rows), num_err))
-    if not rows:
+    speakers, utt_map, owner = read_utt2spk(utt2spk_rspecifier)
+    seen = np.zeros(len(utt_map), dtype=bool)
+    stats = None
+    num_err = 0
+    for keys, chunk in kt.read_vector_chunks(ivector_rspecifier, dtype=np.float32):
+        entries = utt_map.find_last(keys)
+        first = np.zeros(len(keys), dtype=bool)
+        first[np.unique(entries, return_index=True)[1]] = True
+        ok = (entries >= 0) & first
+        ok[ok] = ~seen[entries[ok]]
+        for i in np.flatnonzero(~ok):
+            if entries[i] < 0:
+                warn(NAME, 'utt2spk has no entry for utterance %s, skipping it.' % keys[i])
+            else:
+                warn(NAME, 'Duplicate iVector found for utterance %s, ignoring it.' % keys[i])
+        num_err += int((~ok).sum())
+        seen[entries[ok]] = True
+        if stats is None:
+            stats = SpeakerSums(len(speakers), chunk.shape[1])
+        # Kaldi reads BaseFloat and accumulates in double.
+        stats.add(chunk[ok].astype(np.float64), owner[entries[ok]])
+    num_read = stats.count if stats else 0
+    log(NAME, 'Read %d utterances, %d with errors.' % (num_read, num_err))
+    if not num_read:
         raise kt.KaldiError('Did not read any utterances.')
+    dim = stats.dim
     if not 0 < opts.dim <= dim:
         raise kt.KaldiError('--dim=%d must be between 1 and the vector dimension %d'
                             % (opts.dim, dim))
 
-    # Kaldi keeps the vectors (and their mean) in single precision.
-    vectors = np.vstack(rows).astype(np.float32)
-    mean = (vectors.astype(np.float64).sum(axis=0) / len(rows)).astype(np.float32)
+    # Kaldi keeps the mean in single precision.
+    mean = stats.mean().astype(np.float32)
     log(NAME, '2-norm of iVector mean is %g' % np.linalg.norm(mean))
-    centred = (vectors - mean).astype(np.float64)
-    speakers = [np.array(spk_rows[spk]) for spk in sorted(spk_rows)]
-    linear = compute_lda(centred, speakers, opts.dim, tcf, floor).astype(np.float32)
+    present = np.flatnonzero(stats.spk_counts > 0)
+    spk_means = stats.speaker_means(present) - mean
+    linear = compute_lda_from_stats(stats.scatter_around(mean), spk_means,
+                                    stats.spk_counts[present].astype(np.float64), num_read,
+                                    opts.dim, tcf, floor).astype(np.float32)
     offset = -(linear.astype(np.float64) @ mean.astype(np.float64))
     lda = np.hstack([linear.astype(np.float64), offset[:, None]]).astype(np.float32)
     kt.write_matrix(lda_wxfilename, lda, binary=opts.binary)

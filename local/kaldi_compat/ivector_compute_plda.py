@@ -14,6 +14,7 @@ from data_utils import kaldi_table as kt
 from kaldi_compat.cli import ToolParser, log, run_tool, warn
 from kaldi_compat.plda import write_plda
 from kaldi_compat.plda_train import PldaStats, estimate_plda
+from kaldi_compat.streaming import SpeakerSums, duplicate_key, read_spk2utt
 
 NAME = 'ivector-compute-plda'
 
@@ -25,32 +26,36 @@ def main(argv):
     opts, args = parser.parse(argv)
     spk2utt_rspecifier, ivector_rspecifier, plda_wxfilename = args
 
+    speakers, utt_map, owner = read_spk2utt(spk2utt_rspecifier)
+    entries_per_speaker = np.bincount(owner, minlength=len(speakers))
+    for spk in np.flatnonzero(entries_per_speaker == 0)[:1]:
+        raise kt.KaldiError('%s: speaker %s has no utterances'
+                            % (spk2utt_rspecifier, speakers[spk]))
+    seen = np.zeros(len(utt_map), dtype=bool)
+    sums = None
     # Kaldi reads vectors as BaseFloat and accumulates in double.
-    keys, vectors = kt.read_vector_table(ivector_rspecifier, dtype=np.float32)
-    vectors = vectors.astype(np.float64)
-    row_of = {key: i for i, key in enumerate(keys)}
+    for keys, chunk in kt.read_vector_chunks(ivector_rspecifier, dtype=np.float32):
+        rows, entries = utt_map.find_all(keys)
+        if seen[entries].any() or np.unique(entries).size < entries.size:
+            raise kt.KaldiError('%s: key %s appears twice'
+                                % (ivector_rspecifier, duplicate_key(utt_map, entries, seen)))
+        seen[entries] = True
+        if sums is None:
+            sums = SpeakerSums(len(speakers), chunk.shape[1])
+        sums.add(chunk[rows].astype(np.float64), owner[entries])
+    for entry in np.flatnonzero(~seen):
+        warn(NAME, 'No iVector present in input for utterance %s' % utt_map.key(entry))
+    counts = sums.spk_counts if sums else np.zeros(len(speakers), dtype=np.int64)
+    for spk in np.flatnonzero(counts == 0):
+        warn(NAME, 'Not producing output for speaker %s since no utterances had iVectors'
+             % speakers[spk])
+    done = np.flatnonzero(counts > 0)
+    spk_done, spk_err = done.size, len(speakers) - done.size
+    utt_done, utt_err = int(seen.sum()), int((~seen).sum())
     stats = None
-    spk_done = spk_err = utt_done = utt_err = 0
-    for spk, utts in kt.read_token_table(spk2utt_rspecifier):
-        if not utts:
-            raise kt.KaldiError('%s: speaker %s has no utterances' % (spk2utt_rspecifier, spk))
-        rows = []
-        for utt in utts:
-            if utt in row_of:
-                rows.append(row_of[utt])
-                utt_done += 1
-            else:
-                warn(NAME, 'No iVector present in input for utterance %s' % utt)
-                utt_err += 1
-        if not rows:
-            warn(NAME, 'Not producing output for speaker %s since no utterances had iVectors'
-                 % spk)
-            spk_err += 1
-            continue
-        if stats is None:
-            stats = PldaStats(vectors.shape[1])
-        stats.add_samples(vectors[rows])
-        spk_done += 1
+    if spk_done:
+        stats = PldaStats(sums.dim)
+        stats.add_class_stats(counts[done], sums.speaker_means(done), sums.within_scatter(done))
     log(NAME, 'Accumulated stats from %d speakers (%d with no utterances), consisting of '
         '%d utterances (%d absent from input).' % (spk_done, spk_err, utt_done, utt_err))
     if spk_done == 0:

@@ -9,42 +9,57 @@ import numpy as np
 
 from data_utils import kaldi_table as kt
 from kaldi_compat.cli import ToolParser, log, run_tool, warn
+from kaldi_compat.streaming import add_by_group, duplicate_key, read_spk2utt
 
 NAME = 'ivector-mean'
 
 
 def global_mean(rspecifier, wxfilename, binary):
-    keys, vectors = kt.read_vector_table(rspecifier)
-    if not keys:
+    total, count = None, 0
+    for keys, chunk in kt.read_vector_chunks(rspecifier):
+        total = chunk.sum(axis=0) + (0.0 if total is None else total)
+        count += len(keys)
+    if not count:
         raise kt.KaldiError('%s: no vectors to average' % rspecifier)
-    mean = vectors.mean(axis=0)
+    mean = total / count
     kt.write_vector(wxfilename, mean, binary=binary)
-    log(NAME, 'Wrote mean of %d vectors; norm of mean is %g' % (len(keys), np.linalg.norm(mean)))
+    log(NAME, 'Wrote mean of %d vectors; norm of mean is %g' % (count, np.linalg.norm(mean)))
 
 
 def speaker_means(spk2utt_rspecifier, rspecifier, wspecifier, num_utts_wspecifier):
-    keys, vectors = kt.read_vector_table(rspecifier)
-    row_of = {key: i for i, key in enumerate(keys)}
-    models, means, counts = [], [], []
-    missing_utts = 0
-    for spk, utts in kt.read_token_table(spk2utt_rspecifier):
-        rows = [row_of[u] for u in utts if u in row_of]
-        missing_utts += len(utts) - len(rows)
-        for utt in utts:
-            if utt not in row_of:
-                warn(NAME, 'No vector for utterance %s of %s' % (utt, spk))
-        if not rows:
-            warn(NAME, 'Not producing output for %s: none of its utterances has a vector' % spk)
-            continue
-        models.append(spk)
-        means.append(vectors[rows].mean(axis=0))
-        counts.append(len(rows))
-    if not models:
+    """Streams the vectors once, summing each into the speakers that list it."""
+    speakers, utt_map, owner = read_spk2utt(spk2utt_rspecifier)
+    sums = counts = None
+    seen = np.zeros(len(utt_map), dtype=bool)
+    for keys, chunk in kt.read_vector_chunks(rspecifier):
+        if sums is None:
+            sums = np.zeros((len(speakers), chunk.shape[1]))
+            counts = np.zeros(len(speakers), dtype=np.int64)
+        rows, entries = utt_map.find_all(keys)
+        if seen[entries].any() or np.unique(entries).size < entries.size:
+            raise kt.KaldiError('%s: key %s appears twice'
+                                % (rspecifier, duplicate_key(utt_map, entries, seen)))
+        seen[entries] = True
+        add_by_group(sums, counts, owner[entries], chunk[rows])
+    missing = np.flatnonzero(~seen)
+    for entry in missing:                    # in spk2utt order
+        warn(NAME, 'No vector for utterance %s of %s'
+             % (utt_map.key(entry), speakers[owner[entry]]))
+    if counts is None:
+        counts = np.zeros(len(speakers), dtype=np.int64)
+    for i in np.flatnonzero(counts == 0):
+        warn(NAME, 'Not producing output for %s: none of its utterances has a vector'
+             % speakers[i])
+    models = np.flatnonzero(counts > 0)
+    if not models.size:
         raise kt.KaldiError('%s: no model has any vector in %s' % (spk2utt_rspecifier, rspecifier))
-    kt.write_vectors(wspecifier, models, np.vstack(means))
+    with kt.VectorWriter(wspecifier) as writer:      # 10k models at a time: no second copy
+        for start in range(0, models.size, 10000):
+            block = models[start:start + 10000]
+            writer.write([speakers[i] for i in block], sums[block] / counts[block, None])
     if num_utts_wspecifier:
-        kt.write_int_table(num_utts_wspecifier, models, counts)
-    log(NAME, 'Computed mean of %d models (%d utterances missing)' % (len(models), missing_utts))
+        kt.write_int_table(num_utts_wspecifier, [speakers[i] for i in models], counts[models])
+    log(NAME, 'Computed mean of %d models (%d utterances missing)' % (len(models), missing.size))
 
 
 def main(argv):

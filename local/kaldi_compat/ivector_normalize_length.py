@@ -23,18 +23,23 @@ def main(argv):
     parser.add('normalize', True, 'if false, only report the lengths')
     parser.add('scaleup', True, 'scale to length sqrt(dim) rather than 1')
     opts, args = parser.parse(argv)
-    keys, vectors = kt.read_vector_table(args[0])
-    if not keys:
-        # Kaldi exits with status 1 when it processed nothing.
-        raise kt.KaldiError('%s: no vectors to normalise' % args[0])
-    normalized, ratios = normalize_length(vectors, opts.scaleup)
-    if np.any(ratios == 0.0):
-        warn(NAME, '%d zero-length vectors left unscaled' % int(np.sum(ratios == 0.0)))
-    if opts.normalize:
-        vectors = normalized
-    log(NAME, 'Processed %d vectors; average ratio of norm to %s is %g'
-        % (len(keys), 'sqrt(dim)' if opts.scaleup else '1', float(ratios.mean())))
-    kt.write_vectors(args[1], keys, vectors)
+    num_done = num_zero = 0
+    ratio_sum = 0.0
+    with kt.VectorWriter(args[1]) as writer:
+        for keys, vectors in kt.read_vector_chunks(args[0]):
+            normalized, ratios = normalize_length(vectors, opts.scaleup)
+            num_zero += int(np.sum(ratios == 0.0))
+            ratio_sum += float(ratios.sum())
+            num_done += len(keys)
+            writer.write(keys, normalized if opts.normalize else vectors)
+        if not num_done:
+            # Kaldi exits with status 1 when it processed nothing.
+            raise kt.KaldiError('%s: no vectors to normalise' % args[0])
+    if num_zero:
+        warn(NAME, '%d zero-length vectors left unscaled' % num_zero)
+    if num_done:
+        log(NAME, 'Processed %d vectors; average ratio of norm to %s is %g'
+            % (num_done, 'sqrt(dim)' if opts.scaleup else '1', ratio_sum / num_done))
 
 
 if __name__ == '__main__':

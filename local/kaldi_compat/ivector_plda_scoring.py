@@ -17,10 +17,9 @@ all trials are scored with matrix products.
 import numpy as np
 
 from data_utils import kaldi_table as kt
-from kaldi_compat.cli import ToolParser, log, log_progress, run_tool, warn
-from kaldi_compat.columns import KeyIndex, line_chunks, read_all, split_columns
-from kaldi_compat.fastformat import format_g7, join_rows, key_matrix
+from kaldi_compat.cli import ToolParser, log, run_tool, warn
 from kaldi_compat.plda import PldaScorer, plda_config_options, read_plda
+from kaldi_compat.trials import score_trial_list
 
 NAME = 'ivector-plda-scoring'
 
@@ -53,68 +52,28 @@ def read_num_utts(rspecifier, models):
     return counts, keep
 
 
-class ScoreWriter:
-    """Builds output lines from row indices and scores with numpy (see fastformat)."""
-
-    def __init__(self, enroll_keys, test_keys):
-        self.enroll = key_matrix(enroll_keys)
-        self.test = key_matrix(test_keys)
-
-    def lines(self, rows_enrol, rows_test, scores, chunk=65536):
-        pieces = []
-        for start in range(0, scores.size, chunk):
-            sel = slice(start, start + chunk)
-            text = format_g7(scores[sel])
-            text = text[:, text.any(axis=0)]          # columns no score uses
-            pieces.append(join_rows([self.enroll[rows_enrol[sel]], ' ',
-                                     self.test[rows_test[sel]], ' ', text, '\n']))
-        return b''.join(pieces)
-
-
-def score_trial_list(plda, train_keys, train, num_utts, test_keys, test, trials_rx, scores_wx):
+def score_trials_streamed(plda, train_keys, train, num_utts, test_keys, test, trials_rx,
+                          scores_wx):
     """Score every trial of trials_rx into scores_wx; vectors already transformed.
 
-    Trials are read, scored and written in pieces of about 1 MB, which keeps numpy's
-    temporaries small (a 1M-trial list is 25 MB of text). Returns (trials done,
-    trials with a missing key, sum of scores, sum of squares).
+    Returns (trials done, trials with a missing key, sum of scores, sum of squares).
     """
-    data = read_all(trials_rx)
-    enroll_index, test_index = KeyIndex(train_keys), KeyIndex(test_keys)
-    writer = ScoreWriter(train_keys, test_keys)
-    scorer = PldaScorer(plda, train, num_utts, test, expected_trials=data.count(b'\n') + 1)
-    num_done = num_errors = 0
-    first_line = 1
-    total = total_sq = 0.0
-    with kt.open_output(scores_wx, binary=False) as stream:
-        for piece in line_chunks(data):
-            trials = split_columns(piece, 2, kt.describe(trials_rx),
-                                   'expected two fields: key1 key2', first_line)
-            first_line += len(trials)
-            rows_enrol = enroll_index.find_in(trials, 0)
-            rows_test = test_index.find_in(trials, 1)
-            ok = (rows_enrol >= 0) & (rows_test >= 0)
-            if not ok.all():
-                for i in np.flatnonzero(~ok):
-                    if rows_enrol[i] < 0:
-                        warn(NAME, 'Key %s not present in training iVectors.'
-                             % trials.token(i, 0))
-                    else:
-                        warn(NAME, 'Key %s not present in test iVectors.' % trials.token(i, 1))
-                num_errors += int((~ok).sum())
-                rows_enrol, rows_test = rows_enrol[ok], rows_test[ok]
-            scores = scorer.score(rows_enrol, rows_test)
-            # Kaldi computes in double and prints (and sums) the float.
-            scores = scores.astype(np.float32)
-            stream.write(writer.lines(rows_enrol, rows_test, scores))
-            log_progress(NAME, num_done, num_done + scores.size, 'scored trials')
-            num_done += scores.size
-            total += float(scores.sum(dtype=np.float64))
-            total_sq += float(np.square(scores, dtype=np.float64).sum())
-        if not num_done:
-            # Kaldi exits with status 1 when it scored nothing; the scores file is not kept.
-            raise kt.KaldiError('%s: no trial could be scored (%d trials, each with a key '
-                                'missing from the vectors)' % (trials_rx, num_errors))
-    return num_done, num_errors, total, total_sq
+    scorer = None
+
+    def score(rows_enrol, rows_test, is_last):
+        nonlocal scorer
+        if scorer is None:
+            # The scorer picks dense or per-trial products by the number of trials:
+            # known when the list fits in one piece, else taken as "many".
+            scorer = PldaScorer(plda, train, num_utts, test,
+                                expected_trials=len(rows_enrol) if is_last else None)
+        # Kaldi computes in double and prints (and sums) the float.
+        # Trials 4096 at a time, so that the rows gathered for them stay small.
+        return scorer.score(rows_enrol, rows_test, chunk=4096)
+
+    return score_trial_list(NAME, trials_rx, scores_wx, train_keys, test_keys, score,
+                            'Key %s not present in training iVectors.',
+                            'Key %s not present in test iVectors.')
 
 
 def main(argv):
@@ -153,7 +112,7 @@ def main(argv):
     test, factors = transform_table(plda, opts, test.astype(np.float64), 1, 'test')
     log(NAME, 'Average renormalization scale on test iVectors was %g' % factors.mean())
 
-    num_done, num_errors, total, total_sq = score_trial_list(
+    num_done, num_errors, total, total_sq = score_trials_streamed(
         plda, train_keys, train, num_utts, test_keys, test, trials_rx, scores_wx)
     if num_done:
         mean = total / num_done

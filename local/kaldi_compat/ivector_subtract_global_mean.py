@@ -5,8 +5,19 @@
 """
 from data_utils import kaldi_table as kt
 from kaldi_compat.cli import ToolParser, log, run_tool
+from kaldi_compat.streaming import rereadable_chunks
 
 NAME = 'ivector-subtract-global-mean'
+
+
+def table_mean(chunks, rspecifier):
+    total, count = 0.0, 0
+    for keys, chunk in chunks:
+        total = total + chunk.sum(axis=0)
+        count += len(keys)
+    if not count:
+        raise kt.KaldiError('%s: no vectors to take the mean of' % rspecifier)
+    return total / count
 
 
 def main(argv):
@@ -14,22 +25,23 @@ def main(argv):
     parser.add('subtract-mean', True, 'if false, only copy the vectors')
     opts, args = parser.parse(argv)
     rspecifier, wspecifier = args[-2], args[-1]
-    keys, vectors = kt.read_vector_table(rspecifier)
-    if not keys:
-        # Kaldi exits with status 1 when it wrote nothing, with a mean given or not.
-        raise kt.KaldiError('%s: no vectors to %s' % (
-            rspecifier, 'subtract the mean from' if len(args) == 3 else 'take the mean of'))
-    if len(args) == 3:
-        mean = kt.read_vector(args[0])
-        if mean.shape[0] != vectors.shape[1]:
-            raise kt.KaldiError('%s: mean has dimension %d, vectors in %s have %d'
-                                % (args[0], mean.shape[0], rspecifier, vectors.shape[1]))
-    else:
-        mean = vectors.mean(axis=0)
-    if opts.subtract_mean:
-        vectors = vectors - mean
-    kt.write_vectors(wspecifier, keys, vectors)
-    log(NAME, 'Wrote %d mean-subtracted vectors' % len(keys))
+    given_mean = kt.read_vector(args[0]) if len(args) == 3 else None
+    # With its own mean the table is read twice (a pipe is spooled to disk, not memory).
+    with rereadable_chunks(rspecifier) as passes, kt.VectorWriter(wspecifier) as writer:
+        mean = given_mean
+        if mean is None and opts.subtract_mean:
+            mean = table_mean(passes(), rspecifier)
+        for keys, vectors in passes():
+            if given_mean is not None and mean.shape[0] != vectors.shape[1]:
+                raise kt.KaldiError('%s: mean has dimension %d, vectors in %s have %d'
+                                    % (args[0], mean.shape[0], rspecifier, vectors.shape[1]))
+            writer.write(keys, vectors - mean if opts.subtract_mean else vectors)
+        if not writer.num_written:
+            # Kaldi exits with status 1 when it wrote nothing, with a mean given or not.
+            raise kt.KaldiError('%s: no vectors to %s' % (
+                rspecifier, 'subtract the mean from' if given_mean is not None
+                else 'take the mean of'))
+    log(NAME, 'Wrote %d mean-subtracted vectors' % writer.num_written)
 
 
 if __name__ == '__main__':

@@ -43,6 +43,14 @@ class PldaStats:
         self.counts.append(group.shape[0])
         self.means.append(mean)
 
+    def add_class_stats(self, counts, means, offset_scatter):
+        """Classes given by their statistics, as a streaming reader accumulates them:
+        example counts (K), means (K x D) and the scatter of the examples around
+        their class means, summed over the K classes (D x D)."""
+        self.counts.extend(int(n) for n in counts)
+        self.means.extend(np.asarray(means, dtype=np.float64))
+        self.offset_scatter += offset_scatter
+
     @property
     def num_classes(self):
         return len(self.counts)

@@ -23,13 +23,13 @@ def main(argv):
     parser = ToolParser(NAME, __doc__, 3)
     opts, args = parser.parse(argv)
     transform = kt.read_matrix(args[0])
-    keys, vectors = kt.read_vector_table(args[1])
-    if not keys:
-        # Kaldi exits with status 1 when it transformed nothing.
-        raise kt.KaldiError('%s: no vectors to transform' % args[1])
-    vectors = apply_transform(transform, vectors, args[0])
-    kt.write_vectors(args[2], keys, vectors)
-    log(NAME, 'Applied transform to %d vectors' % len(keys))
+    with kt.VectorWriter(args[2]) as writer:
+        for keys, vectors in kt.read_vector_chunks(args[1]):
+            writer.write(keys, apply_transform(transform, vectors, args[0]))
+        if not writer.num_written:
+            # Kaldi exits with status 1 when it transformed nothing.
+            raise kt.KaldiError('%s: no vectors to transform' % args[1])
+    log(NAME, 'Applied transform to %d vectors' % writer.num_written)
 
 
 if __name__ == '__main__':

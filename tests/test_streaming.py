@@ -1,0 +1,207 @@
+"""Streaming back-end tools: chunked readers equal the record reader, chunk boundaries
+change nothing, and the streamed tools give the same results as the whole-table maths."""
+import subprocess
+
+import numpy as np
+import pytest
+
+from data_utils import ark_fast
+from data_utils import kaldi_table as kt
+from helpers import ROOT, env, one_error_line
+from kaldi_compat.ivector_compute_lda import compute_lda
+from kaldi_compat.streaming import KeyMap, SpeakerSums
+from kaldi_compat.trials import read_trial_pieces
+
+
+def write_mixed_ark(path, rng):
+    """Binary float and double records, a text record and odd whitespace between them."""
+    vectors = rng.standard_normal((7, 5))
+    keys = ['u%d' % i for i in range(7)]
+    with open(path, 'wb') as f:
+        for i, (key, vec) in enumerate(zip(keys, vectors)):
+            if i == 3:
+                f.write(('%s  [ %s ]\n' % (key, ' '.join(repr(float(v)) for v in vec))).encode())
+            else:
+                f.write(key.encode() + b' \0B')
+                kt.write_vector_obj(f, True, vec, double=(i == 5))
+            if i == 1:
+                f.write(b'\n')
+    return keys, vectors
+
+
+@pytest.mark.parametrize('block_bytes', [7, 64, 1 << 22])
+def test_fast_reader_equals_record_reader(tmp_path, monkeypatch, block_bytes):
+    rng = np.random.default_rng(0)
+    keys, vectors = write_mixed_ark(tmp_path / 'm.ark', rng)
+    monkeypatch.setattr(ark_fast, 'BLOCK_BYTES', block_bytes)
+    reference = list(kt.read_vectors('ark:%s' % (tmp_path / 'm.ark')))
+    chunks = list(kt.read_vector_chunks('ark:%s' % (tmp_path / 'm.ark'), chunk_rows=3))
+    assert [len(k) for k, _ in chunks] == [3, 3, 1]
+    got_keys = [k for ks, _ in chunks for k in ks]
+    got = np.vstack([m for _, m in chunks])
+    assert got_keys == [k for k, _ in reference] == keys
+    np.testing.assert_array_equal(got, np.vstack([v.astype(np.float64) for _, v in reference]))
+    # float32 records hold the float32 of the value, double records the value itself.
+    np.testing.assert_allclose(got, vectors, rtol=1e-6)
+    assert got[5].tolist() == vectors[5].tolist()
+
+
+@pytest.mark.parametrize('damage, message', [
+    (lambda data: data[:-3], 'key c: truncated binary vector'),
+    (lambda data: data.replace(b'FV', b'FX', 2), 'key a: expected a binary vector'),
+    (lambda data: data[:data.rindex(b'c ')] + b'c  [ 1 nan 3 ]\n', 'key c: contains NaN or Inf'),
+])
+def test_fast_reader_reports_damage_as_the_record_reader(tmp_path, monkeypatch, damage, message):
+    ark = tmp_path / 'x.ark'
+    kt.write_vectors('ark:%s' % ark, ['a', 'b', 'c'], np.ones((3, 3)))
+    ark.write_bytes(damage(ark.read_bytes()))
+    for block in (5, 1 << 22):
+        monkeypatch.setattr(ark_fast, 'BLOCK_BYTES', block)
+        with pytest.raises(kt.KaldiError, match=message):
+            list(kt.read_vector_chunks('ark:%s' % ark))
+
+
+def test_vector_writer_in_chunks_equals_one_write(tmp_path):
+    rng = np.random.default_rng(1)
+    vectors = rng.standard_normal((25, 4))
+    keys = ['k%02d' % i for i in range(25)]
+    kt.write_vectors('ark,scp:%s,%s' % (tmp_path / 'one.ark', tmp_path / 'one.scp'), keys, vectors)
+    with kt.VectorWriter('ark,scp:%s,%s' % (tmp_path / 'ch.ark', tmp_path / 'ch.scp')) as w:
+        for start in range(0, 25, 10):
+            w.write(keys[start:start + 10], vectors[start:start + 10])
+    assert (tmp_path / 'one.ark').read_bytes() == (tmp_path / 'ch.ark').read_bytes()
+    assert ((tmp_path / 'one.scp').read_text().replace('one.ark', 'ch.ark')
+            == (tmp_path / 'ch.scp').read_text())
+    # scp offsets lead to the right vectors.
+    got_keys, got = kt.read_vector_table('scp:%s' % (tmp_path / 'ch.scp'))
+    assert got_keys == keys
+    np.testing.assert_allclose(got, vectors, rtol=1e-6)
+
+
+def test_key_map_finds_all_entries_and_rejects_longer_keys():
+    key_map = KeyMap(iter(['b', 'a', 'ab', 'b', 'c']))
+    positions, entries = key_map.find_all(['b', 'zz', 'a', 'abc', 'ab'])
+    assert sorted(zip(positions.tolist(), entries.tolist())) == [(0, 0), (0, 3), (2, 1), (4, 2)]
+    assert key_map.find_last(['b', 'a', 'abc', 'x']).tolist() == [3, 1, -1, -1]
+
+
+def test_speaker_sums_equal_direct_statistics():
+    rng = np.random.default_rng(2)
+    vectors = 1000.0 + rng.standard_normal((50, 3))       # far from the origin
+    speakers = rng.integers(0, 6, size=50)
+    sums = SpeakerSums(7, 3)                               # speaker 6 has no vectors
+    for start in range(0, 50, 17):
+        sums.add(vectors[start:start + 17], speakers[start:start + 17])
+    mean = vectors.mean(axis=0)
+    np.testing.assert_allclose(sums.mean(), mean, rtol=1e-14)
+    np.testing.assert_allclose(sums.scatter_around(mean), (vectors - mean).T @ (vectors - mean),
+                               rtol=1e-9, atol=1e-9)
+    present = np.arange(6)
+    within = sum((vectors[speakers == s] - vectors[speakers == s].mean(axis=0)).T
+                 @ (vectors[speakers == s] - vectors[speakers == s].mean(axis=0))
+                 for s in present)
+    np.testing.assert_allclose(sums.within_scatter(present), within, rtol=1e-9, atol=1e-9)
+    np.testing.assert_allclose(sums.speaker_means(present),
+                               [vectors[speakers == s].mean(axis=0) for s in present], rtol=1e-13)
+    assert sums.spk_counts.tolist() == np.bincount(speakers, minlength=7).tolist()
+
+
+def test_trial_pieces_cover_every_line_whatever_the_piece_size(tmp_path):
+    lines = ['e%d t%d' % (i % 7, i) for i in range(200)]
+    (tmp_path / 'trials').write_text('\n'.join(lines))          # no final newline
+    for size in (3, 50, 1 << 20):
+        pieces = list(read_trial_pieces(str(tmp_path / 'trials'), 'expected two', size=size))
+        assert [last for _, last in pieces] == [False] * (len(pieces) - 1) + [True]
+        got = ['%s %s' % (c.token(i, 0), c.token(i, 1)) for c, _ in pieces for i in range(len(c))]
+        assert got == lines
+    (tmp_path / 'bad').write_text('\n'.join(lines[:150] + ['a b c'] + lines[150:]))
+    with pytest.raises(kt.KaldiError, match='bad: line 151: expected two'):
+        list(read_trial_pieces(str(tmp_path / 'bad'), 'expected two', size=40))
+
+
+def run(cmd, cwd):
+    return subprocess.run(cmd, shell=True, cwd=cwd, env=env(), capture_output=True, text=True)
+
+
+@pytest.fixture()
+def labelled_set(tmp_path):
+    """300 utterances of 30 speakers in 8 dimensions, written in a shuffled order."""
+    rng = np.random.default_rng(3)
+    speakers = np.repeat(np.arange(30), 10)
+    vectors = 5.0 + rng.standard_normal((30, 8))[speakers] * 2 + rng.standard_normal((300, 8))
+    order = rng.permutation(300)
+    utts = ['s%02d-u%03d' % (speakers[i], i) for i in range(300)]
+    kt.write_vectors('ark:%s' % (tmp_path / 'train.ark'), [utts[i] for i in order],
+                     vectors[order])
+    with open(tmp_path / 'utt2spk', 'w') as f:
+        f.writelines('%s s%02d\n' % (utts[i], speakers[i]) for i in range(300))
+    with open(tmp_path / 'spk2utt', 'w') as f:
+        for s in range(30):
+            f.write('s%02d %s\n' % (s, ' '.join(utts[i] for i in range(300) if speakers[i] == s)))
+    return tmp_path, utts, speakers, vectors.astype(np.float32).astype(np.float64)
+
+
+def test_streamed_tools_equal_whole_table_maths(labelled_set, monkeypatch):
+    path, utts, speakers, vectors = labelled_set
+    out = run('ivector-mean ark:train.ark mean.vec && '
+              'ivector-mean ark:spk2utt ark:train.ark ark:spk.ark ark,t:num_utts && '
+              'ivector-compute-lda --dim=5 ark:train.ark ark:utt2spk lda.mat && '
+              'ivector-subtract-global-mean ark:train.ark ark:c1.ark && '
+              'cat train.ark | ivector-subtract-global-mean ark:- ark:c2.ark', path)
+    assert out.returncode == 0, out.stderr
+    mean = vectors.mean(axis=0)
+    np.testing.assert_allclose(kt.read_vector(str(path / 'mean.vec')), mean, rtol=1e-6)
+    keys, spk_means = kt.read_vector_table('ark:%s' % (path / 'spk.ark'))
+    assert keys == ['s%02d' % s for s in range(30)]
+    np.testing.assert_allclose(spk_means, [vectors[speakers == s].mean(axis=0) for s in range(30)],
+                               rtol=1e-6)
+    assert [v for _, v in kt.read_int_table('ark:%s' % (path / 'num_utts'))] == [10] * 30
+    # The file is read twice, the pipe spooled: both give the centred vectors in input order.
+    k1, c1 = kt.read_vector_table('ark:%s' % (path / 'c1.ark'))
+    k2, c2 = kt.read_vector_table('ark:%s' % (path / 'c2.ark'))
+    assert k1 == k2 and c1.tolist() == c2.tolist()
+    np.testing.assert_allclose(c1, vectors[[utts.index(k) for k in k1]] - mean, atol=1e-5)
+    # LDA from streamed statistics equals LDA of the whole centred matrix (up to row signs).
+    lda = kt.read_matrix(str(path / 'lda.mat'))
+    expected = compute_lda(vectors - mean, [np.flatnonzero(speakers == s) for s in range(30)],
+                           5, 0.0, 1e-6)
+    signs = np.sign(np.sum(lda[:, :8] * expected, axis=1))
+    np.testing.assert_allclose(lda[:, :8] * signs[:, None], expected, rtol=1e-4, atol=1e-5)
+
+
+def test_duplicate_vector_is_one_error(labelled_set):
+    path = labelled_set[0]
+    out = run('cat train.ark train.ark > twice.ark && '
+              'ivector-compute-plda ark:spk2utt ark:twice.ark plda', path)
+    assert out.returncode == 1
+    assert 'appears twice' in one_error_line(out.stderr)
+    assert not (path / 'plda').exists()
+
+
+def test_scp_reader_equals_record_reader(tmp_path):
+    rng = np.random.default_rng(4)
+    write_mixed_ark(tmp_path / 'm.ark', rng)
+    kt.write_vectors('ark,scp:%s,%s' % (tmp_path / 'b.ark', tmp_path / 'b.scp'),
+                     ['b0', 'b1'], rng.standard_normal((2, 5)))
+    # Offsets into the mixed ark (binary float, text, double records), another ark, back.
+    offsets, data = {}, (tmp_path / 'm.ark').read_bytes()
+    for key in ('u0', 'u3', 'u5', 'u6'):
+        offsets[key] = data.index(key.encode() + b' ') + len(key) + 1
+    lines = ['u5 %s:%d' % (tmp_path / 'm.ark', offsets['u5'])]
+    lines += (tmp_path / 'b.scp').read_text().splitlines()
+    lines += ['u3 %s:%d' % (tmp_path / 'm.ark', offsets['u3']),
+              'u0 %s:%d' % (tmp_path / 'm.ark', offsets['u0']),
+              'u6 %s:%d' % (tmp_path / 'm.ark', offsets['u6'])]
+    (tmp_path / 'x.scp').write_text('\n'.join(lines) + '\n')
+    reference = list(kt.read_vectors('scp:%s' % (tmp_path / 'x.scp')))
+    (keys, got), = kt.read_vector_chunks('scp:%s' % (tmp_path / 'x.scp'))
+    assert keys == [k for k, _ in reference] == ['u5', 'b0', 'b1', 'u3', 'u0', 'u6']
+    np.testing.assert_array_equal(got, np.vstack([v for _, v in reference]))
+    # An offset past the end is the general reader's error, naming the entry.
+    (tmp_path / 'bad.scp').write_text('u0 %s:%d\nu9 %s:99999\n' % (tmp_path / 'm.ark', offsets['u0'],
+                                                                   tmp_path / 'm.ark'))
+    with pytest.raises(kt.KaldiError) as fast:
+        list(kt.read_vector_chunks('scp:%s' % (tmp_path / 'bad.scp')))
+    with pytest.raises(kt.KaldiError) as general:
+        list(kt.read_vectors('scp:%s' % (tmp_path / 'bad.scp')))
+    assert str(fast.value) == str(general.value) and 'key u9' in str(fast.value)
