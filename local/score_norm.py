@@ -36,8 +36,9 @@ import numpy as np
 from data_utils import kaldi_table as kt
 from kaldi_compat.cli import ToolParser, log, run_tool, warn
 from kaldi_compat.columns import KeyIndex, read_columns
-from kaldi_compat.ivector_plda_scoring import ScoreWriter, read_num_utts
+from kaldi_compat.ivector_plda_scoring import read_num_utts
 from kaldi_compat.plda import PldaScorer, read_plda
+from kaldi_compat.trials import ScoreWriter
 
 NAME = 'score_norm.py'
 BLOCK_ENTRIES = 1 << 22     # cohort scores held at once (16 MB of float32)
