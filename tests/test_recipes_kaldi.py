@@ -161,15 +161,18 @@ def test_path_sh_picks_kaldi_under_kaldi_root(kaldi_root):
 def test_xvector_corpus_tables_equal_on_both_engines(xvector_runs):
     assert_engines_ran(xvector_runs, ['baseline.sh', 'eval.sh'])
     rows = assert_same_tables(xvector_runs, 'results')
-    assert {f for _, f in rows} == {'x-vector', 'v-vector'} and len(rows) == 10
+    # 2 front-ends x 5 back-ends, each plain and with AS-norm (the recipes' default).
+    assert {f for _, f in rows} == {'x-vector', 'v-vector'} and len(rows) == 20
+    assert sum(b.endswith('+AS-norm') for b, _ in rows) == 10
     ood = assert_same_tables(xvector_runs, 'results_ood')
     assert len(ood) == 5 and ood[('PLDA', 'x-vector')]['scheme3 EER(%)'] != '-'
 
 
 def test_xvector_corpus_scores_agree_line_by_line(xvector_runs):
     files = assert_same_scores(xvector_runs)
-    # Table 1 (2 front-ends x 2 sets x 5 back-ends) and every scheme's fold and pooled scores.
-    assert len([f for f in files if f.parts[0] == 'backend']) == 20
+    # Table 1 (2 front-ends x 2 sets x 5 back-ends, plain and AS-norm) and every scheme's
+    # fold and pooled scores.
+    assert len([f for f in files if f.parts[0] == 'backend']) == 40
     assert {f.parts[1] for f in files if f.parts[0] == 'ood'} >= {'scheme1', 'scheme2', 'scheme3'}
 
 
@@ -178,6 +181,7 @@ def test_relu_corpus_with_dead_dimensions_runs_on_both_engines_alike(corpora, re
     assert (train == 0).all(axis=0).sum() == 4          # the case this test is about
     assert_engines_ran(relu_runs, ['baseline.sh'])
     rows = assert_same_tables(relu_runs, 'results')
-    assert len(rows) == 5 and all(float(c['sitw_dev EER(%)']) < 50 for c in rows.values())
+    # 5 back-ends, plain and with AS-norm, on the dead-dimension x-vectors.
+    assert len(rows) == 10 and all(float(c['sitw_dev EER(%)']) < 50 for c in rows.values())
     assert len(assert_same_tables(relu_runs, 'results_ood')) == 5
     assert_same_scores(relu_runs)
