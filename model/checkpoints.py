@@ -14,7 +14,7 @@ from model.cli import UserError
 
 
 def _listed_checkpoints(tf, model_dir):
-    """Checkpoint prefixes the state file lists, newest first (absolute paths)."""
+    """Checkpoint prefixes the state file lists, newest first, as paths from here."""
     try:
         state = tf.train.get_checkpoint_state(model_dir)
     except (tf.errors.OpError, ValueError) as exc:   # the 'checkpoint' text file itself
@@ -25,7 +25,9 @@ def _listed_checkpoints(tf, model_dir):
     paths = list(state.all_model_checkpoint_paths) or [state.model_checkpoint_path]
     if state.model_checkpoint_path and state.model_checkpoint_path not in paths:
         paths.append(state.model_checkpoint_path)
-    return [p if os.path.isabs(p) else os.path.join(model_dir, p) for p in reversed(paths)]
+    # TensorFlow has already put model_dir in front of the relative paths the state file
+    # holds; joining it again would give exp/vae/exp/vae/... for a relative model_dir.
+    return list(reversed(paths))
 
 
 def damaged_files(tf, prefix):

@@ -294,6 +294,21 @@ def test_truncated_latest_checkpoint_falls_back_to_the_newest_intact(tiny_model,
     assert 'resumed from model.ckpt-3' in captured.out and 'epoch 2/2 step 6' in captured.out
 
 
+def test_model_dir_given_relative_to_the_working_dir_restores(tiny_model, tmp_path, monkeypatch,
+                                                             capsys):
+    """The recipes pass exp/<model>: the checkpoints listed in its state file are found."""
+    from model import extract
+    model_dir, npz, _ = tiny_model
+    copy = damaged_copy(model_dir, tmp_path, [6])
+    monkeypatch.chdir(copy.parent)
+    assert extract.main(['--model-dir', copy.name, '--input-npz', npz,
+                         '--output-npz', str(tmp_path / 'emb.npz')]) == 0
+    err = capsys.readouterr().err
+    # The damaged newest one is named as the user gave the dir, and the older one is used.
+    assert '%s/model.ckpt-6.data-00000-of-00001' % copy.name in err, err
+    assert '%s/%s' % (copy.name, copy.name) not in err, err
+
+
 def test_all_checkpoints_damaged_names_the_damaged_files(tiny_model, tmp_path, capsys):
     from model import train
     model_dir, npz, _ = tiny_model
