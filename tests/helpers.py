@@ -48,3 +48,14 @@ def one_error_line(stderr):
     lines = [l for l in stderr.splitlines() if l.startswith('ERROR')]
     assert len(lines) == 1, stderr
     return lines[0]
+
+
+def read_scores(path):
+    """Keys and scores of a "key1 key2 score" file: ([(key1, key2)], array of scores)."""
+    keys, values = [], []
+    with open(path) as f:
+        for line in f:
+            a, b, s = line.split()
+            keys.append((a, b))
+            values.append(float(s))
+    return keys, np.array(values)
