@@ -155,6 +155,6 @@ def stack_rows(parts, dim, dtype, keys, where):
                             for d, data in parts]).astype(dtype)
     finite = np.isfinite(matrix).all(axis=1) if dim else np.ones(len(parts), bool)
     if not finite.all():
-        raise kt.KaldiError('%s: key %s: contains NaN or Inf'
+        raise kt.UserError('%s: key %s: contains NaN or Inf'
                             % (where, keys[int(np.flatnonzero(~finite)[0])]))
     return matrix

@@ -1,7 +1,7 @@
 """Kaldi tables and objects: rspecifiers, wspecifiers, binary and text formats.
 
 Reading is strict: a truncated record, a text vector without its closing ']', a
-non-number, NaN/Inf or a record of a different kind raises KaldiError with one line
+non-number, NaN/Inf or a record of a different kind raises UserError with one line
 naming the key and the file. kaldi_io (which we use for writing binary float
 vectors) asserts without saying where, and silently returns a short vector for a
 truncated record, so the reader here is our own.
@@ -18,6 +18,9 @@ import sys
 import tempfile
 
 import numpy as np
+
+from data_utils.atomic import AtomicFile
+from data_utils.errors import UserError
 
 
 def _import_kaldi_io():
@@ -44,10 +47,6 @@ def _import_kaldi_io():
 kaldi_io = _import_kaldi_io()
 
 
-class KaldiError(Exception):
-    """A user-facing error; its message is one line naming the file (and key)."""
-
-
 _SPEC_RE = re.compile(r'^(ark|scp)((?:,[a-z]+)*):(.*)$', re.S)
 _WHITESPACE = b' \t\n\r'
 _FLOAT_FORMAT = '%.7g'   # Kaldi prints floats with 7 significant digits
@@ -68,7 +67,7 @@ class _PipeInput:
         self.stream.close()
         status = self.proc.wait()
         if status != 0:
-            raise KaldiError("command '%s' failed with exit status %d" % (self.cmd, status))
+            raise UserError("command '%s' failed with exit status %d" % (self.cmd, status))
 
 
 def printable(text):
@@ -108,48 +107,16 @@ def open_rx(rxfilename):
     try:
         stream = open(name, 'rb')
     except OSError as err:
-        raise KaldiError('%s: cannot open for reading: %s' % (name, err.strerror))
+        raise UserError('%s: cannot open for reading: %s' % (name, err.strerror))
     try:
         if offset is not None:
             size = os.fstat(stream.fileno()).st_size
             if offset >= size:   # else the reader finds nothing there and blames the format
-                raise KaldiError('%s: offset %d past end of file (%d bytes)' % (name, offset, size))
+                raise UserError('%s: offset %d past end of file (%d bytes)' % (name, offset, size))
             stream.seek(offset)
         yield stream
     finally:
         stream.close()
-
-
-def make_temp_beside(path):
-    """(fd, temp path) in the target's directory, with the permissions a plain open
-    would give (mkstemp's are 0600, which would leave results unreadable to others)."""
-    directory = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(prefix='.' + os.path.basename(path) + '.', dir=directory)
-    umask = os.umask(0)
-    os.umask(umask)
-    os.chmod(tmp, 0o666 & ~umask)
-    return fd, tmp
-
-
-class _AtomicFile:
-    """A file written under a temp name and renamed into place by commit()."""
-
-    def __init__(self, path):
-        self.path = path
-        directory = os.path.dirname(os.path.abspath(path))
-        if not os.path.isdir(directory):
-            raise KaldiError('%s: cannot open for writing: no such directory' % path)
-        fd, self.tmp = make_temp_beside(path)
-        self.stream = os.fdopen(fd, 'wb')
-
-    def commit(self):
-        self.stream.close()
-        os.replace(self.tmp, self.path)
-
-    def abort(self):
-        self.stream.close()
-        if os.path.exists(self.tmp):
-            os.unlink(self.tmp)
 
 
 class _PipeOutput:
@@ -162,7 +129,7 @@ class _PipeOutput:
         self.stream.close()
         status = self.proc.wait()
         if status != 0:
-            raise KaldiError("command '%s' failed with exit status %d" % (self.cmd, status))
+            raise UserError("command '%s' failed with exit status %d" % (self.cmd, status))
 
     def abort(self):
         self.stream.close()
@@ -185,7 +152,7 @@ def _open_wx(wxfilename):
         return _StdOutput()
     if name.startswith('|'):
         return _PipeOutput(name[1:].strip())
-    return _AtomicFile(name)
+    return AtomicFile(name)
 
 
 @contextlib.contextmanager
@@ -217,8 +184,8 @@ def open_input(rxfilename):
         _skip_whitespace(stream)
         try:
             binary = _consume_binary_header(stream)
-        except KaldiError as err:
-            raise KaldiError('%s: %s' % (describe(rxfilename), err))
+        except UserError as err:
+            raise UserError('%s: %s' % (describe(rxfilename), err))
         yield stream, binary
 
 
@@ -232,7 +199,7 @@ def _consume_binary_header(stream):
         return False
     marker = stream.read(2)
     if marker != b'\0B':
-        raise KaldiError('bad binary marker %r' % marker)
+        raise UserError('bad binary marker %r' % marker)
     return True
 
 
@@ -280,14 +247,14 @@ def read_token(stream, binary):
     """Read a token such as '<Plda>' (Kaldi ends tokens with one space)."""
     word = _read_word(stream)
     if not word:
-        raise KaldiError('unexpected end of file while reading a token')
+        raise UserError('unexpected end of file while reading a token')
     return word.decode('latin1')
 
 
 def expect_token(stream, binary, token):
     got = read_token(stream, binary)
     if got != token:
-        raise KaldiError("expected token '%s', got '%s'" % (token, got))
+        raise UserError("expected token '%s', got '%s'" % (token, got))
 
 
 def write_token(stream, binary, token):
@@ -298,16 +265,16 @@ def _read_binary_array(stream, kind):
     """Binary Kaldi vector ('V') or matrix ('M') after its '\\0B' marker."""
     header = _exact(stream, 3, 'header')
     if header not in (b'F' + kind + b' ', b'D' + kind + b' '):
-        raise KaldiError("expected a binary %s, found header %r"
+        raise UserError("expected a binary %s, found header %r"
                          % ('vector' if kind == b'V' else 'matrix', header.decode('latin1')))
     dtype = np.dtype('<f4') if header[0:1] == b'F' else np.dtype('<f8')
     shape = []
     for _ in range(1 if kind == b'V' else 2):
         if _exact(stream, 1, 'size') != b'\x04':
-            raise KaldiError('bad integer size marker')
+            raise UserError('bad integer size marker')
         shape.append(struct.unpack('<i', _exact(stream, 4, 'size'))[0])
     if any(n < 0 for n in shape):
-        raise KaldiError('negative dimension %s' % (shape,))
+        raise UserError('negative dimension %s' % (shape,))
     count = int(np.prod(shape))
     data = _exact(stream, count * dtype.itemsize, 'data')
     return np.frombuffer(data, dtype=dtype).reshape(shape).astype(dtype.newbyteorder('='))
@@ -318,7 +285,7 @@ def _parse_floats(words, what):
         return np.array([float(w) for w in words], dtype=np.float64)
     except ValueError:
         bad = next(w for w in words if not _is_float(w))
-        raise KaldiError("%s: expected a number or ']', found '%s'"
+        raise UserError("%s: expected a number or ']', found '%s'"
                          % (what, printable(bad.decode('latin1'))))
 
 
@@ -334,35 +301,35 @@ def _read_text_vector(stream):
     _skip_whitespace(stream)
     opening = stream.read(1)
     if opening != b'[':
-        raise KaldiError("text vector does not start with '['")
+        raise UserError("text vector does not start with '['")
     values = []
     while True:
         line = stream.readline()
         if not line:
-            raise KaldiError("text vector has no closing ']'")
+            raise UserError("text vector has no closing ']'")
         tokens = line.split()
         for i, token in enumerate(tokens):
             if token == b']':
                 if tokens[i + 1:]:
-                    raise KaldiError("unexpected text after ']'")
+                    raise UserError("unexpected text after ']'")
                 return np.array(values, dtype=np.float64)
             try:
                 values.append(float(token))
             except ValueError:
                 # Anything else means the ']' is missing and we ran into the next record.
-                raise KaldiError("text vector has no closing ']' (found '%s')"
+                raise UserError("text vector has no closing ']' (found '%s')"
                                  % printable(token.decode('latin1')))
 
 
 def _read_text_matrix(stream):
     _skip_whitespace(stream)
     if stream.read(1) != b'[':
-        raise KaldiError("text matrix does not start with '['")
+        raise UserError("text matrix does not start with '['")
     rows = []
     while True:
         line = stream.readline()
         if not line:
-            raise KaldiError("text matrix has no closing ']'")
+            raise UserError("text matrix has no closing ']'")
         tokens = line.split()
         closed = bool(tokens) and tokens[-1] == b']'
         if closed:
@@ -374,7 +341,7 @@ def _read_text_matrix(stream):
     if not rows:
         return np.zeros((0, 0))
     if len({len(r) for r in rows}) != 1:
-        raise KaldiError('text matrix has rows of different lengths')
+        raise UserError('text matrix has rows of different lengths')
     return np.vstack(rows)
 
 
@@ -385,7 +352,7 @@ def read_vector_obj(stream, binary):
             return _read_binary_array(stream, b'V')
         return _read_text_vector(stream)
     except EOFError as err:
-        raise KaldiError('truncated binary vector (%s)' % err)
+        raise UserError('truncated binary vector (%s)' % err)
 
 
 def read_matrix_obj(stream, binary):
@@ -394,7 +361,7 @@ def read_matrix_obj(stream, binary):
             return _read_binary_array(stream, b'M')
         return _read_text_matrix(stream)
     except EOFError as err:
-        raise KaldiError('truncated binary matrix (%s)' % err)
+        raise UserError('truncated binary matrix (%s)' % err)
 
 
 def _format_floats(values):
@@ -430,7 +397,7 @@ def write_matrix_obj(stream, binary, mat, double=False):
 
 def _check_finite(array, where):
     if not np.all(np.isfinite(array)):
-        raise KaldiError('%s: contains NaN or Inf' % where)
+        raise UserError('%s: contains NaN or Inf' % where)
 
 
 # ----------------------------------------------------------------------------
@@ -441,8 +408,8 @@ def read_vector(rxfilename):
     with open_input(rxfilename) as (stream, binary):
         try:
             vec = read_vector_obj(stream, binary)
-        except KaldiError as err:
-            raise KaldiError('%s: %s' % (describe(rxfilename), err))
+        except UserError as err:
+            raise UserError('%s: %s' % (describe(rxfilename), err))
     _check_finite(vec, describe(rxfilename))
     return vec.astype(np.float64)
 
@@ -452,8 +419,8 @@ def read_matrix(rxfilename):
     with open_input(rxfilename) as (stream, binary):
         try:
             mat = read_matrix_obj(stream, binary)
-        except KaldiError as err:
-            raise KaldiError('%s: %s' % (describe(rxfilename), err))
+        except UserError as err:
+            raise UserError('%s: %s' % (describe(rxfilename), err))
     _check_finite(mat, describe(rxfilename))
     return mat.astype(np.float64)
 
@@ -475,11 +442,11 @@ def parse_rspecifier(rspecifier):
     """'ark,s,cs:foo' -> ('ark', {'s', 'cs'}, 'foo')."""
     match = _SPEC_RE.match(rspecifier.strip())
     if not match:
-        raise KaldiError("'%s': not an rspecifier (expected ark:... or scp:...)" % rspecifier)
+        raise UserError("'%s': not an rspecifier (expected ark:... or scp:...)" % rspecifier)
     kind, opts, name = match.groups()
     opts = set(o for o in opts.split(',') if o)
     if 'scp' in opts:
-        raise KaldiError("'%s': an rspecifier names one table" % rspecifier)
+        raise UserError("'%s': an rspecifier names one table" % rspecifier)
     return kind, opts, name
 
 
@@ -487,7 +454,7 @@ def parse_wspecifier(wspecifier):
     """-> (ark_wxfilename or None, scp_wxfilename or None, binary)."""
     match = _SPEC_RE.match(wspecifier.strip())
     if not match:
-        raise KaldiError("'%s': not a wspecifier (expected ark:..., scp:... or ark,scp:...)"
+        raise UserError("'%s': not a wspecifier (expected ark:..., scp:... or ark,scp:...)"
                          % wspecifier)
     first, opts, names = match.groups()
     opts = [o for o in opts.split(',') if o]
@@ -498,10 +465,10 @@ def parse_wspecifier(wspecifier):
     if sorted(kinds) == ['ark', 'scp']:
         parts = names.split(',', 1)
         if len(parts) != 2:
-            raise KaldiError("'%s': ark,scp needs two file names" % wspecifier)
+            raise UserError("'%s': ark,scp needs two file names" % wspecifier)
         ark, scp = parts if kinds[0] == 'ark' else parts[::-1]
         return ark, scp, binary
-    raise KaldiError("'%s': writing scp alone is not supported; use ark,scp:" % wspecifier)
+    raise UserError("'%s': writing scp alone is not supported; use ark,scp:" % wspecifier)
 
 
 def _ark_records(rxfilename, read_value):
@@ -520,8 +487,8 @@ def ark_records_in(stream, where, read_value):
         try:
             binary = _consume_binary_header(stream)
             value = read_value(stream, binary)
-        except KaldiError as err:
-            raise KaldiError('%s: key %s: %s' % (where, printable(key), err))
+        except UserError as err:
+            raise UserError('%s: key %s: %s' % (where, printable(key), err))
         yield key, value
 
 
@@ -533,7 +500,7 @@ def scp_entries(rxfilename):
             if not parts:
                 continue
             if len(parts) != 2:
-                raise KaldiError('%s: line %d: expected "key rxfilename"' % (where, lineno))
+                raise UserError('%s: line %d: expected "key rxfilename"' % (where, lineno))
             yield parts[0], parts[1]
 
 
@@ -547,8 +514,8 @@ def read_scp_entry(where, key, location, read_value):
     try:
         with open_input(location) as (stream, binary):
             return read_value(stream, binary)
-    except KaldiError as err:
-        raise KaldiError('%s: key %s (%s): %s' % (where, printable(key), printable(location), err))
+    except UserError as err:
+        raise UserError('%s: key %s (%s): %s' % (where, printable(key), printable(location), err))
 
 
 def _read_table(rspecifier, read_value):
@@ -571,7 +538,7 @@ def table_index(rspecifier):
         return
     name = name.strip()
     if name in ('', '-') or name.endswith('|'):
-        raise KaldiError("'%s': cannot index an ark read from a pipe" % rspecifier)
+        raise UserError("'%s': cannot index an ark read from a pipe" % rspecifier)
     with open_rx(name) as stream:
         while True:
             key = _read_word(stream)
@@ -581,8 +548,8 @@ def table_index(rspecifier):
             offset = stream.tell()
             try:
                 read_vector_obj(stream, _consume_binary_header(stream))
-            except KaldiError as err:
-                raise KaldiError('%s: key %s: %s' % (name, printable(key), err))
+            except UserError as err:
+                raise UserError('%s: key %s: %s' % (name, printable(key), err))
             yield key, '%s:%d' % (name, offset)
 
 
@@ -599,7 +566,7 @@ def read_vector_table(rspecifier, dtype=np.float64):
     for chunk_keys, chunk in read_vector_chunks(rspecifier, dtype=dtype):
         for key in chunk_keys:
             if key in seen:
-                raise KaldiError('%s: key %s appears twice' % (describe(name), printable(key)))
+                raise UserError('%s: key %s appears twice' % (describe(name), printable(key)))
             seen.add(key)
         keys.extend(chunk_keys)
         chunks.append(chunk)
@@ -625,7 +592,7 @@ def read_vector_chunks(rspecifier, chunk_rows=10000, dtype=np.float64):
         if dim is None:
             dim = record_dim
         elif record_dim != dim:
-            raise KaldiError('%s: key %s has dimension %d, earlier vectors have %d'
+            raise UserError('%s: key %s has dimension %d, earlier vectors have %d'
                              % (where, printable(key), record_dim, dim))
         keys.append(key)
         parts.append((record_dtype, data))
@@ -653,15 +620,15 @@ class VectorWriter:
         self.num_written = 0
         self._outputs = [_open_wx(self.ark_name)] + ([_open_wx(scp_name)] if scp_name else [])
         self._scp = self._outputs[1].stream if scp_name else None
-        if scp_name and not isinstance(self._outputs[0], _AtomicFile):
+        if scp_name and not isinstance(self._outputs[0], AtomicFile):
             self.abort()
-            raise KaldiError("'%s': ark,scp needs a real ark file for the offsets" % wspecifier)
+            raise UserError("'%s': ark,scp needs a real ark file for the offsets" % wspecifier)
         self._ark = self._outputs[0].stream
 
     def write(self, keys, matrix):
         matrix = np.asarray(matrix)
         if matrix.ndim != 2 or len(keys) != matrix.shape[0]:
-            raise KaldiError('%s: %d keys for a matrix of shape %s'
+            raise UserError('%s: %d keys for a matrix of shape %s'
                              % (self.ark_name, len(keys), matrix.shape))
         _check_finite(matrix, '%s: vectors to write' % self.ark_name)
         ark = self._ark
@@ -673,7 +640,7 @@ class VectorWriter:
             rows = np.ascontiguousarray(matrix, dtype='<f8' if self.double else '<f4')
         for key, row in zip(keys, rows if self.binary else matrix):
             if not key or any(c in key for c in ' \t\n'):
-                raise KaldiError("%s: invalid key %s" % (self.ark_name, printable(key)))
+                raise UserError("%s: invalid key %s" % (self.ark_name, printable(key)))
             encoded = key.encode('latin1')
             if self._scp:
                 # The offset points just past "key ", where Kaldi's scp offsets point.
@@ -724,7 +691,7 @@ def read_token_table(rspecifier):
     """Text tables like utt2spk / spk2utt: iterate (key, [tokens])."""
     kind, _, name = parse_rspecifier(rspecifier)
     if kind != 'ark':
-        raise KaldiError("'%s': token tables are read as ark:" % rspecifier)
+        raise UserError("'%s': token tables are read as ark:" % rspecifier)
     with open_rx(name) as stream:
         for lineno, line in enumerate(stream, 1):
             parts = line.decode('latin1').split()
@@ -741,15 +708,15 @@ def read_int_table(rspecifier):
         if binary:
             try:
                 if _exact(stream, 1, 'size') != b'\x04':
-                    raise KaldiError('bad integer size marker')
+                    raise UserError('bad integer size marker')
                 return struct.unpack('<i', _exact(stream, 4, 'int'))[0]
             except EOFError:
-                raise KaldiError('truncated binary integer')
+                raise UserError('truncated binary integer')
         word = _read_word(stream)
         try:
             return int(word)
         except ValueError:
-            raise KaldiError("expected an integer, found '%s'" % printable(word.decode('latin1')))
+            raise UserError("expected an integer, found '%s'" % printable(word.decode('latin1')))
 
     records = (_ark_records(name, read_int) if kind == 'ark'
                else _read_scp_objects(name, read_int))
@@ -759,7 +726,7 @@ def read_int_table(rspecifier):
 def write_int_table(wspecifier, keys, values):
     ark_name, scp_name, binary = parse_wspecifier(wspecifier)
     if scp_name:
-        raise KaldiError("'%s': integer tables are written as ark only" % wspecifier)
+        raise UserError("'%s': integer tables are written as ark only" % wspecifier)
     with _committed(_open_wx(ark_name)) as (ark,):
         for key, value in zip(keys, values):
             if binary:

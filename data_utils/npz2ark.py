@@ -20,7 +20,7 @@ def main(argv=None):
     try:
         arrays = load_npz(args.npz)
         kt.write_vectors(args.wspecifier, [str(k) for k in arrays['utt_ids']], arrays['vectors'])
-    except kt.KaldiError as err:
+    except kt.UserError as err:
         print('ERROR (%s): %s' % (PROG, err), file=sys.stderr)
         sys.exit(1)
 

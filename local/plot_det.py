@@ -23,7 +23,8 @@ import numpy as np   # noqa: E402
 from scipy.stats import norm   # noqa: E402
 
 from data_utils.datadir import read_trials   # noqa: E402
-from data_utils.kaldi_table import KaldiError, make_temp_beside   # noqa: E402
+from data_utils.atomic import atomic_write   # noqa: E402
+from data_utils.errors import UserError   # noqa: E402
 from kaldi_compat.compute_eer import compute_eer   # noqa: E402
 
 PROG = 'plot_det.py'
@@ -37,7 +38,7 @@ LIMITS = (0.05, 50.0)                           # percent: a margin around the t
 def read_scores(path):
     """{(model, test): score}; finite numbers, one per pair."""
     if not os.path.isfile(path):
-        raise KaldiError('%s: missing (scores)' % path)
+        raise UserError('%s: missing (scores)' % path)
     scores = {}
     with open(path) as f:
         for lineno, line in enumerate(f, 1):
@@ -49,12 +50,12 @@ def read_scores(path):
                     raise ValueError
                 value = float(fields[2])
             except ValueError:
-                raise KaldiError('%s: line %d: expected "model test score"' % (path, lineno))
+                raise UserError('%s: line %d: expected "model test score"' % (path, lineno))
             if not np.isfinite(value):
-                raise KaldiError('%s: line %d: score is %s' % (path, lineno, fields[2]))
+                raise UserError('%s: line %d: score is %s' % (path, lineno, fields[2]))
             key = (fields[0], fields[1])
             if key in scores:
-                raise KaldiError('%s: line %d: pair %s %s scored twice' % (path, lineno, *key))
+                raise UserError('%s: line %d: pair %s %s scored twice' % (path, lineno, *key))
             scores[key] = value
     return scores
 
@@ -63,7 +64,7 @@ def split_scores(trials, scores, path):
     """(target scores, nontarget scores) of the trials; every trial must be scored."""
     missing = [(m, t) for m, t, _ in trials if (m, t) not in scores]
     if missing:
-        raise KaldiError('%s: no score for %d of %d trials (first: %s %s)'
+        raise UserError('%s: no score for %d of %d trials (first: %s %s)'
                          % (path, len(missing), len(trials), *missing[0]))
     target = np.array([scores[m, t] for m, t, is_target in trials if is_target])
     nontarget = np.array([scores[m, t] for m, t, is_target in trials if not is_target])
@@ -112,18 +113,10 @@ def _probit(p_percent):
 
 def _save(fig, path):
     """Write the figure as PNG under a temp name and rename it into place."""
-    directory = os.path.dirname(os.path.abspath(path))
-    if not os.path.isdir(directory):
-        raise KaldiError('%s: cannot write: no such directory' % path)
-    fd, tmp = make_temp_beside(path)
-    os.close(fd)
     try:
-        fig.savefig(tmp, format='png', dpi=100)
-        os.replace(tmp, path)
+        atomic_write(path, lambda f: fig.savefig(f, format='png', dpi=100))
     finally:
         plt.close(fig)
-        if os.path.exists(tmp):
-            os.unlink(tmp)
 
 
 def det_figure(curves, title):
@@ -187,9 +180,9 @@ def parse_named(items):
     for item in items:
         name, eq, path = item.partition('=')
         if not eq or not name or not path:
-            raise KaldiError("'%s': expected NAME=SCOREFILE" % item)
+            raise UserError("'%s': expected NAME=SCOREFILE" % item)
         if name in [n for n, _ in named]:
-            raise KaldiError("'%s': name %s given twice" % (item, name))
+            raise UserError("'%s': name %s given twice" % (item, name))
         named.append((name, path))
     return named
 
@@ -213,7 +206,7 @@ def main(argv=None):
                 print('%s: %s: EER %.2f%%' % (PROG, name, eer), file=sys.stderr)
         if args.hist_out:
             plot_hist(curves, args.title, args.hist_out)
-    except (KaldiError, OSError) as err:
+    except (UserError, OSError) as err:
         print('ERROR (%s): %s' % (PROG, err), file=sys.stderr)
         sys.exit(1)
 

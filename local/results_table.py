@@ -10,7 +10,7 @@ import argparse
 import os
 import sys
 
-from data_utils.kaldi_table import make_temp_beside
+from data_utils.atomic import atomic_open
 
 FRONT_ENDS = [('xvector', 'x-vector'), ('ae', 'a-vector'), ('vae', 'v-vector'), ('cvae', 'c-vector'),
               ('dnf', 'n-vector')]
@@ -35,10 +35,8 @@ def read_rows(path):
 
 
 def write_atomic(path, text):
-    fd, tmp = make_temp_beside(path)
-    with os.fdopen(fd, 'w') as f:
+    with atomic_open(path, 'w') as f:
         f.write(text)
-    os.replace(tmp, path)
 
 
 def _order(value, known):

@@ -10,7 +10,7 @@ import glob
 import os
 import sys
 
-from model.cli import UserError
+from data_utils.errors import UserError
 
 
 def _listed_checkpoints(tf, model_dir):

@@ -9,26 +9,12 @@ import re
 import sys
 import tempfile
 
-
-class UserError(Exception):
-    """An error caused by the user's input, reported without a traceback."""
-
-    def __init__(self, path, problem):
-        super().__init__(problem if path is None else f"{path}: {problem}")
-        self.path = None if path is None else str(path)
-        self.problem = str(problem)
-
-
-def error_line(prog, path, problem):
-    """The one-line message; embedded newlines are folded so it stays one line.
-    ``path`` may be None when the problem text already names the file."""
-    text = f"ERROR ({prog}): {problem}" if path is None else f"ERROR ({prog}): {path}: {problem}"
-    return " ".join(text.split("\n"))
+from data_utils.errors import error_line
 
 
 def report(prog, err):
     """Print a UserError as one line on stderr."""
-    print(error_line(prog, err.path, err.problem), file=sys.stderr, flush=True)
+    print(error_line(prog, err), file=sys.stderr, flush=True)
 
 
 # What TensorFlow's C++ side prints while it loads, before absl logging is initialised and
@@ -77,24 +63,3 @@ def session_config(tf, num_threads):
     return tf.compat.v1.ConfigProto(
         intra_op_parallelism_threads=num_threads,
         inter_op_parallelism_threads=num_threads)
-
-
-def atomic_write(path, write_fn, suffix=".tmp"):
-    """Write a file through ``write_fn(fileobj)`` into a temporary file in the
-    same directory, then rename it into place, so readers never see a partial
-    file and a failed write leaves any previous file untouched."""
-    directory = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(dir=directory, prefix=".tmp-", suffix=suffix)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            write_fn(handle)
-        # mkstemp creates the file 0600; give it the permissions a plain open()
-        # would have (0666 minus the umask) so others can read our outputs.
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise

@@ -16,7 +16,8 @@ import json
 import os
 from typing import Optional
 
-from model.cli import UserError, atomic_write
+from data_utils.atomic import atomic_write
+from data_utils.errors import UserError
 
 MODEL_TYPES = ("vae", "cvae", "ae", "dnf")
 # The module that builds each model type's graph (imported lazily: it imports TensorFlow).

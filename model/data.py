@@ -12,7 +12,7 @@ from typing import Optional
 
 import numpy as np
 
-from model.cli import UserError
+from data_utils.errors import UserError
 
 # Rows checked per step by the finiteness test: keeps the temporary boolean
 # array small instead of the size of the whole matrix.

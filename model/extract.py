@@ -30,7 +30,9 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import numpy as np
 
 from model.checkpoints import restore_newest_intact
-from model.cli import UserError, atomic_write, import_tensorflow, report, session_config
+from data_utils.atomic import atomic_write
+from data_utils.errors import UserError
+from model.cli import import_tensorflow, report, session_config
 from model.config import config_path, graph_module, load_config
 from model.data import load_dataset
 
@@ -135,7 +137,7 @@ def table_batches(rspecifier, input_dim, batch_size, model_dir):
             if len(keys) == batch_size:
                 yield keys, np.array(rows, np.float32)
                 keys, rows = [], []
-    except kt.KaldiError as exc:
+    except kt.UserError as exc:
         raise UserError(None, str(exc)) from None   # its one-line message names the file
     if keys:
         yield keys, np.array(rows, np.float32)
@@ -182,7 +184,7 @@ def embed(model, source, batches, wspecifier, npz_out, speakers=None):
             if progress.count == 0:
                 raise UserError(source, "no vectors")
     except Exception as exc:
-        if kt is not None and isinstance(exc, kt.KaldiError):
+        if kt is not None and isinstance(exc, kt.UserError):
             raise UserError(None, str(exc)) from None   # its one-line message names the file
         raise
     if npz_out is not None:
@@ -198,7 +200,7 @@ def write_npz(path, utt_ids, embeddings, speakers=None):
     if speakers is not None and speakers.spk_index is not None:
         arrays.update(spk_index=speakers.spk_index, spk_labels=speakers.spk_labels)
     try:
-        atomic_write(path, lambda f: np.savez(f, **arrays), suffix=".npz")
+        atomic_write(path, lambda f: np.savez(f, **arrays))
     except OSError as exc:
         raise UserError(path, f"cannot write: {exc.strerror or exc}") from None
 
@@ -209,7 +211,7 @@ def check_table_input(rspecifier):
     kt = kaldi_table()
     try:
         kind, _, name = kt.parse_rspecifier(rspecifier)
-    except kt.KaldiError as exc:
+    except kt.UserError as exc:
         raise UserError(None, str(exc)) from None
     name = name.strip()
     if name not in ("", "-") and not name.endswith("|") and not os.path.exists(name):
@@ -221,7 +223,7 @@ def check_table_output(wspecifier):
     kt = kaldi_table()
     try:
         names = kt.parse_wspecifier(wspecifier)[:2]
-    except kt.KaldiError as exc:
+    except kt.UserError as exc:
         raise UserError(None, str(exc)) from None
     for name in names:
         if name is not None and name.strip() not in ("", "-") and not name.lstrip().startswith("|") \

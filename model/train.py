@@ -21,7 +21,8 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import numpy as np
 
 from model.checkpoints import restore_newest_intact
-from model.cli import UserError, import_tensorflow, report, session_config
+from data_utils.errors import UserError
+from model.cli import import_tensorflow, report, session_config
 from model.config import (MODEL_TYPES, SPEAKER_MEAN_MODELS, ModelConfig, config_path,
                           graph_module, load_config, save_config)
 from model.data import column_mean_std, load_dataset

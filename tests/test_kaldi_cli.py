@@ -38,7 +38,7 @@ def test_standard_options_and_config_file(tmp_path):
     ([], 'expected 1 to 2 arguments, got 0'),
 ])
 def test_bad_command_lines(argv, message):
-    with pytest.raises(kt.KaldiError, match=message):
+    with pytest.raises(kt.UserError, match=message):
         parser().parse(argv)
 
 

@@ -126,7 +126,7 @@ def test_bad_input_is_refused_without_output(tmp_path, problem):
     scores = write_lines(tmp_path / 'scores', lines)
     out = tmp_path / 'out'
     args = (['--top-n=1'] if problem == 'top-n' else []) + [enrol, test, cohort, scores, str(out)]
-    with pytest.raises(kt.KaldiError) as err:
+    with pytest.raises(kt.UserError) as err:
         score_norm.main(args)
     message = {'unknown-key': 'no test vector for x', 'top-n': '--top-n must be at least 2',
                'bad-score': 'NaN or Inf', 'dim': 'dimension'}[problem]

@@ -4,10 +4,9 @@ Kaldi's ParseOptions accepts `--name=value`, a bare `--flag` for true, and treat
 '-' and '_' in names alike; booleans are written true/false. We follow it so that
 recipe command lines work unchanged with either engine.
 """
-import os
 import sys
 
-from data_utils.kaldi_table import KaldiError
+from data_utils.errors import UserError, run_main
 
 
 def _normalise(name):
@@ -20,7 +19,7 @@ def _parse_bool(text, name):
         return True
     if value in ('false', 'f', '0'):
         return False
-    raise KaldiError("invalid value '%s' for boolean option --%s (use true or false)"
+    raise UserError("invalid value '%s' for boolean option --%s (use true or false)"
                      % (text, name))
 
 
@@ -63,7 +62,7 @@ class ToolParser:
             if isinstance(default, float):
                 return float(text)
         except ValueError:
-            raise KaldiError("invalid value '%s' for option --%s" % (text, key))
+            raise UserError("invalid value '%s' for option --%s" % (text, key))
         return text
 
     def _set(self, values, arg):
@@ -79,20 +78,20 @@ class ToolParser:
                 with open(text) as f:
                     lines = [line.split('#', 1)[0].strip() for line in f]
             except OSError as err:
-                raise KaldiError('%s: cannot read config file: %s' % (text, err.strerror))
+                raise UserError('%s: cannot read config file: %s' % (text, err.strerror))
             for line in lines:
                 if line:
                     if not line.startswith('--'):
-                        raise KaldiError("%s: expected '--name=value', got '%s'" % (text, line))
+                        raise UserError("%s: expected '--name=value', got '%s'" % (text, line))
                     self._set(values, line)
             return
         if key in ('verbose', 'print-args'):
             return      # logging verbosity / echoing the command line: we always echo it
         if key not in values:
-            raise KaldiError('invalid option --%s (see --help)' % name)
+            raise UserError('invalid option --%s (see --help)' % name)
         if not eq:
             if not isinstance(self._defaults[key], bool):
-                raise KaldiError('option --%s needs a value: --%s=VALUE' % (name, name))
+                raise UserError('option --%s needs a value: --%s=VALUE' % (name, name))
             text = 'true'
         values[key] = self._convert(key, text)
 
@@ -106,7 +105,7 @@ class ToolParser:
                 args.append(arg)
         if not self.min_args <= len(args) <= self.max_args:
             print(self.usage_text(), file=sys.stderr)
-            raise KaldiError('expected %s arguments, got %d'
+            raise UserError('expected %s arguments, got %d'
                              % (self.min_args if self.min_args == self.max_args
                                 else '%d to %d' % (self.min_args, self.max_args), len(args)))
         opts = Options()
@@ -131,21 +130,6 @@ def warn(tool, message):
 
 
 def run_tool(name, main, argv=None):
-    """Run main(argv); user errors become one 'ERROR (tool): ...' line and exit 1."""
-    argv = sys.argv[1:] if argv is None else argv
-    # Kaldi echoes its command line first, which makes logs self-describing.
-    print(' '.join([name] + argv), file=sys.stderr, flush=True)
-    try:
-        status = main(argv)
-    except KaldiError as err:
-        print('ERROR (%s): %s' % (name, err), file=sys.stderr, flush=True)
-        sys.exit(1)
-    except BrokenPipeError:
-        # The reader went away (e.g. `| head`): as with Kaldi, not our error to report.
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-        sys.exit(1)
-    try:
-        sys.stdout.flush()
-    except BrokenPipeError:
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-    sys.exit(status or 0)
+    """Run main(argv) as Kaldi's binaries run: the command line echoed first (it makes
+    logs self-describing), a user error as one 'ERROR (tool): ...' line and exit 1."""
+    run_main(name, main, argv, echo=True)

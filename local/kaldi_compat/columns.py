@@ -79,7 +79,7 @@ class Columns:
 def split_columns(data, ncols, where, message=None, first_line=1):
     """Tokenise `data` (bytes); every line must have exactly `ncols` fields.
 
-    Raises KaldiError naming the file, the line number (counted from first_line)
+    Raises UserError naming the file, the line number (counted from first_line)
     and the line.
     """
     buf = np.frombuffer(data, dtype=np.uint8)
@@ -97,7 +97,7 @@ def split_columns(data, ncols, where, message=None, first_line=1):
     if bad.size:
         i = int(bad[0])
         text = data[line_starts[i]:].split(b'\n', 1)[0].decode('latin1').rstrip('\r')
-        raise kt.KaldiError('%s: line %d: %s, got %d: "%s"'
+        raise kt.UserError('%s: line %d: %s, got %d: "%s"'
                             % (where, first_line + i, message or 'expected %d fields' % ncols,
                                per_line[i], text))
     return Columns(data, starts.reshape(-1, ncols), ends.reshape(-1, ncols), line_starts)

@@ -27,7 +27,7 @@ def compute_eer(target_scores, nontarget_scores):
     nontarget = np.sort(np.asarray(nontarget_scores, dtype=np.float32))
     num_tar, num_non = target.size, nontarget.size
     if num_tar == 0 or num_non == 0:
-        raise kt.KaldiError('need both target and non-target scores')
+        raise kt.UserError('need both target and non-target scores')
     positions = np.arange(num_tar - 1, dtype=np.int64)
     # Kaldi: nontarget_n = (ssize_t)(N * p * 1.0 / T), truncated toward zero.
     nontarget_n = ((num_non * positions).astype(np.float64) / num_tar).astype(np.int64)
@@ -45,7 +45,7 @@ def read_scores(rxfilename):
     is_nontarget = labels == b'nontarget'
     bad = np.flatnonzero(~(is_target | is_nontarget))
     if bad.size:
-        raise kt.KaldiError("%s: line %d: Invalid input line (second field must be 'target' "
+        raise kt.UserError("%s: line %d: Invalid input line (second field must be 'target' "
                             "or 'nontarget'): %s"
                             % (kt.describe(rxfilename), bad[0] + 1, cols.line(int(bad[0]))))
     raw = cols.column(0)
@@ -56,13 +56,13 @@ def read_scores(rxfilename):
             try:
                 float(text)
             except ValueError:
-                raise kt.KaldiError('%s: line %d: Invalid input line (first field must be '
+                raise kt.UserError('%s: line %d: Invalid input line (first field must be '
                                     'float): %s' % (kt.describe(rxfilename), i + 1, cols.line(i)))
         raise
     nonfinite = np.flatnonzero(~np.isfinite(scores))
     if nonfinite.size:
         i = int(nonfinite[0])
-        raise kt.KaldiError('%s: line %d: score is NaN or Inf (or out of single-precision '
+        raise kt.UserError('%s: line %d: score is NaN or Inf (or out of single-precision '
                             'range): %s' % (kt.describe(rxfilename), i + 1, cols.line(i)))
     return scores[is_target], scores[is_nontarget]
 
@@ -72,11 +72,11 @@ def main(argv):
     opts, args = parser.parse(argv)
     target, nontarget = read_scores(args[0])
     if target.size == 0 and nontarget.size == 0:
-        raise kt.KaldiError('Empty input.')
+        raise kt.UserError('Empty input.')
     if target.size == 0:
-        raise kt.KaldiError('No target scores seen.')
+        raise kt.UserError('No target scores seen.')
     if nontarget.size == 0:
-        raise kt.KaldiError('No non-target scores seen.')
+        raise kt.UserError('No non-target scores seen.')
     eer, threshold = compute_eer(target, nontarget)
     log(NAME, 'Equal error rate is %.6g%%, at threshold %.6g' % (100.0 * eer, threshold))
     sys.stdout.write('%.4g' % (100.0 * eer))

@@ -34,7 +34,7 @@ def main(argv):
     opts, args = parser.parse(argv)
     source, target = args
     if _is_table(source) != _is_table(target):
-        raise kt.KaldiError('both arguments must be tables (ark:/scp:) or both plain files')
+        raise kt.UserError('both arguments must be tables (ark:/scp:) or both plain files')
     if _is_table(source):
         with kt.VectorWriter(target) as writer:
             # Read as float, as Kaldi's copy-vector holds its vectors (double input is rounded).
@@ -46,7 +46,7 @@ def main(argv):
                 writer.write(keys, vectors)
             if not writer.num_written:
                 # Kaldi exits with status 1 when it copied nothing.
-                raise kt.KaldiError('%s: no vectors to copy' % source)
+                raise kt.UserError('%s: no vectors to copy' % source)
         log(NAME, 'Copied %d vectors' % writer.num_written)
     else:
         vector = kt.read_vector(source).astype(np.float32)

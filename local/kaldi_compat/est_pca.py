@@ -75,14 +75,14 @@ def main(argv):
     log(NAME, 'Accumulated stats from %d %s, %d with errors; %d frames.'
         % (num_done, 'vectors' if opts.read_vectors else 'feature files', num_err, count))
     if num_done == 0:
-        raise kt.KaldiError('No data accumulated.')
+        raise kt.UserError('No data accumulated.')
     mean = total / count
     covar = sumsq / count - np.outer(mean, mean)
 
     full_dim = mean.shape[0]
     dim = opts.dim if opts.dim > 0 else full_dim
     if dim > full_dim:
-        raise kt.KaldiError('Final dimension %d is greater than feature dimension %d'
+        raise kt.UserError('Final dimension %d is greater than feature dimension %d'
                             % (dim, full_dim))
     s, p = sorted_eig(covar)
     log(NAME, 'Eigenvalues in PCA are [ %s ]' % ' '.join('%g' % v for v in s))

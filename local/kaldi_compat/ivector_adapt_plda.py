@@ -37,7 +37,7 @@ def main(argv):
         adaptor.add_stats(vectors.astype(np.float64))
         num_vectors += len(keys)
     if not num_vectors:
-        raise kt.KaldiError('%s: no adaptation vectors: cannot adapt the PLDA model' % args[1])
+        raise kt.UserError('%s: no adaptation vectors: cannot adapt the PLDA model' % args[1])
     adapted = adaptor.update_plda(plda, mean_diff_scale=base_float(opts.mean_diff_scale),
                                   within_covar_scale=base_float(opts.within_covar_scale),
                                   between_covar_scale=base_float(opts.between_covar_scale),

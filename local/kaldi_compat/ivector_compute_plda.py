@@ -29,7 +29,7 @@ def main(argv):
     speakers, utt_map, owner = read_spk2utt(spk2utt_rspecifier)
     entries_per_speaker = np.bincount(owner, minlength=len(speakers))
     for spk in np.flatnonzero(entries_per_speaker == 0)[:1]:
-        raise kt.KaldiError('%s: speaker %s has no utterances'
+        raise kt.UserError('%s: speaker %s has no utterances'
                             % (spk2utt_rspecifier, speakers[spk]))
     seen = np.zeros(len(utt_map), dtype=bool)
     sums = None
@@ -37,7 +37,7 @@ def main(argv):
     for keys, chunk in kt.read_vector_chunks(ivector_rspecifier, dtype=np.float32):
         rows, entries = utt_map.find_all(keys)
         if seen[entries].any() or np.unique(entries).size < entries.size:
-            raise kt.KaldiError('%s: key %s appears twice'
+            raise kt.UserError('%s: key %s appears twice'
                                 % (ivector_rspecifier, duplicate_key(utt_map, entries, seen)))
         seen[entries] = True
         if sums is None:
@@ -59,9 +59,9 @@ def main(argv):
     log(NAME, 'Accumulated stats from %d speakers (%d with no utterances), consisting of '
         '%d utterances (%d absent from input).' % (spk_done, spk_err, utt_done, utt_err))
     if spk_done == 0:
-        raise kt.KaldiError('No stats accumulated, unable to estimate PLDA.')
+        raise kt.UserError('No stats accumulated, unable to estimate PLDA.')
     if spk_done == utt_done:
-        raise kt.KaldiError('No speakers with multiple utterances, unable to estimate PLDA.')
+        raise kt.UserError('No speakers with multiple utterances, unable to estimate PLDA.')
     plda = estimate_plda(stats, opts.num_em_iters, log=lambda m: log(NAME, m))
     write_plda(plda_wxfilename, plda, opts.binary)
 

@@ -34,7 +34,7 @@ def main(argv):
             writer.write(keys, normalized if opts.normalize else vectors)
         if not num_done:
             # Kaldi exits with status 1 when it processed nothing.
-            raise kt.KaldiError('%s: no vectors to normalise' % args[0])
+            raise kt.UserError('%s: no vectors to normalise' % args[0])
     if num_zero:
         warn(NAME, '%d zero-length vectors left unscaled' % num_zero)
     if num_done:

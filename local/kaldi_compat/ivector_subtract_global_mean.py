@@ -16,7 +16,7 @@ def table_mean(chunks, rspecifier):
         total = total + chunk.sum(axis=0)
         count += len(keys)
     if not count:
-        raise kt.KaldiError('%s: no vectors to take the mean of' % rspecifier)
+        raise kt.UserError('%s: no vectors to take the mean of' % rspecifier)
     return total / count
 
 
@@ -33,12 +33,12 @@ def main(argv):
             mean = table_mean(passes(), rspecifier)
         for keys, vectors in passes():
             if given_mean is not None and mean.shape[0] != vectors.shape[1]:
-                raise kt.KaldiError('%s: mean has dimension %d, vectors in %s have %d'
+                raise kt.UserError('%s: mean has dimension %d, vectors in %s have %d'
                                     % (args[0], mean.shape[0], rspecifier, vectors.shape[1]))
             writer.write(keys, vectors - mean if opts.subtract_mean else vectors)
         if not writer.num_written:
             # Kaldi exits with status 1 when it wrote nothing, with a mean given or not.
-            raise kt.KaldiError('%s: no vectors to %s' % (
+            raise kt.UserError('%s: no vectors to %s' % (
                 rspecifier, 'subtract the mean from' if given_mean is not None
                 else 'take the mean of'))
     log(NAME, 'Wrote %d mean-subtracted vectors' % writer.num_written)

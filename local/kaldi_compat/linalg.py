@@ -8,7 +8,7 @@ Eigenvector signs are arbitrary, in Kaldi as here.
 """
 import numpy as np
 
-from data_utils.kaldi_table import KaldiError
+from data_utils.kaldi_table import UserError
 
 
 def base_float(value):
@@ -28,7 +28,7 @@ def sorted_eig(mat, by_absolute_value=True):
     sorts on absolute value (only differs when an eigenvalue is negative).
     """
     if not np.all(np.isfinite(mat)):
-        raise KaldiError('cannot take the eigenvalues of a matrix with NaN or Inf entries')
+        raise UserError('cannot take the eigenvalues of a matrix with NaN or Inf entries')
     s, u = np.linalg.eigh(symmetric(mat))
     key = np.abs(s) if by_absolute_value else s
     order = np.argsort(-key, kind='stable')
@@ -38,18 +38,18 @@ def sorted_eig(mat, by_absolute_value=True):
 def inverse_cholesky(covar, what):
     """C^{-1} where covar = C C^T (C lower triangular): makes `covar` unit.
 
-    Raises a one-line KaldiError naming `what` when the matrix is not positive
+    Raises a one-line UserError naming `what` when the matrix is not positive
     definite (singular covariance: too few data, or data in a subspace).
     """
     try:
         chol = np.linalg.cholesky(symmetric(covar))
     except np.linalg.LinAlgError:
-        raise KaldiError('%s is singular (not positive definite); too few data for the '
+        raise UserError('%s is singular (not positive definite); too few data for the '
                          'dimension %d, or the data lie in a subspace' % (what, covar.shape[0]))
     # (scipy's triangular solver would do, but importing scipy costs each tool 0.3 s.)
     inv = np.tril(np.linalg.solve(chol, np.eye(covar.shape[0])))
     if not np.all(np.isfinite(inv)):
-        raise KaldiError('%s is numerically singular' % what)
+        raise UserError('%s is numerically singular' % what)
     return inv
 
 
@@ -65,7 +65,7 @@ def inverse_symmetric(mat, what):
     try:
         inv = np.linalg.inv(symmetric(mat))
     except np.linalg.LinAlgError:
-        raise KaldiError('%s is singular: cannot invert it' % what)
+        raise UserError('%s is singular: cannot invert it' % what)
     if not np.all(np.isfinite(inv)):
-        raise KaldiError('%s is numerically singular: its inverse is not finite' % what)
+        raise UserError('%s is numerically singular: its inverse is not finite' % what)
     return symmetric(inv)

@@ -15,7 +15,7 @@ def apply_transform(transform, vectors, where='transform'):
         return vectors @ transform.T
     if transform.shape[1] == dim + 1:
         return vectors @ transform[:, :dim].T + transform[:, dim]
-    raise kt.KaldiError('%s: matrix has %d columns, vectors have dimension %d (need %d or %d)'
+    raise kt.UserError('%s: matrix has %d columns, vectors have dimension %d (need %d or %d)'
                         % (where, transform.shape[1], dim, dim, dim + 1))
 
 
@@ -28,7 +28,7 @@ def main(argv):
             writer.write(keys, apply_transform(transform, vectors, args[0]))
         if not writer.num_written:
             # Kaldi exits with status 1 when it transformed nothing.
-            raise kt.KaldiError('%s: no vectors to transform' % args[1])
+            raise kt.UserError('%s: no vectors to transform' % args[1])
     log(NAME, 'Applied transform to %d vectors' % writer.num_written)
 
 

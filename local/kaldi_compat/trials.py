@@ -19,7 +19,7 @@ def read_trial_pieces(rxfilename, message, size=PIECE_BYTES):
     """Yield (Columns of "key1 key2" lines, is_last) pieces of about `size` bytes.
 
     Every line must have exactly two fields (as Kaldi's scorers demand); a bad
-    line raises KaldiError naming its number and text.
+    line raises UserError naming its number and text.
     """
     where = kt.describe(rxfilename)
     first_line = 1
@@ -100,6 +100,6 @@ def score_trial_list(tool, trials_rx, scores_wx, keys1, keys2, score, missing1, 
             total_sq += float(np.square(scores, dtype=np.float64).sum())
         if not num_done:
             # Kaldi exits with status 1 when it scored nothing; the scores file is not kept.
-            raise kt.KaldiError('%s: no trial could be scored (%d trials, each with a key '
+            raise kt.UserError('%s: no trial could be scored (%d trials, each with a key '
                                 'missing from the vectors)' % (trials_rx, num_errors))
     return num_done, num_errors, total, total_sq

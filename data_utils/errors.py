@@ -1,0 +1,59 @@
+"""The one error type of the project, and the one way an entry point reports it.
+
+Every command-line entry point (data_utils, model, local and the Kaldi-named tools)
+raises UserError for a problem with the user's input, and runs its main() through
+run_main(), which prints it as ONE line on stderr,
+
+    ERROR (<prog>): <file>: <problem>
+
+and exits with status 1: never a traceback, so the shell recipes driving us (and the
+run.pl-style logs) show the reason directly.
+"""
+import os
+import sys
+
+
+class UserError(Exception):
+    """A problem with the user's input (a file, an option, a model dir).
+
+    UserError(message) or UserError(path, problem): the parts are joined with ': ',
+    so that the file comes first, as in Kaldi's messages.
+    """
+
+    def __init__(self, *parts):
+        text = ': '.join(str(part) for part in parts if part is not None)
+        super().__init__(text)
+
+
+def error_line(prog, err):
+    """The one-line message for an error; embedded line breaks are folded."""
+    return ' '.join(('ERROR (%s): %s' % (prog, err)).split('\n'))
+
+
+def run_main(prog, main, argv=None, echo=False):
+    """Run main(argv) and exit with its status; a UserError becomes one ERROR line
+    and status 1. echo=True prints the command line first, as Kaldi's binaries do
+    (it makes logs self-describing)."""
+    argv = sys.argv[1:] if argv is None else argv
+    if echo:
+        print(' '.join([prog] + list(argv)), file=sys.stderr, flush=True)
+    try:
+        status = main(argv)
+    except UserError as err:
+        sys.stdout.flush()
+        print(error_line(prog, err), file=sys.stderr, flush=True)
+        sys.exit(1)
+    except BrokenPipeError:
+        # The reader went away (e.g. `| head`): as with Kaldi, not our error to report.
+        _silence_stdout()
+        sys.exit(1)
+    try:
+        sys.stdout.flush()
+    except BrokenPipeError:
+        _silence_stdout()
+    sys.exit(status or 0)
+
+
+def _silence_stdout():
+    """Point stdout at /dev/null so that Python's own flush at exit cannot fail again."""
+    os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
