@@ -558,9 +558,16 @@ def read_vectors(rspecifier):
     return _read_table(rspecifier, read_vector_obj)
 
 
-def read_vector_table(rspecifier, dtype=np.float64):
-    """All vectors of a table as (keys, N x D matrix); dims must agree, keys be unique."""
-    keys, chunks = [], []
+def read_vector_table(rspecifier, dtype=np.float64, convert=None):
+    """All vectors of a table as (keys, N x D matrix); dims must agree, keys be unique.
+
+    The rows go into one growing matrix (row_buffer), never a list of chunks and
+    their concatenation. convert(keys, chunk) -> (keys, rows), if given, maps each
+    chunk of up to 10k rows (read as `dtype`) before it is kept: a tool can
+    transform or drop rows without holding the untransformed table.
+    """
+    from data_utils.row_buffer import RowBuffer
+    keys, rows = [], None
     seen = set()
     name = parse_rspecifier(rspecifier)[2]
     for chunk_keys, chunk in read_vector_chunks(rspecifier, dtype=dtype):
@@ -568,10 +575,13 @@ def read_vector_table(rspecifier, dtype=np.float64):
             if key in seen:
                 raise UserError('%s: key %s appears twice' % (describe(name), printable(key)))
             seen.add(key)
+        if convert is not None:
+            chunk_keys, chunk = convert(chunk_keys, chunk)
+        if rows is None:
+            rows = RowBuffer(chunk.dtype)
         keys.extend(chunk_keys)
-        chunks.append(chunk)
-    matrix = np.concatenate(chunks) if chunks else np.zeros((0, 0), dtype)
-    return keys, matrix
+        rows.append(chunk)
+    return keys, rows.matrix() if rows is not None else np.zeros((0, 0), dtype)
 
 
 def read_vector_chunks(rspecifier, chunk_rows=10000, dtype=np.float64):

@@ -159,27 +159,50 @@ class PldaScorer:
 
     so each trial costs one dot product. When the trials cover a good part of the
     M x T grid (expected_trials >= grid / 4, grid at most max_dense entries) the
-    whole grid comes from one matrix product and trials are picked from it;
+    whole grid comes from matrix products and trials are picked from it;
     otherwise the dot products are taken trial by trial (in chunks).
+
+    The vectors are kept as given (the tools give float32, as Kaldi keeps them):
+    e' and every product are computed in float64 a block of rows at a time, so
+    no double-precision copy of either table is ever held.
     """
 
     def __init__(self, plda, enrol, num_train, test, expected_trials=None,
-                 max_dense=16_000_000):
-        enrol = np.asarray(enrol, dtype=np.float64)
-        self.test = np.asarray(test, dtype=np.float64)
+                 max_dense=16_000_000, block=4096):
+        self.enrol, self.test = np.asarray(enrol), np.asarray(test)
         num_train = np.asarray(num_train, dtype=np.int64)
         distinct_n, self.n_index = np.unique(num_train, return_inverse=True)
         a, inv_v, const = plda.llr_terms(distinct_n)            # (K x D), (K x D), (K,)
-        enrol_a = enrol * a[self.n_index]
-        self.enrol_scaled = enrol_a * inv_v[self.n_index]       # e a / v
-        self.enrol_const = (const[self.n_index]
-                            - 0.5 * np.einsum('ij,ij->i', enrol_a, self.enrol_scaled))
+        self.a, self.inv_v = a, inv_v
+        self.enrol_const = np.empty(self.enrol.shape[0])
+        for sel in _blocks(self.enrol.shape[0], block):
+            enrol_a, scaled = self._scaled_enrol(sel)
+            self.enrol_const[sel] = (const[self.n_index[sel]]
+                                     - 0.5 * np.einsum('ij,ij->i', enrol_a, scaled))
         test_weights = 0.5 * (1.0 / (1.0 + plda.psi)[None, :] - inv_v)   # (K x D)
-        self.test_const = (self.test * self.test) @ test_weights.T       # (T x K)
-        grid = enrol.shape[0] * self.test.shape[0]
+        self.test_const = np.empty((self.test.shape[0], len(distinct_n)))   # (T x K)
+        for sel in _blocks(self.test.shape[0], block):
+            rows = self.test[sel].astype(np.float64)
+            self.test_const[sel] = (rows * rows) @ test_weights.T
+        grid = self.enrol.shape[0] * self.test.shape[0]
         self.dense = grid <= max_dense and (expected_trials is None
                                             or grid <= max(4 * expected_trials, 1 << 16))
+        self.block = block
         self.grid = None
+
+    def _scaled_enrol(self, rows):
+        """(e a, e a / v) in float64 for the enrolment rows `rows` (a slice or indices)."""
+        n = self.n_index[rows]
+        enrol_a = self.enrol[rows].astype(np.float64) * self.a[n]
+        return enrol_a, enrol_a * self.inv_v[n]
+
+    def _dense_grid(self):
+        grid = np.empty((self.enrol.shape[0], self.test.shape[0]))
+        for sel_e in _blocks(self.enrol.shape[0], self.block):
+            scaled = self._scaled_enrol(sel_e)[1]
+            for sel_t in _blocks(self.test.shape[0], self.block):
+                grid[sel_e, sel_t] = scaled @ self.test[sel_t].astype(np.float64).T
+        return grid
 
     def score(self, rows_enrol, rows_test, chunk=32768):
         rows_enrol = np.asarray(rows_enrol, dtype=np.int64)
@@ -190,14 +213,17 @@ class PldaScorer:
             return scores
         if self.dense:
             if self.grid is None:
-                self.grid = self.enrol_scaled @ self.test.T
+                self.grid = self._dense_grid()
             scores += self.grid[rows_enrol, rows_test]
         else:
-            for start in range(0, rows_enrol.size, chunk):
-                sel = slice(start, start + chunk)
-                scores[sel] += np.einsum('ij,ij->i', self.enrol_scaled[rows_enrol[sel]],
-                                         self.test[rows_test[sel]])
+            for sel in _blocks(rows_enrol.size, chunk):
+                scores[sel] += np.einsum('ij,ij->i', self._scaled_enrol(rows_enrol[sel])[1],
+                                         self.test[rows_test[sel]].astype(np.float64))
         return scores
+
+
+def _blocks(size, block):
+    return (slice(start, start + block) for start in range(0, size, block))
 
 
 def score_trials(plda, enrol, num_train, test, rows_enrol, rows_test, **kwargs):
