@@ -29,6 +29,7 @@ The table goes to stdout (Markdown) and to <work-dir>/benchmark.tsv; the big fil
 are deleted at the end unless --keep.
 """
 import argparse
+import itertools
 import os
 import shutil
 import sys
@@ -62,6 +63,8 @@ def parse_args(argv):
     p.add_argument('--skip-train', action='store_true', help='skip training and extraction')
     p.add_argument('--scorer-trials', default='',
                    help='comma-separated trial counts for the scorers alone, e.g. 1000000,20000000')
+    p.add_argument('--kaldi-max-trials', type=int, default=10 ** 12,
+                   help="Kaldi's scorers run the --scorer-trials lists up to this length only")
     p.add_argument('--kaldi-bin', default='',
                    help="dir of Kaldi's binaries (default: Kaldi's ivector-mean on PATH, if any)")
     p.add_argument('--eval-sets', default='o,h', help='which evaluation sets to score: o, h or both')
@@ -260,10 +263,13 @@ def main(argv=None):
             measure(*step, 'ours', engine_env(OURS_BIN), log_dir, rows)
     # Back-end steps alternate between the engines, so that both see the same load.
     step_lists = [backend_steps(args, data, os.path.join(work, e))
-                  + scorer_steps(args, data, os.path.join(work, e), counts) for e, _ in runs]
-    for same_step in zip(*step_lists):
+                  + scorer_steps(args, data, os.path.join(work, e),
+                                 [c for c in counts if e == 'ours' or c <= args.kaldi_max_trials])
+                  for e, _ in runs]
+    for same_step in itertools.zip_longest(*step_lists):
         for (engine, bin_dir), step in zip(runs, same_step):
-            measure(*step, engine, engine_env(bin_dir), log_dir, rows)
+            if step:
+                measure(*step, engine, engine_env(bin_dir), log_dir, rows)
     for engine, _ in runs:
         rows.append({'step': 'EER %', 'engine': engine, 'eers': eers(os.path.join(work, engine))})
 
