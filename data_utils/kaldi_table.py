@@ -594,23 +594,7 @@ def read_vector_chunks(rspecifier, chunk_rows=10000, dtype=np.float64):
     """
     from data_utils import ark_fast     # it builds on this module
     kind, _, name = parse_rspecifier(rspecifier)
-    where = describe(name)
-    records = (ark_fast.vector_records(name) if kind == 'ark'
-               else ark_fast.scp_vector_records(name))
-    keys, parts, dim = [], [], None
-    for key, record_dtype, record_dim, data in records:
-        if dim is None:
-            dim = record_dim
-        elif record_dim != dim:
-            raise UserError('%s: key %s has dimension %d, earlier vectors have %d'
-                             % (where, printable(key), record_dim, dim))
-        keys.append(key)
-        parts.append((record_dtype, data))
-        if len(parts) == chunk_rows:
-            yield keys, ark_fast.stack_rows(parts, dim, dtype, keys, where)
-            keys, parts = [], []
-    if parts:
-        yield keys, ark_fast.stack_rows(parts, dim, dtype, keys, where)
+    yield from ark_fast.vector_chunks(kind, name, chunk_rows, dtype)
 
 
 class VectorWriter:

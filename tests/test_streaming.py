@@ -46,6 +46,32 @@ def test_fast_reader_equals_record_reader(tmp_path, monkeypatch, block_bytes):
     assert got[5].tolist() == vectors[5].tolist()
 
 
+@pytest.mark.parametrize('block_bytes', [64, 1000, 1 << 22])
+def test_fast_reader_runs_of_same_layout_equal_record_reader(tmp_path, monkeypatch, block_bytes):
+    """Runs of records with one layout are taken as one matrix; a key of another length,
+    a double record or whitespace between records ends a run, and nothing is lost."""
+    rng = np.random.default_rng(3)
+    keys = ['k%d' % i for i in range(40)]                   # k0..k9, then k10..k39: two lengths
+    vectors = rng.standard_normal((40, 6))
+    ark = tmp_path / 'r.ark'
+    with open(ark, 'wb') as f:
+        for i, (key, vec) in enumerate(zip(keys, vectors)):
+            f.write(key.encode() + b' \0B')
+            kt.write_vector_obj(f, True, vec, double=(i == 25))
+            if i == 30:
+                f.write(b'\n')
+    monkeypatch.setattr(ark_fast, 'BLOCK_BYTES', block_bytes)
+    batches = list(ark_fast.vector_batches(str(ark)))
+    assert [k for b in batches for k in b[0]] == keys
+    if block_bytes == 1 << 22:
+        assert [len(b[0]) for b in batches] == [10, 15, 1, 5, 9]
+    reference = list(kt.read_vectors('ark:%s' % ark))
+    chunks = list(kt.read_vector_chunks('ark:%s' % ark, chunk_rows=7))
+    assert [k for ks, _ in chunks for k in ks] == [k for k, _ in reference]
+    np.testing.assert_array_equal(np.vstack([m for _, m in chunks]),
+                                  np.vstack([v.astype(np.float64) for _, v in reference]))
+
+
 @pytest.mark.parametrize('damage, message', [
     (lambda data: data[:-3], 'key c: truncated binary vector'),
     (lambda data: data.replace(b'FV', b'FX', 2), 'key a: expected a binary vector'),
