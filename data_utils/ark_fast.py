@@ -131,33 +131,75 @@ def vector_batches(rxfilename, block_bytes=None):
 def scp_vector_records(rxfilename):
     """Iterate (key, dtype, dim, data) over a vector scp, one record at a time.
 
-    Entries "file:offset" that point at binary vector records are read with a seek
-    and two reads on the file, which stays open while the entries point into it
-    (as Kaldi's scp reader does); any other entry, or one that does not look
-    right, goes to the general reader, which reads it or reports the error.
+    Entries "file:offset" that point at binary vector records are read from the
+    file, which stays open while the entries point into it (as Kaldi's scp reader
+    does; see _RecordFile); any other entry, or one that does not look right, goes
+    to the general reader, which reads it or reports the error.
     """
     where = kt.describe(rxfilename)
-    path, handle = None, None
+    path, records = None, None
     try:
         for key, location in kt.scp_entries(rxfilename):
             record = None
             match = re.match(r'^(.*):(\d+)$', location)
             if match:
                 if match.group(1) != path:
-                    if handle:
-                        handle.close()
-                    path, handle = match.group(1), None
+                    if records:
+                        records.close()
+                    path, records = match.group(1), None
                     if not os.path.exists(location) and os.path.isfile(path):
-                        handle = open(path, 'rb', buffering=0)
-                if handle:
-                    record = _read_at(handle, int(match.group(2)))
+                        records = _RecordFile(path)
+                if records:
+                    record = records.read(int(match.group(2)))
             if record is None:
                 value = kt.read_scp_entry(where, key, location, kt.read_vector_obj)
                 record = value.dtype, value.shape[0], value
             yield (key,) + record
     finally:
-        if handle:
-            handle.close()
+        if records:
+            records.close()
+
+
+class _RecordFile:
+    """Binary vector records of one file, by offset.
+
+    Offsets that go forward in small steps (an scp written beside its ark) are
+    served from 1 MB windows read ahead, one read for hundreds of records; any
+    other offset costs a seek and two reads (_read_at).
+    """
+    WINDOW = 1 << 20
+
+    def __init__(self, path):
+        self.handle = open(path, 'rb', buffering=0)
+        self.start, self.data = None, b''
+
+    def close(self):
+        self.handle.close()
+
+    def read(self, offset):
+        """(dtype, dim, data) of the record at offset, or None if it is not one."""
+        if self.start is not None and self.start <= offset <= self.start + len(self.data) + 65536:
+            if offset + 10 > self.start + len(self.data):
+                self.handle.seek(offset)
+                self.start, self.data = offset, self.handle.read(self.WINDOW)
+            record = self._in_window(offset - self.start)
+            if record is not False:
+                return record
+        record = _read_at(self.handle, offset)
+        self.start, self.data = offset, b''         # the next record may start a window
+        return record
+
+    def _in_window(self, pos):
+        """The record at pos of the window, None if it is not one, False if it runs past."""
+        head = self.data[pos:pos + 10]          # "\0BFV \4" and the int32 dimension
+        if len(head) < 10:
+            return False
+        dtype = _HEADERS.get(head[:6])
+        dim = int.from_bytes(head[6:10], 'little', signed=True)
+        if dtype is None or dim < 0:
+            return None
+        end = pos + 10 + dim * dtype.itemsize
+        return (dtype, dim, self.data[pos + 10:end]) if end <= len(self.data) else False
 
 
 def _read_at(handle, offset):

@@ -204,6 +204,24 @@ def test_duplicate_vector_is_one_error(labelled_set):
     assert not (path / 'plda').exists()
 
 
+@pytest.mark.parametrize('window', [30, 100, 1 << 20])
+def test_scp_read_ahead_windows_equal_record_reader(tmp_path, monkeypatch, window):
+    """Offsets in file order come from read-ahead windows (records straddling a window's
+    end included); backward jumps and repeats are read where they point."""
+    rng = np.random.default_rng(5)
+    keys = ['s%d' % i for i in range(30)]
+    kt.write_vectors('ark,scp:%s,%s' % (tmp_path / 'w.ark', tmp_path / 'w.scp'), keys,
+                     rng.standard_normal((30, 7)))
+    lines = (tmp_path / 'w.scp').read_text().splitlines()
+    (tmp_path / 'x.scp').write_text('\n'.join(lines + lines[3:6] + lines[20:] + lines[:2]) + '\n')
+    monkeypatch.setattr(ark_fast._RecordFile, 'WINDOW', window)
+    reference = list(kt.read_vectors('scp:%s' % (tmp_path / 'x.scp')))
+    chunks = list(kt.read_vector_chunks('scp:%s' % (tmp_path / 'x.scp'), chunk_rows=8))
+    assert [k for ks, _ in chunks for k in ks] == [k for k, _ in reference]
+    np.testing.assert_array_equal(np.vstack([m for _, m in chunks]),
+                                  np.vstack([v.astype(np.float64) for _, v in reference]))
+
+
 def test_scp_reader_equals_record_reader(tmp_path):
     rng = np.random.default_rng(4)
     write_mixed_ark(tmp_path / 'm.ark', rng)

@@ -24,35 +24,45 @@ from kaldi_compat.trials import score_trial_list
 NAME = 'ivector-plda-scoring'
 
 
+def transform_table(plda, opts, vectors, num_examples, what):
+    """(vectors transformed into the PLDA space in float32, renormalisation factors).
+
+    Kaldi keeps the transformed vectors in single precision. The double-precision
+    temporaries of the transform go 1,000 rows at a time: a few MB, not hundreds.
+    """
+    if vectors.shape[0] and vectors.shape[1] != plda.dim:
+        raise kt.UserError('%s vectors have dimension %d but the PLDA model has %d'
+                            % (what, vectors.shape[1], plda.dim))
+    n = np.broadcast_to(num_examples, (vectors.shape[0],))
+    out = np.empty(vectors.shape, dtype=np.float32)
+    factors = np.empty(vectors.shape[0])
+    for start in range(0, vectors.shape[0], 1000):
+        sel = slice(start, start + 1000)
+        out[sel], factors[sel] = plda.transform_vectors(
+            vectors[sel].astype(np.float64), n[sel], opts.normalize_length,
+            opts.simple_length_normalization)
+    return out, factors
+
+
 def read_transformed(plda, opts, rspecifier, num_utts_of, what):
     """(keys, transformed float32 rows, their counts, renormalisation factors, keys dropped).
 
-    The table is transformed 10k rows at a time as it is read, so only the float32
+    The table is transformed as it is read, 10k rows at a time, so only the float32
     result is ever held whole. num_utts_of(keys) gives each key's number of
     utterances, 0 to drop the key (warned about by num_utts_of).
     """
     counts, factors, dropped = [], [], [0]
 
     def transform(keys, chunk):
-        if chunk.shape[1] != plda.dim:
-            raise kt.UserError('%s vectors have dimension %d but the PLDA model has %d'
-                                % (what, chunk.shape[1], plda.dim))
         n = num_utts_of(keys)
         keep = n > 0
         if not keep.all():
             dropped[0] += int((~keep).sum())
             keys = [k for k, ok in zip(keys, keep) if ok]
             chunk, n = chunk[keep], n[keep]
-        # Kaldi keeps the transformed vectors in single precision. The double-precision
-        # temporaries of the transform go 1,000 rows at a time: a few MB, not hundreds.
-        out = np.empty(chunk.shape, dtype=np.float32)
-        for start in range(0, chunk.shape[0], 1000):
-            sel = slice(start, start + 1000)
-            out[sel], block_factors = plda.transform_vectors(
-                chunk[sel].astype(np.float64), n[sel], opts.normalize_length,
-                opts.simple_length_normalization)
-            factors.append(block_factors)
+        out, chunk_factors = transform_table(plda, opts, chunk, n, what)
         counts.append(n)
+        factors.append(chunk_factors)
         return keys, out
 
     # Read as float (Kaldi's BaseFloat reader rounds a double ark), transformed in double.
@@ -79,6 +89,13 @@ def num_utts_lookup(rspecifier):
         return counts
 
     return num_utts_of
+
+
+def read_num_utts(rspecifier, models):
+    """(utterances of each model, whether the table gives it): the whole-list form of
+    num_utts_lookup (a model it does not give is warned about and counts 0)."""
+    counts = num_utts_lookup(rspecifier)(models)
+    return counts, counts > 0
 
 
 def score_trials_streamed(plda, train_keys, train, num_utts, test_keys, test, trials_rx,

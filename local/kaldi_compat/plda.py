@@ -196,6 +196,11 @@ class PldaScorer:
         enrol_a = self.enrol[rows].astype(np.float64) * self.a[n]
         return enrol_a, enrol_a * self.inv_v[n]
 
+    @property
+    def enrol_scaled(self):
+        """e a / v of every enrolment vector, M x D float64 (a whole copy: for small sets)."""
+        return self._scaled_enrol(slice(None))[1]
+
     def _dense_grid(self):
         grid = np.empty((self.enrol.shape[0], self.test.shape[0]))
         for sel_e in _blocks(self.enrol.shape[0], self.block):
