@@ -26,6 +26,7 @@ import sys
 
 from data_utils import datadir
 from data_utils import kaldi_table as kt
+from data_utils.kaldi_streams import open_rx
 
 PROG = 'check_audio'
 AUDIO_FILE = re.compile(r'\.(wav|flac|sph|mp3|m4a|ogg|opus|aac|aif|aiff)$', re.I)
@@ -180,7 +181,7 @@ def check_wav(lineno, key, rx, rule, wav_scp, run_command):
         if not run_command:
             return
         label = "%s: line %d: command '%s'" % (wav_scp, lineno, rx[:-1].strip())
-        with kt.open_rx(rx) as stream:
+        with open_rx(rx) as stream:
             rate = wav_sample_rate(stream, label)
             while stream.read(1 << 20):  # let the command finish, so its exit status counts
                 pass
@@ -191,7 +192,7 @@ def check_wav(lineno, key, rx, rule, wav_scp, run_command):
     if match and not os.path.exists(rx):
         path = match.group(1)           # 'archive.ark:offset', Kaldi's rxfilename
     check_audio_path(path, where)
-    with kt.open_rx(rx) as stream:
+    with open_rx(rx) as stream:
         rate = wav_sample_rate(stream, '%s %s' % (rx, where))
     rule.check(rate, '%s %s' % (rx, where))
 

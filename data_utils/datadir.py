@@ -6,6 +6,7 @@ before anything is written, so a bad set never leaves half a result behind.
 import os
 
 from data_utils import kaldi_table as kt
+from data_utils.kaldi_streams import printable
 
 
 def vectors_rspecifier(data_dir):
@@ -33,7 +34,7 @@ def read_pairs(path, what):
                 raise kt.UserError('%s: line %d: expected "utterance speaker"' % (path, lineno))
             if fields[0] in table:
                 raise kt.UserError('%s: line %d: %s appears twice'
-                                    % (path, lineno, kt.printable(fields[0])))
+                                    % (path, lineno, printable(fields[0])))
             table[fields[0]] = fields[1]
     if not table:
         raise kt.UserError('%s: empty' % path)
@@ -51,16 +52,16 @@ def read_spk2utt(path):
                 continue
             if len(fields) < 2:
                 raise kt.UserError('%s: line %d: speaker %s has no utterances'
-                                    % (path, lineno, kt.printable(fields[0])))
+                                    % (path, lineno, printable(fields[0])))
             if fields[0] in table:
                 raise kt.UserError('%s: line %d: speaker %s appears twice'
-                                    % (path, lineno, kt.printable(fields[0])))
+                                    % (path, lineno, printable(fields[0])))
             # A repeated utterance would count twice in an enrolment model's mean and num_utts.
             seen = set()
             for utt in fields[1:]:
                 if utt in seen:
                     raise kt.UserError('%s: line %d: utterance %s appears twice'
-                                        % (path, lineno, kt.printable(utt)))
+                                        % (path, lineno, printable(utt)))
                 seen.add(utt)
             table[fields[0]] = fields[1:]
     if not table:
@@ -93,11 +94,11 @@ def load_data_dir(data_dir, dtype='float64'):
     if missing:
         raise kt.UserError('%s: names %d utterances with no vector in %s (first: %s)'
                             % (os.path.join(data_dir, 'utt2spk'), len(missing), where,
-                               kt.printable(missing[0])))
+                               printable(missing[0])))
     unlabelled = [k for k in keys if k not in utt2spk]
     if unlabelled:
         raise kt.UserError('%s: %d vectors have no speaker in utt2spk (first: %s)'
-                            % (where, len(unlabelled), kt.printable(unlabelled[0])))
+                            % (where, len(unlabelled), printable(unlabelled[0])))
     listed = {(spk, u) for spk, utts in spk2utt.items() for u in utts}
     if listed != {(spk, u) for u, spk in utt2spk.items()}:
         raise kt.UserError('%s: does not match utt2spk (rebuild it with utt2spk_to_spk2utt)'
@@ -121,10 +122,10 @@ def read_trials(path, models=None, test_utts=None):
                                     % (path, lineno))
             if models is not None and fields[0] not in models:
                 raise kt.UserError('%s: line %d: unknown model %s (not in the enrolment spk2utt)'
-                                    % (path, lineno, kt.printable(fields[0])))
+                                    % (path, lineno, printable(fields[0])))
             if test_utts is not None and fields[1] not in test_utts:
                 raise kt.UserError('%s: line %d: unknown test utterance %s'
-                                    % (path, lineno, kt.printable(fields[1])))
+                                    % (path, lineno, printable(fields[1])))
             trials.append((fields[0], fields[1], fields[2] == 'target'))
     if not trials:
         raise kt.UserError('%s: no trials' % path)

@@ -34,6 +34,7 @@ import sys
 import numpy as np
 
 from data_utils import kaldi_table as kt
+from data_utils.kaldi_streams import describe, open_output
 from kaldi_compat.cli import ToolParser, log, run_tool, warn
 from kaldi_compat.columns import KeyIndex, read_columns
 from kaldi_compat.ivector_plda_scoring import read_num_utts
@@ -132,11 +133,11 @@ def read_scores(rxfilename):
     try:
         scores = cols.column(2).astype(np.float64)
     except ValueError:
-        raise kt.UserError('%s: a score is not a number' % kt.describe(rxfilename))
+        raise kt.UserError('%s: a score is not a number' % describe(rxfilename))
     if not np.all(np.isfinite(scores)):
         i = int(np.flatnonzero(~np.isfinite(scores))[0])
         raise kt.UserError('%s: line %d: score is NaN or Inf: %s'
-                            % (kt.describe(rxfilename), i + 1, cols.line(i)))
+                            % (describe(rxfilename), i + 1, cols.line(i)))
     return cols, scores
 
 
@@ -161,7 +162,7 @@ def main(argv):
                             'got %d' % opts.top_n)
     cols, scores = read_scores(scores_rx)
     if not len(cols):
-        raise kt.UserError('%s: no scores' % kt.describe(scores_rx))
+        raise kt.UserError('%s: no scores' % describe(scores_rx))
     enrol_keys, enrol = read_table(enroll_rspec, 'enrolment')
     test_keys, test = read_table(test_rspec, 'test')
     cohort_keys, cohort = read_table(cohort_rspec, 'cohort')
@@ -178,7 +179,7 @@ def main(argv):
         if (rows < 0).any():
             i = int(np.flatnonzero(rows < 0)[0])
             raise kt.UserError('%s: line %d: no %s vector for %s'
-                                % (kt.describe(scores_rx), i + 1, what, cols.token(i, j)))
+                                % (describe(scores_rx), i + 1, what, cols.token(i, j)))
 
     if opts.plda:
         plda = read_plda(opts.plda)
@@ -198,7 +199,7 @@ def main(argv):
     if flat:
         warn(NAME, '%d models/test vectors had identical top-%d cohort scores (no spread); '
              'their scores are only shifted' % (flat, opts.top_n))
-    with kt.open_output(scores_wx, binary=False) as stream:
+    with open_output(scores_wx, binary=False) as stream:
         stream.write(ScoreWriter(enrol_keys, test_keys).lines(
             rows_enrol, rows_test, normalised.astype(np.float32)))
     log(NAME, 'Normalised %d scores with a cohort of %d (top %d); mean %g, std %g'

@@ -32,6 +32,7 @@ import numpy as np
 from model.checkpoints import restore_newest_intact
 from data_utils.atomic import atomic_write
 from data_utils.errors import UserError
+from data_utils.kaldi_streams import describe
 from model.cli import import_tensorflow, report, session_config
 from model.config import config_path, graph_module, load_config
 from model.data import load_dataset
@@ -125,7 +126,7 @@ def npz_batches(data, batch_size):
 def table_batches(rspecifier, input_dim, batch_size, model_dir):
     """(keys, float32 rows) batches of a Kaldi table, read record by record."""
     kt = kaldi_table()
-    name = kt.describe(kt.parse_rspecifier(rspecifier)[2])
+    name = describe(kt.parse_rspecifier(rspecifier)[2])
     keys, rows = [], []
     try:
         for key, vec in kt.read_vectors(rspecifier):

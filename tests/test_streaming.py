@@ -7,6 +7,7 @@ import pytest
 
 from data_utils import ark_fast
 from data_utils import kaldi_table as kt
+from data_utils.kaldi_codec import read_matrix, read_vector, write_vector_obj
 from helpers import ROOT, env, one_error_line
 from kaldi_compat.ivector_compute_lda import compute_lda
 from kaldi_compat.streaming import KeyMap, SpeakerSums
@@ -23,7 +24,7 @@ def write_mixed_ark(path, rng):
                 f.write(('%s  [ %s ]\n' % (key, ' '.join(repr(float(v)) for v in vec))).encode())
             else:
                 f.write(key.encode() + b' \0B')
-                kt.write_vector_obj(f, True, vec, double=(i == 5))
+                write_vector_obj(f, True, vec, double=(i == 5))
             if i == 1:
                 f.write(b'\n')
     return keys, vectors
@@ -150,7 +151,7 @@ def test_streamed_tools_equal_whole_table_maths(labelled_set, monkeypatch):
               'cat train.ark | ivector-subtract-global-mean ark:- ark:c2.ark', path)
     assert out.returncode == 0, out.stderr
     mean = vectors.mean(axis=0)
-    np.testing.assert_allclose(kt.read_vector(str(path / 'mean.vec')), mean, rtol=1e-6)
+    np.testing.assert_allclose(read_vector(str(path / 'mean.vec')), mean, rtol=1e-6)
     keys, spk_means = kt.read_vector_table('ark:%s' % (path / 'spk.ark'))
     assert keys == ['s%02d' % s for s in range(30)]
     np.testing.assert_allclose(spk_means, [vectors[speakers == s].mean(axis=0) for s in range(30)],
@@ -162,7 +163,7 @@ def test_streamed_tools_equal_whole_table_maths(labelled_set, monkeypatch):
     assert k1 == k2 and c1.tolist() == c2.tolist()
     np.testing.assert_allclose(c1, vectors[[utts.index(k) for k in k1]] - mean, atol=1e-5)
     # LDA from streamed statistics equals LDA of the whole centred matrix (up to row signs).
-    lda = kt.read_matrix(str(path / 'lda.mat'))
+    lda = read_matrix(str(path / 'lda.mat'))
     expected = compute_lda(vectors - mean, [np.flatnonzero(speakers == s) for s in range(30)],
                            5, 0.0, 1e-6)
     signs = np.sign(np.sum(lda[:, :8] * expected, axis=1))

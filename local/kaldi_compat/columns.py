@@ -12,6 +12,7 @@ import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
 from data_utils import kaldi_table as kt
+from data_utils.kaldi_streams import describe, open_rx
 
 # _BYTE_MASKS[k] keeps the first k bytes of a little-endian uint64.
 _BYTE_MASKS = np.array([(1 << (8 * k)) - 1 for k in range(8)] + [(1 << 64) - 1],
@@ -105,9 +106,9 @@ def split_columns(data, ncols, where, message=None, first_line=1):
 
 def read_columns(rxfilename, ncols, message=None):
     """Read a whole rxfilename (file, '-', 'cmd |') and split it into columns."""
-    with kt.open_rx(rxfilename) as stream:
+    with open_rx(rxfilename) as stream:
         data = stream.read()
-    return split_columns(data, ncols, kt.describe(rxfilename), message)
+    return split_columns(data, ncols, describe(rxfilename), message)
 
 
 class KeyIndex:

@@ -15,6 +15,7 @@ import sys
 import numpy as np
 
 from data_utils import kaldi_table as kt
+from data_utils.kaldi_streams import describe
 from kaldi_compat.cli import ToolParser, log, run_tool
 from kaldi_compat.columns import read_columns
 
@@ -47,7 +48,7 @@ def read_scores(rxfilename):
     if bad.size:
         raise kt.UserError("%s: line %d: Invalid input line (second field must be 'target' "
                             "or 'nontarget'): %s"
-                            % (kt.describe(rxfilename), bad[0] + 1, cols.line(int(bad[0]))))
+                            % (describe(rxfilename), bad[0] + 1, cols.line(int(bad[0]))))
     raw = cols.column(0)
     try:
         scores = raw.astype(np.float32)
@@ -57,13 +58,13 @@ def read_scores(rxfilename):
                 float(text)
             except ValueError:
                 raise kt.UserError('%s: line %d: Invalid input line (first field must be '
-                                    'float): %s' % (kt.describe(rxfilename), i + 1, cols.line(i)))
+                                    'float): %s' % (describe(rxfilename), i + 1, cols.line(i)))
         raise
     nonfinite = np.flatnonzero(~np.isfinite(scores))
     if nonfinite.size:
         i = int(nonfinite[0])
         raise kt.UserError('%s: line %d: score is NaN or Inf (or out of single-precision '
-                            'range): %s' % (kt.describe(rxfilename), i + 1, cols.line(i)))
+                            'range): %s' % (describe(rxfilename), i + 1, cols.line(i)))
     return scores[is_target], scores[is_nontarget]
 
 

@@ -9,6 +9,7 @@ rounded to float on the way. --change-dim truncates or zero-pads each vector and
 import numpy as np
 
 from data_utils import kaldi_table as kt
+from data_utils.kaldi_codec import read_vector, write_vector
 from kaldi_compat.cli import ToolParser, log, run_tool
 
 NAME = 'copy-vector'
@@ -49,10 +50,10 @@ def main(argv):
                 raise kt.UserError('%s: no vectors to copy' % source)
         log(NAME, 'Copied %d vectors' % writer.num_written)
     else:
-        vector = kt.read_vector(source).astype(np.float32)
+        vector = read_vector(source).astype(np.float32)
         if opts.change_dim >= 0:
             vector = change_dim(vector[None, :], opts.change_dim)[0]
-        kt.write_vector(target, vector, binary=opts.binary)
+        write_vector(target, vector, binary=opts.binary)
 
 
 if __name__ == '__main__':

@@ -13,6 +13,7 @@ row per frame); --read-vectors=true reads a table of vectors.
 import numpy as np
 
 from data_utils import kaldi_table as kt
+from data_utils.kaldi_codec import write_matrix
 from kaldi_compat.cli import ToolParser, log, run_tool, warn
 from kaldi_compat.linalg import sorted_eig
 
@@ -101,8 +102,8 @@ def main(argv):
         transform = np.hstack([transform, -(transform @ mean)[:, None]])
     transform = transform.astype(np.float32)
     if opts.write_full_matrix:
-        kt.write_matrix(opts.write_full_matrix, transform, binary=opts.binary)
-    kt.write_matrix(pca_wxfilename, transform[:dim], binary=opts.binary)
+        write_matrix(opts.write_full_matrix, transform, binary=opts.binary)
+    write_matrix(pca_wxfilename, transform[:dim], binary=opts.binary)
 
 
 if __name__ == '__main__':

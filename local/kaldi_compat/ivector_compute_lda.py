@@ -16,6 +16,7 @@ arbitrary, in Kaldi as here.
 import numpy as np
 
 from data_utils import kaldi_table as kt
+from data_utils.kaldi_codec import write_matrix
 from kaldi_compat.cli import ToolParser, log, run_tool, warn
 from kaldi_compat.linalg import base_float, sorted_eig, symmetric
 from kaldi_compat.streaming import SpeakerSums, read_utt2spk
@@ -130,7 +131,7 @@ def main(argv):
                                     opts.dim, tcf, floor).astype(np.float32)
     offset = -(linear.astype(np.float64) @ mean.astype(np.float64))
     lda = np.hstack([linear.astype(np.float64), offset[:, None]]).astype(np.float32)
-    kt.write_matrix(lda_wxfilename, lda, binary=opts.binary)
+    write_matrix(lda_wxfilename, lda, binary=opts.binary)
     log(NAME, 'Wrote LDA transform to %s' % lda_wxfilename)
 
 

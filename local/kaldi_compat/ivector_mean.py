@@ -8,6 +8,7 @@ and num_utts records how many there were (PLDA scoring uses it).
 import numpy as np
 
 from data_utils import kaldi_table as kt
+from data_utils.kaldi_codec import write_vector
 from kaldi_compat.cli import ToolParser, log, run_tool, warn
 from kaldi_compat.streaming import add_by_group, duplicate_key, read_spk2utt
 
@@ -22,7 +23,7 @@ def global_mean(rspecifier, wxfilename, binary):
     if not count:
         raise kt.UserError('%s: no vectors to average' % rspecifier)
     mean = total / count
-    kt.write_vector(wxfilename, mean, binary=binary)
+    write_vector(wxfilename, mean, binary=binary)
     log(NAME, 'Wrote mean of %d vectors; norm of mean is %g' % (count, np.linalg.norm(mean)))
 
 

@@ -4,6 +4,7 @@
   ivector-subtract-global-mean [options] <mean-rxfilename> <ivector-rspecifier> <ivector-wspecifier>
 """
 from data_utils import kaldi_table as kt
+from data_utils.kaldi_codec import read_vector
 from kaldi_compat.cli import ToolParser, log, run_tool
 from kaldi_compat.streaming import rereadable_chunks
 
@@ -25,7 +26,7 @@ def main(argv):
     parser.add('subtract-mean', True, 'if false, only copy the vectors')
     opts, args = parser.parse(argv)
     rspecifier, wspecifier = args[-2], args[-1]
-    given_mean = kt.read_vector(args[0]) if len(args) == 3 else None
+    given_mean = read_vector(args[0]) if len(args) == 3 else None
     # With its own mean the table is read twice (a pipe is spooled to disk, not memory).
     with rereadable_chunks(rspecifier) as passes, kt.VectorWriter(wspecifier) as writer:
         mean = given_mean

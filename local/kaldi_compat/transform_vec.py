@@ -3,6 +3,7 @@
   transform-vec [options] <transform-rxfilename> <vector-rspecifier> <vector-wspecifier>
 """
 from data_utils import kaldi_table as kt
+from data_utils.kaldi_codec import read_matrix
 from kaldi_compat.cli import ToolParser, log, run_tool
 
 NAME = 'transform-vec'
@@ -22,7 +23,7 @@ def apply_transform(transform, vectors, where='transform'):
 def main(argv):
     parser = ToolParser(NAME, __doc__, 3)
     opts, args = parser.parse(argv)
-    transform = kt.read_matrix(args[0])
+    transform = read_matrix(args[0])
     with kt.VectorWriter(args[2]) as writer:
         for keys, vectors in kt.read_vector_chunks(args[1]):
             writer.write(keys, apply_transform(transform, vectors, args[0]))
