@@ -11,6 +11,7 @@ import argparse
 import sys
 
 from data_utils import kaldi_table as kt
+from data_utils.errors import UserError
 from data_utils.datadir import load_data_dir, read_pairs
 from data_utils.npz_io import save_npz
 
@@ -24,12 +25,12 @@ def convert(out, data_dir=None, vectors=None, utt2spk_path=None):
     else:
         keys, matrix = kt.read_vector_table(vectors, dtype='float32')
         if not keys:
-            raise kt.UserError('%s: no vectors' % vectors)
+            raise UserError('%s: no vectors' % vectors)
         utt2spk = read_pairs(utt2spk_path, 'utt2spk') if utt2spk_path else None
         if utt2spk is not None:
             missing = [k for k in keys if k not in utt2spk]
             if missing:
-                raise kt.UserError('%s: %d vectors have no speaker (first: %s)'
+                raise UserError('%s: %d vectors have no speaker (first: %s)'
                                     % (utt2spk_path, len(missing), missing[0]))
     save_npz(out, keys, matrix, utt2spk)
     return len(keys), matrix.shape[1]
@@ -45,7 +46,7 @@ def main(argv=None):
     args = parser.parse_args(argv)
     try:
         count, dim = convert(args.out, args.data_dir, args.vectors, args.utt2spk)
-    except kt.UserError as err:
+    except UserError as err:
         print('ERROR (%s): %s' % (PROG, err), file=sys.stderr)
         sys.exit(1)
     print('%s: wrote %d vectors of dim %d to %s' % (PROG, count, dim, args.out), file=sys.stderr)

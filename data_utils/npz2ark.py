@@ -7,6 +7,7 @@ import argparse
 import sys
 
 from data_utils import kaldi_table as kt
+from data_utils.errors import UserError
 from data_utils.npz_io import load_npz
 
 PROG = 'npz2ark'
@@ -20,7 +21,7 @@ def main(argv=None):
     try:
         arrays = load_npz(args.npz)
         kt.write_vectors(args.wspecifier, [str(k) for k in arrays['utt_ids']], arrays['vectors'])
-    except kt.UserError as err:
+    except UserError as err:
         print('ERROR (%s): %s' % (PROG, err), file=sys.stderr)
         sys.exit(1)
 

@@ -17,6 +17,7 @@ import os
 import sys
 
 from data_utils import kaldi_table as kt
+from data_utils.errors import UserError
 from data_utils.atomic import atomic_open
 from data_utils.datadir import read_pairs, vectors_rspecifier
 
@@ -26,9 +27,9 @@ PROG = 'split_data'
 def part_bounds(count, parts, what):
     """[(start, end)] of `parts` consecutive runs covering `count` items."""
     if parts < 1:
-        raise kt.UserError('number of jobs must be >= 1, got %d' % parts)
+        raise UserError('number of jobs must be >= 1, got %d' % parts)
     if count < parts:
-        raise kt.UserError('%s: %d items cannot be split into %d jobs' % (what, count, parts))
+        raise UserError('%s: %d items cannot be split into %d jobs' % (what, count, parts))
     return [(count * i // parts, count * (i + 1) // parts) for i in range(parts)]
 
 
@@ -51,7 +52,7 @@ def split_data_dir(data_dir, parts):
     utt2spk = read_pairs(os.path.join(data_dir, 'utt2spk'), 'utt2spk')
     missing = [key for key, _ in entries if key not in utt2spk]
     if missing:
-        raise kt.UserError('%s: %d vectors have no speaker in utt2spk (first: %s)'
+        raise UserError('%s: %d vectors have no speaker in utt2spk (first: %s)'
                             % (data_dir, len(missing), missing[0]))
     for n, (start, end) in enumerate(part_bounds(len(entries), parts, data_dir), 1):
         part = os.path.join(data_dir, 'split%d' % parts, str(n))
@@ -79,7 +80,7 @@ def main(argv=None):
         try:
             parts = int(parts)
         except ValueError:
-            raise kt.UserError("%s: number of jobs must be an integer, got '%s'" % (what, parts))
+            raise UserError("%s: number of jobs must be an integer, got '%s'" % (what, parts))
         if args.lines:
             split_lines(args.lines, parts, dest)
         else:
@@ -87,7 +88,7 @@ def main(argv=None):
     except OSError as err:
         print('ERROR (%s): %s: %s' % (PROG, err.filename or what, err.strerror), file=sys.stderr)
         return 1
-    except kt.UserError as err:
+    except UserError as err:
         print('ERROR (%s): %s' % (PROG, err), file=sys.stderr)
         return 1
     return 0

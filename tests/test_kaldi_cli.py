@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 
 from data_utils import kaldi_table as kt
+from data_utils.errors import UserError
 from data_utils.kaldi_codec import write_matrix
 from helpers import ROOT, env, one_error_line
 from kaldi_compat.cli import ToolParser
@@ -39,7 +40,7 @@ def test_standard_options_and_config_file(tmp_path):
     ([], 'expected 1 to 2 arguments, got 0'),
 ])
 def test_bad_command_lines(argv, message):
-    with pytest.raises(kt.UserError, match=message):
+    with pytest.raises(UserError, match=message):
         parser().parse(argv)
 
 

@@ -9,6 +9,7 @@ import pytest
 
 from data_utils import ark_fast
 from data_utils import kaldi_table as kt
+from data_utils.errors import UserError
 from data_utils.kaldi_codec import read_matrix, write_matrix
 
 
@@ -69,7 +70,7 @@ def test_pipes_and_stdin(tmp_path, table):
     out = subprocess.run([sys.executable, '-c', code], stdin=open(ark, 'rb'), cwd=root,
                          capture_output=True, text=True, check=True).stdout
     assert out.split() == ['7', '13']
-    with pytest.raises(kt.UserError, match="exit status 3"):
+    with pytest.raises(UserError, match="exit status 3"):
         list(kt.read_vectors('ark:cat %s; exit 3 |' % ark))
 
 
@@ -89,7 +90,7 @@ def test_truncated_binary_record_names_key_and_file(tmp_path, table):
     ark = tmp_path / 'x.ark'
     kt.write_vectors('ark:%s' % ark, keys, vectors)
     ark.write_bytes(ark.read_bytes()[:-10])
-    with pytest.raises(kt.UserError) as err:
+    with pytest.raises(UserError) as err:
         kt.read_vector_table('ark:%s' % ark)
     message = str(err.value)
     assert str(ark) in message and keys[-1] in message and 'truncated' in message
@@ -99,35 +100,35 @@ def test_truncated_binary_record_names_key_and_file(tmp_path, table):
 def test_text_vector_without_closing_bracket(tmp_path):
     path = tmp_path / 'bad.txt'
     path.write_text('a  [ 1 2 3 ]\nb  [ 1 2 3\nc  [ 4 5 6 ]\n')
-    with pytest.raises(kt.UserError, match=r"bad.txt: key b: .*closing"):
+    with pytest.raises(UserError, match=r"bad.txt: key b: .*closing"):
         kt.read_vector_table('ark:%s' % path)
     path.write_text('a  [ 1 2 3 ]\nb  [ 1 2')
-    with pytest.raises(kt.UserError, match=r"key b: text vector has no closing"):
+    with pytest.raises(UserError, match=r"key b: text vector has no closing"):
         kt.read_vector_table('ark:%s' % path)
 
 
 def test_mixed_dims_nan_and_duplicates_are_errors(tmp_path):
     path = tmp_path / 'x.txt'
     path.write_text('a  [ 1 2 3 ]\nb  [ 1 2 ]\n')
-    with pytest.raises(kt.UserError, match=r"x.txt: key b has dimension 2, earlier vectors have 3"):
+    with pytest.raises(UserError, match=r"x.txt: key b has dimension 2, earlier vectors have 3"):
         kt.read_vector_table('ark:%s' % path)
     path.write_text('a  [ 1 nan 3 ]\n')
-    with pytest.raises(kt.UserError, match=r"x.txt: key a: contains NaN or Inf"):
+    with pytest.raises(UserError, match=r"x.txt: key a: contains NaN or Inf"):
         kt.read_vector_table('ark:%s' % path)
     path.write_text('a  [ 1 2 ]\na  [ 1 2 ]\n')
-    with pytest.raises(kt.UserError, match=r"key a appears twice"):
+    with pytest.raises(UserError, match=r"key a appears twice"):
         kt.read_vector_table('ark:%s' % path)
 
 
 def test_failed_write_leaves_nothing(tmp_path, table):
     keys, vectors = table
     bad_keys = keys[:3] + ['has space'] + keys[4:]
-    with pytest.raises(kt.UserError, match='invalid key'):
+    with pytest.raises(UserError, match='invalid key'):
         kt.write_vectors('ark,scp:%s,%s' % (tmp_path / 'x.ark', tmp_path / 'x.scp'), bad_keys, vectors)
     assert os.listdir(tmp_path) == []
     nan = vectors.copy()
     nan[2, 1] = np.nan
-    with pytest.raises(kt.UserError, match='NaN'):
+    with pytest.raises(UserError, match='NaN'):
         kt.write_vectors('ark:%s' % (tmp_path / 'y.ark'), keys, nan)
     assert os.listdir(tmp_path) == []
 
@@ -142,11 +143,11 @@ def test_int_tables_text_and_binary(tmp_path):
 
 
 def test_specifier_errors():
-    with pytest.raises(kt.UserError, match='not an rspecifier'):
+    with pytest.raises(UserError, match='not an rspecifier'):
         kt.parse_rspecifier('foo.ark')
     assert kt.parse_wspecifier('ark,scp,t:a.ark,a.scp') == ('a.ark', 'a.scp', False)
     assert kt.parse_wspecifier('scp,ark:a.scp,a.ark')[:2] == ('a.ark', 'a.scp')
-    with pytest.raises(kt.UserError, match='scp alone'):
+    with pytest.raises(UserError, match='scp alone'):
         kt.parse_wspecifier('scp:a.scp')
 
 

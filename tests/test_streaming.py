@@ -7,6 +7,7 @@ import pytest
 
 from data_utils import ark_fast
 from data_utils import kaldi_table as kt
+from data_utils.errors import UserError
 from data_utils.kaldi_codec import read_matrix, read_vector, write_vector_obj
 from helpers import ROOT, env, one_error_line
 from kaldi_compat.ivector_compute_lda import compute_lda
@@ -58,7 +59,7 @@ def test_fast_reader_reports_damage_as_the_record_reader(tmp_path, monkeypatch, 
     ark.write_bytes(damage(ark.read_bytes()))
     for block in (5, 1 << 22):
         monkeypatch.setattr(ark_fast, 'BLOCK_BYTES', block)
-        with pytest.raises(kt.UserError, match=message):
+        with pytest.raises(UserError, match=message):
             list(kt.read_vector_chunks('ark:%s' % ark))
 
 
@@ -116,7 +117,7 @@ def test_trial_pieces_cover_every_line_whatever_the_piece_size(tmp_path):
         got = ['%s %s' % (c.token(i, 0), c.token(i, 1)) for c, _ in pieces for i in range(len(c))]
         assert got == lines
     (tmp_path / 'bad').write_text('\n'.join(lines[:150] + ['a b c'] + lines[150:]))
-    with pytest.raises(kt.UserError, match='bad: line 151: expected two'):
+    with pytest.raises(UserError, match='bad: line 151: expected two'):
         list(read_trial_pieces(str(tmp_path / 'bad'), 'expected two', size=40))
 
 
@@ -201,8 +202,8 @@ def test_scp_reader_equals_record_reader(tmp_path):
     # An offset past the end is the general reader's error, naming the entry.
     (tmp_path / 'bad.scp').write_text('u0 %s:%d\nu9 %s:99999\n' % (tmp_path / 'm.ark', offsets['u0'],
                                                                    tmp_path / 'm.ark'))
-    with pytest.raises(kt.UserError) as fast:
+    with pytest.raises(UserError) as fast:
         list(kt.read_vector_chunks('scp:%s' % (tmp_path / 'bad.scp')))
-    with pytest.raises(kt.UserError) as general:
+    with pytest.raises(UserError) as general:
         list(kt.read_vectors('scp:%s' % (tmp_path / 'bad.scp')))
     assert str(fast.value) == str(general.value) and 'key u9' in str(fast.value)

@@ -11,7 +11,7 @@ characters, which Kaldi never allows inside keys).
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
-from data_utils import kaldi_table as kt
+from data_utils.errors import UserError
 from data_utils.kaldi_streams import describe, open_rx
 
 # _BYTE_MASKS[k] keeps the first k bytes of a little-endian uint64.
@@ -98,7 +98,7 @@ def split_columns(data, ncols, where, message=None, first_line=1):
     if bad.size:
         i = int(bad[0])
         text = data[line_starts[i]:].split(b'\n', 1)[0].decode('latin1').rstrip('\r')
-        raise kt.UserError('%s: line %d: %s, got %d: "%s"'
+        raise UserError('%s: line %d: %s, got %d: "%s"'
                             % (where, first_line + i, message or 'expected %d fields' % ncols,
                                per_line[i], text))
     return Columns(data, starts.reshape(-1, ncols), ends.reshape(-1, ncols), line_starts)

@@ -9,6 +9,7 @@ rounded to float on the way. --change-dim truncates or zero-pads each vector and
 import numpy as np
 
 from data_utils import kaldi_table as kt
+from data_utils.errors import UserError
 from data_utils.kaldi_codec import read_vector, write_vector
 from kaldi_compat.cli import ToolParser, log, run_tool
 
@@ -35,7 +36,7 @@ def main(argv):
     opts, args = parser.parse(argv)
     source, target = args
     if _is_table(source) != _is_table(target):
-        raise kt.UserError('both arguments must be tables (ark:/scp:) or both plain files')
+        raise UserError('both arguments must be tables (ark:/scp:) or both plain files')
     if _is_table(source):
         with kt.VectorWriter(target) as writer:
             # Read as float, as Kaldi's copy-vector holds its vectors (double input is rounded).
@@ -47,7 +48,7 @@ def main(argv):
                 writer.write(keys, vectors)
             if not writer.num_written:
                 # Kaldi exits with status 1 when it copied nothing.
-                raise kt.UserError('%s: no vectors to copy' % source)
+                raise UserError('%s: no vectors to copy' % source)
         log(NAME, 'Copied %d vectors' % writer.num_written)
     else:
         vector = read_vector(source).astype(np.float32)

@@ -3,6 +3,7 @@
   transform-vec [options] <transform-rxfilename> <vector-rspecifier> <vector-wspecifier>
 """
 from data_utils import kaldi_table as kt
+from data_utils.errors import UserError
 from data_utils.kaldi_codec import read_matrix
 from kaldi_compat.cli import ToolParser, log, run_tool
 
@@ -16,7 +17,7 @@ def apply_transform(transform, vectors, where='transform'):
         return vectors @ transform.T
     if transform.shape[1] == dim + 1:
         return vectors @ transform[:, :dim].T + transform[:, dim]
-    raise kt.UserError('%s: matrix has %d columns, vectors have dimension %d (need %d or %d)'
+    raise UserError('%s: matrix has %d columns, vectors have dimension %d (need %d or %d)'
                         % (where, transform.shape[1], dim, dim, dim + 1))
 
 
@@ -29,7 +30,7 @@ def main(argv):
             writer.write(keys, apply_transform(transform, vectors, args[0]))
         if not writer.num_written:
             # Kaldi exits with status 1 when it transformed nothing.
-            raise kt.UserError('%s: no vectors to transform' % args[1])
+            raise UserError('%s: no vectors to transform' % args[1])
     log(NAME, 'Applied transform to %d vectors' % writer.num_written)
 
 

@@ -7,7 +7,7 @@ trials (20M trials are 1 GB of text).
 """
 import numpy as np
 
-from data_utils import kaldi_table as kt
+from data_utils.errors import UserError
 from data_utils.kaldi_streams import describe, open_output, open_rx
 from kaldi_compat.cli import log_progress, warn
 from kaldi_compat.columns import KeyIndex, split_columns
@@ -101,6 +101,6 @@ def score_trial_list(tool, trials_rx, scores_wx, keys1, keys2, score, missing1, 
             total_sq += float(np.square(scores, dtype=np.float64).sum())
         if not num_done:
             # Kaldi exits with status 1 when it scored nothing; the scores file is not kept.
-            raise kt.UserError('%s: no trial could be scored (%d trials, each with a key '
+            raise UserError('%s: no trial could be scored (%d trials, each with a key '
                                 'missing from the vectors)' % (trials_rx, num_errors))
     return num_done, num_errors, total, total_sq
