@@ -10,7 +10,7 @@ from data_utils import kaldi_table as kt
 from data_utils.errors import UserError
 from data_utils.kaldi_codec import read_matrix, read_vector, write_vector_obj
 from helpers import ROOT, env, one_error_line
-from kaldi_compat.ivector_compute_lda import compute_lda
+from kaldi_compat.ivector_compute_lda import compute_lda_from_stats
 from kaldi_compat.streaming import KeyMap, SpeakerSums
 from kaldi_compat.trials import read_trial_pieces
 
@@ -165,8 +165,11 @@ def test_streamed_tools_equal_whole_table_maths(labelled_set, monkeypatch):
     np.testing.assert_allclose(c1, vectors[[utts.index(k) for k in k1]] - mean, atol=1e-5)
     # LDA from streamed statistics equals LDA of the whole centred matrix (up to row signs).
     lda = read_matrix(str(path / 'lda.mat'))
-    expected = compute_lda(vectors - mean, [np.flatnonzero(speakers == s) for s in range(30)],
-                           5, 0.0, 1e-6)
+    centred = vectors - mean
+    rows = [np.flatnonzero(speakers == s) for s in range(30)]
+    expected = compute_lda_from_stats(
+        centred.T @ centred, np.vstack([centred[r].mean(axis=0) for r in rows]),
+        np.array([len(r) for r in rows], dtype=np.float64), len(centred), 5, 0.0, 1e-6)
     signs = np.sign(np.sum(lda[:, :8] * expected, axis=1))
     np.testing.assert_allclose(lda[:, :8] * signs[:, None], expected, rtol=1e-4, atol=1e-5)
 

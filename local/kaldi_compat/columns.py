@@ -179,7 +179,3 @@ def _hash(words):
         h = (h << np.uint64(7)) | (h >> np.uint64(57))
     return h
 
-
-def lookup(column, keys):
-    """Index of each entry of `column` in the list `keys` (str), -1 where absent."""
-    return KeyIndex(keys).find(column)

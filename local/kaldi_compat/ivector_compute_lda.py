@@ -39,14 +39,6 @@ def normalizing_transform(covar, floor):
     return (s ** -0.5)[:, None] * u.T
 
 
-def compute_lda(vectors, speakers, lda_dim, total_covariance_factor, covariance_floor):
-    """vectors: N x D (mean removed), speakers: list of row-index arrays."""
-    spk_means = np.vstack([vectors[rows].mean(axis=0) for rows in speakers])
-    spk_counts = np.array([len(rows) for rows in speakers], dtype=np.float64)
-    return compute_lda_from_stats(vectors.T @ vectors, spk_means, spk_counts, vectors.shape[0],
-                                  lda_dim, total_covariance_factor, covariance_floor)
-
-
 def compute_lda_from_stats(tot_scatter, spk_means, spk_counts, num_utt, lda_dim,
                            total_covariance_factor, covariance_floor):
     """LDA from accumulated statistics of mean-removed vectors: their scatter

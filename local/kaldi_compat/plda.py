@@ -62,9 +62,6 @@ class Plda:
         """Kaldi's derived offset_ = -transform * mean."""
         return -(self.transform @ self.mean)
 
-    def copy(self):
-        return Plda(self.mean.copy(), self.transform.copy(), self.psi.copy())
-
     # ------------------------------------------------------------------------
     # Plda::SmoothWithinClassCovariance
 

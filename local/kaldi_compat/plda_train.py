@@ -24,24 +24,14 @@ from kaldi_compat.plda import Plda
 
 
 class PldaStats:
-    """Per-class statistics, built from (n_examples x D) groups of vectors."""
+    """Per-class statistics: example counts, means and the scatter around the class
+    means, added class by class as the streaming reader accumulates them."""
 
     def __init__(self, dim):
         self.dim = dim
         self.counts = []
         self.means = []
         self.offset_scatter = np.zeros((dim, dim))
-
-    def add_samples(self, group):
-        group = np.asarray(group, dtype=np.float64)
-        if group.ndim != 2 or group.shape[1] != self.dim or group.shape[0] == 0:
-            raise UserError('PLDA statistics: expected a non-empty n x %d group, got %s'
-                                % (self.dim, group.shape))
-        mean = group.mean(axis=0)
-        centred = group - mean
-        self.offset_scatter += centred.T @ centred
-        self.counts.append(group.shape[0])
-        self.means.append(mean)
 
     def add_class_stats(self, counts, means, offset_scatter):
         """Classes given by their statistics, as a streaming reader accumulates them:
