@@ -22,6 +22,9 @@ _WHITESPACE = b' \t\n\r'
 _FLOAT_FORMAT = '%.7g'   # Kaldi prints floats with 7 significant digits
 
 
+# ----------------------------------------------------------------------------
+# The binary header of an object
+
 @contextlib.contextmanager
 def open_input(rxfilename):
     """Yield (stream, is_binary) for one Kaldi object, header consumed."""
@@ -201,6 +204,7 @@ def read_vector_obj(stream, binary):
 
 
 def read_matrix_obj(stream, binary):
+    """One matrix (float or double) inside an object or ark record."""
     try:
         if binary:
             return _read_binary_array(stream, b'M')
@@ -264,26 +268,25 @@ def check_finite(array, where):
 # ----------------------------------------------------------------------------
 # Whole objects by rx/wxfilename
 
-def read_vector(rxfilename):
-    """A single Kaldi vector (e.g. mean.vec), float64."""
+def _read_whole(rxfilename, read_obj):
+    """The one object of a file, float64; errors name the file."""
     with open_input(rxfilename) as (stream, binary):
         try:
-            vec = read_vector_obj(stream, binary)
+            value = read_obj(stream, binary)
         except UserError as err:
             raise UserError('%s: %s' % (describe(rxfilename), err))
-    check_finite(vec, describe(rxfilename))
-    return vec.astype(np.float64)
+    check_finite(value, describe(rxfilename))
+    return value.astype(np.float64)
+
+
+def read_vector(rxfilename):
+    """A single Kaldi vector (e.g. mean.vec), float64."""
+    return _read_whole(rxfilename, read_vector_obj)
 
 
 def read_matrix(rxfilename):
     """A single Kaldi matrix (e.g. an LDA transform), float64."""
-    with open_input(rxfilename) as (stream, binary):
-        try:
-            mat = read_matrix_obj(stream, binary)
-        except UserError as err:
-            raise UserError('%s: %s' % (describe(rxfilename), err))
-    check_finite(mat, describe(rxfilename))
-    return mat.astype(np.float64)
+    return _read_whole(rxfilename, read_matrix_obj)
 
 
 def write_vector(wxfilename, vec, binary=True, double=False):

@@ -21,6 +21,9 @@ from data_utils.kaldi_streams import committed, describe, open_rx, open_wx, prin
 _SPEC_RE = re.compile(r'^(ark|scp)((?:,[a-z]+)*):(.*)$', re.S)
 
 
+# ----------------------------------------------------------------------------
+# Specifiers
+
 def parse_rspecifier(rspecifier):
     """'ark,s,cs:foo' -> ('ark', {'s', 'cs'}, 'foo')."""
     match = _SPEC_RE.match(rspecifier.strip())
@@ -53,6 +56,9 @@ def parse_wspecifier(wspecifier):
         return ark, scp, binary
     raise UserError("'%s': writing scp alone is not supported; use ark,scp:" % wspecifier)
 
+
+# ----------------------------------------------------------------------------
+# Readers
 
 def _ark_records(rxfilename, read_value):
     """Iterate (key, value) over an ark stream; read_value(stream, binary)."""
@@ -186,6 +192,35 @@ def read_vector_chunks(rspecifier, chunk_rows=10000, dtype=np.float64):
         yield keys, ark_fast.stack_rows(parts, dim, dtype, keys, where)
 
 
+def read_matrices(rspecifier):
+    """Iterate (key, matrix) from an rspecifier (e.g. feature matrices for est-pca)."""
+    return _read_table(rspecifier, read_matrix_obj)
+
+
+def read_token_table(rspecifier):
+    """Text tables like utt2spk / spk2utt: iterate (key, [tokens])."""
+    kind, _, name = parse_rspecifier(rspecifier)
+    if kind != 'ark':
+        raise UserError("'%s': token tables are read as ark:" % rspecifier)
+    with open_rx(name) as stream:
+        for lineno, line in enumerate(stream, 1):
+            parts = line.decode('latin1').split()
+            if not parts:
+                continue
+            yield parts[0], parts[1:]
+
+
+def read_int_table(rspecifier):
+    """Integer tables such as num_utts (text or binary ark)."""
+    kind, _, name = parse_rspecifier(rspecifier)
+    records = (_ark_records(name, read_int_obj) if kind == 'ark'
+               else _read_scp_objects(name, read_int_obj))
+    yield from records
+
+
+# ----------------------------------------------------------------------------
+# Writers
+
 class VectorWriter:
     """A table of vectors written chunk by chunk (ark or ark,scp; atomic for files).
 
@@ -263,32 +298,6 @@ def write_vectors(wspecifier, keys, matrix, binary=None, double=False):
     """
     with VectorWriter(wspecifier, binary, double) as writer:
         writer.write(keys, matrix)
-
-
-def read_matrices(rspecifier):
-    """Iterate (key, matrix) from an rspecifier (e.g. feature matrices for est-pca)."""
-    return _read_table(rspecifier, read_matrix_obj)
-
-
-def read_token_table(rspecifier):
-    """Text tables like utt2spk / spk2utt: iterate (key, [tokens])."""
-    kind, _, name = parse_rspecifier(rspecifier)
-    if kind != 'ark':
-        raise UserError("'%s': token tables are read as ark:" % rspecifier)
-    with open_rx(name) as stream:
-        for lineno, line in enumerate(stream, 1):
-            parts = line.decode('latin1').split()
-            if not parts:
-                continue
-            yield parts[0], parts[1:]
-
-
-def read_int_table(rspecifier):
-    """Integer tables such as num_utts (text or binary ark)."""
-    kind, _, name = parse_rspecifier(rspecifier)
-    records = (_ark_records(name, read_int_obj) if kind == 'ark'
-               else _read_scp_objects(name, read_int_obj))
-    yield from records
 
 
 def write_int_table(wspecifier, keys, values):
