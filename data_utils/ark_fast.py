@@ -17,7 +17,6 @@ import re
 import numpy as np
 
 from data_utils import kaldi_table as kt
-from data_utils.errors import UserError
 from data_utils.kaldi_codec import read_vector_obj
 from data_utils.kaldi_streams import describe, open_rx
 
@@ -158,6 +157,6 @@ def stack_rows(parts, dim, dtype, keys, where):
                             for d, data in parts]).astype(dtype)
     finite = np.isfinite(matrix).all(axis=1) if dim else np.ones(len(parts), bool)
     if not finite.all():
-        raise UserError('%s: key %s: contains NaN or Inf'
+        raise kt.UserError('%s: key %s: contains NaN or Inf'
                             % (where, keys[int(np.flatnonzero(~finite)[0])]))
     return matrix

@@ -18,7 +18,6 @@ import zipfile
 import numpy as np
 
 from data_utils import kaldi_table as kt
-from data_utils.errors import UserError
 from data_utils.datadir import read_pairs
 
 PROG = 'import_embeddings'
@@ -30,19 +29,19 @@ def _check_id(utt, where):
     # Kaldi keys are whitespace-free byte strings; we keep to ASCII so that the key
     # written is the same bytes as the id in a UTF-8 utt2spk.
     if not utt or not utt.isascii() or any(c.isspace() for c in utt):
-        raise UserError('%s: id %r is not a Kaldi key (empty, whitespace or non-ASCII)'
+        raise kt.UserError('%s: id %r is not a Kaldi key (empty, whitespace or non-ASCII)'
                             % (where, utt))
 
 
 def _as_vector(array, where):
     """A 1-D float64 vector from an array with at most one axis longer than 1."""
     if array.dtype.kind not in 'fiu':
-        raise UserError('%s: holds %s values, not numbers' % (where, array.dtype))
+        raise kt.UserError('%s: holds %s values, not numbers' % (where, array.dtype))
     if array.size == 0 or sum(n > 1 for n in array.shape) > 1:
-        raise UserError('%s: shape %s is not one vector' % (where, array.shape))
+        raise kt.UserError('%s: shape %s is not one vector' % (where, array.shape))
     vec = array.astype(np.float64).reshape(-1)
     if not np.all(np.isfinite(vec)):
-        raise UserError('%s: contains NaN or Inf' % where)
+        raise kt.UserError('%s: contains NaN or Inf' % where)
     return vec
 
 
@@ -50,7 +49,7 @@ def load_npy_dir(folder):
     """(ids, N x D matrix) from <folder>/<id>.npy, ids sorted."""
     names = sorted(n for n in os.listdir(folder) if n.endswith('.npy'))
     if not names:
-        raise UserError('%s: no .npy files' % folder)
+        raise kt.UserError('%s: no .npy files' % folder)
     ids, rows, first = [], [], None
     for name in names:
         path = os.path.join(folder, name)
@@ -59,12 +58,12 @@ def load_npy_dir(folder):
         try:
             array = np.load(path, allow_pickle=False)
         except (OSError, ValueError) as err:
-            raise UserError('%s: not a readable .npy (%s)' % (path, err))
+            raise kt.UserError('%s: not a readable .npy (%s)' % (path, err))
         vec = _as_vector(array, path)
         if first is None:
             first = (path, len(vec))
         elif len(vec) != first[1]:
-            raise UserError('%s: dimension %d, but %s has %d' % (path, len(vec), *first))
+            raise kt.UserError('%s: dimension %d, but %s has %d' % (path, len(vec), *first))
         ids.append(utt)
         rows.append(vec)
     return ids, np.vstack(rows)
@@ -73,7 +72,7 @@ def load_npy_dir(folder):
 def _pick(arrays, choices, path):
     found = [name for name in choices if name in arrays]
     if len(found) != 1:
-        raise UserError('%s: needs exactly one of the arrays %s, has %s'
+        raise kt.UserError('%s: needs exactly one of the arrays %s, has %s'
                             % (path, ' / '.join(choices), ', '.join(sorted(arrays)) or 'none'))
     return arrays[found[0]]
 
@@ -89,22 +88,22 @@ def load_npz(path):
     except (OSError, ValueError, zipfile.BadZipFile) as err:
         # Object arrays (e.g. a list of Python strings saved as-is) need pickle, which we
         # refuse for files from elsewhere; they land here too.
-        raise UserError('%s: not a readable npz without pickle (%s)' % (path, err))
+        raise kt.UserError('%s: not a readable npz without pickle (%s)' % (path, err))
     ids, vectors = _pick(arrays, ID_NAMES, path), _pick(arrays, VECTOR_NAMES, path)
     if ids.ndim != 1 or ids.dtype.kind not in 'US':
-        raise UserError('%s: ids must be a 1-D string array, got %s of shape %s'
+        raise kt.UserError('%s: ids must be a 1-D string array, got %s of shape %s'
                             % (path, ids.dtype, ids.shape))
     if vectors.dtype.kind not in 'fiu' or vectors.ndim != 2 or vectors.shape[0] == 0:
-        raise UserError('%s: vectors must be a non-empty N x D numeric array, got %s of shape %s'
+        raise kt.UserError('%s: vectors must be a non-empty N x D numeric array, got %s of shape %s'
                             % (path, vectors.dtype, vectors.shape))
     if len(ids) != vectors.shape[0]:
-        raise UserError('%s: %d ids for %d vectors' % (path, len(ids), vectors.shape[0]))
+        raise kt.UserError('%s: %d ids for %d vectors' % (path, len(ids), vectors.shape[0]))
     ids = [i.decode('utf-8') if isinstance(i, bytes) else str(i) for i in ids.tolist()]
     for utt in ids:
         _check_id(utt, path)
     bad = np.flatnonzero(~np.all(np.isfinite(vectors), axis=1))
     if len(bad):
-        raise UserError('%s: vector of %s contains NaN or Inf' % (path, ids[bad[0]]))
+        raise kt.UserError('%s: vector of %s contains NaN or Inf' % (path, ids[bad[0]]))
     order = sorted(range(len(ids)), key=ids.__getitem__)
     return [ids[i] for i in order], vectors[order].astype(np.float64)
 
@@ -115,11 +114,11 @@ def load_embeddings(src):
     elif os.path.isfile(src):
         ids, matrix = load_npz(src)
     else:
-        raise UserError('%s: no such file or folder' % src)
+        raise kt.UserError('%s: no such file or folder' % src)
     seen = set()
     for utt in ids:
         if utt in seen:
-            raise UserError('%s: id %s appears twice' % (src, utt))
+            raise kt.UserError('%s: id %s appears twice' % (src, utt))
         seen.add(utt)
     return ids, matrix
 
@@ -129,7 +128,7 @@ def check_coverage(ids, utt2spk_path, src):
     have = set(ids)
     missing = [u for u in read_pairs(utt2spk_path, 'utt2spk') if u not in have]
     if missing:
-        raise UserError('%s: names %d utterances with no vector in %s (first: %s)'
+        raise kt.UserError('%s: names %d utterances with no vector in %s (first: %s)'
                             % (utt2spk_path, len(missing), src, missing[0]))
 
 
@@ -144,7 +143,7 @@ def main(argv=None):
         if args.utt2spk:
             check_coverage(ids, args.utt2spk, args.src)
         kt.write_vectors(args.wspecifier, ids, matrix)
-    except UserError as err:
+    except kt.UserError as err:
         print('ERROR (%s): %s' % (PROG, err), file=sys.stderr)
         sys.exit(1)
     print('%s: wrote %d vectors of dimension %d' % (PROG, matrix.shape[0], matrix.shape[1]),
