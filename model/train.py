@@ -154,7 +154,12 @@ def restore_init_from(tf, sess, init_dir, variables):
 def speaker_means(sess, g, vectors, spk_index, num_spk):
     """Mean code mu(x) per speaker over the whole training set, with the current
     weights (the paper recomputes these at the start of every epoch).  Sums are
-    accumulated batch by batch so the codes of all utterances are never held."""
+    accumulated batch by batch so the codes of all utterances are never held.
+
+    Each speaker's whole mean vector is its centre.  The authors' code, filling its table
+    of centres, kept only the first dimension of each speaker's mean (``[0]``) and pulled
+    every dimension of every code towards that one number; that is a bug, not the
+    paper's method, and is not reproduced here."""
     sums = np.zeros((num_spk, int(g.mu.shape[-1])), np.float64)
     for start in range(0, vectors.shape[0], EVAL_BATCH):
         mu = sess.run(g.mu, {g.x: vectors[start:start + EVAL_BATCH]})
@@ -168,8 +173,8 @@ def diverged(loss, lowest):
     """True when an epoch's mean loss has risen above the run's lowest by more than
     1000 times the size of that lowest loss: growth by three orders of magnitude.
 
-    The loss terms are sums over dimensions (squared error of standardised inputs, KL in
-    nats, squared distance to the speaker mean), so an untrained model's first batch costs
+    The reconstruction and KL terms are sums over dimensions (squared error of standardised
+    inputs, KL in nats), so an untrained model's first batch costs
     about the input dimension, and a sane run's epoch losses stay within a few times of the
     lowest one seen. ``lowest`` is the lowest of the run's first batch loss and its earlier
     epochs' means. The floor of 1 keeps a near-perfect fit (an auto-encoder's loss near 0)

@@ -65,10 +65,16 @@ def kl_divergence(mu, sigma):
 
 
 def cohesive_loss(mu, spk_idx, spk_means):
-    """Mean over the batch of ||mu_i - m_spk(i)||^2, where ``spk_means[spk_idx[i]]``
-    is the mean code of sample i's speaker (held fixed, i.e. fed, during an epoch)."""
+    """Mean over the batch of ||mu_i - m_spk(i)||^2 / code_dim, where
+    ``spk_means[spk_idx[i]]`` is the mean code of sample i's speaker (held fixed, i.e. fed,
+    during an epoch).
+
+    A mean over the code's dimensions, not a sum: the mean squared error the authors' code
+    computes (tf.losses.mean_squared_error of the codes against their speakers' means), so
+    the paper's cohesive weight of 10 means here what it meant there, whatever the code
+    dimension."""
     centres = tf.gather(spk_means, spk_idx)
-    return tf.reduce_mean(tf.reduce_sum(tf.square(mu - centres), axis=1))
+    return tf.reduce_mean(tf.square(mu - centres))
 
 
 # --------------------------------------------------------------------------- layers

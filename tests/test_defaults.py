@@ -60,3 +60,20 @@ def test_help_states_the_defaults_the_code_uses():
         own = text[text.rindex(option + ' '):]
         own = own[:own.find(' --', len(option)) if ' --' in own[len(option):] else None]
         assert 'default %s' % shown in own, (option, shown, own)
+
+
+def test_a_version_1_cohesive_weight_is_read_on_the_mean_over_dimensions(tmp_path):
+    """Version 1 of config.json weighted a sum over the code's dimensions: its 0.1 on a
+    200-dim code is the same objective as 20 on the mean, and a resumed model keeps it."""
+    import json
+    from model.config import CONFIG_VERSION, load_config, save_config
+    config = ModelConfig(model='cvae', input_dim=24, code_dim=200, cohesive_weight=0.1)
+    save_config(str(tmp_path), config, {'epochs': 3})
+    document = json.loads((tmp_path / 'config.json').read_text())
+    assert document['version'] == CONFIG_VERSION == 2
+    assert load_config(str(tmp_path))[0].cohesive_weight == 0.1     # written today: as is
+    document['version'] = 1
+    (tmp_path / 'config.json').write_text(json.dumps(document))
+    old, training = load_config(str(tmp_path))
+    assert old.cohesive_weight == pytest.approx(20.0) and old.code_dim == 200
+    assert training == {'epochs': 3}
