@@ -11,6 +11,7 @@ further.  Options left out on a re-run are taken from the model's config.json.
 A cvae is normally started with ``--init-from`` a trained vae directory.
 """
 import argparse
+import collections
 import os
 import sys
 import time
@@ -151,7 +152,7 @@ def restore_init_from(tf, sess, init_dir, variables):
     return latest
 
 
-def speaker_means(sess, g, vectors, spk_index, num_spk):
+def speaker_means(sess, net, vectors, spk_index, num_spk):
     """Mean code mu(x) per speaker over the whole training set, with the current
     weights (the paper recomputes these at the start of every epoch).  Sums are
     accumulated batch by batch so the codes of all utterances are never held.
@@ -160,9 +161,9 @@ def speaker_means(sess, g, vectors, spk_index, num_spk):
     of centres, kept only the first dimension of each speaker's mean (``[0]``) and pulled
     every dimension of every code towards that one number; that is a bug, not the
     paper's method, and is not reproduced here."""
-    sums = np.zeros((num_spk, int(g.mu.shape[-1])), np.float64)
+    sums = np.zeros((num_spk, int(net.mu.shape[-1])), np.float64)
     for start in range(0, vectors.shape[0], EVAL_BATCH):
-        mu = sess.run(g.mu, {g.x: vectors[start:start + EVAL_BATCH]})
+        mu = sess.run(net.mu, {net.x: vectors[start:start + EVAL_BATCH]})
         np.add.at(sums, spk_index[start:start + EVAL_BATCH], mu)
     counts = np.bincount(spk_index, minlength=num_spk).astype(np.float64)
     # Labels without utterances keep a zero mean; no sample ever refers to them.
@@ -197,53 +198,142 @@ def scalar_summary(tf, values, prefix):
     return summary
 
 
+# The training graph: the model's tensors (model.vae / model.dnf Network), its module, the
+# Saver, the variables' initialiser and the {name: tensor} loss terms the progress lines show.
+TrainingGraph = collections.namedtuple("TrainingGraph", "graph net module saver init terms")
+
+
+def build_training_graph(tf, config, input_dim):
+    """Build the model of ``config`` with its optimiser in a graph of its own."""
+    module = graph_module(config.model)  # model.vae or model.dnf; imports TensorFlow
+    graph = tf.Graph()
+    with graph.as_default():
+        net = module.build_graph(input_dim, config)
+        saver = tf.compat.v1.train.Saver(max_to_keep=KEEP_CHECKPOINTS, save_relative_paths=True)
+        init = tf.compat.v1.global_variables_initializer()
+        terms = module.loss_terms(net)
+    return TrainingGraph(graph, net, module, saver, init, terms)
+
+
+def restore_or_initialise(tf, sess, built, args, data):
+    """Resume from the model directory's newest intact checkpoint, else initialise: fresh
+    weights, the training data's standardisation, then any --init-from weights.
+    Returns (the restored checkpoint or None, a phrase saying where the weights came from)."""
+    latest, kept = restore_newest_intact(tf, built.saver, sess, args.model_dir, PROG)
+    if latest is not None:
+        # A new Saver knows nothing of older files; hand it the list so
+        # max_to_keep also prunes the checkpoints of earlier runs.
+        built.saver.recover_last_checkpoints(kept)
+        if args.init_from:
+            print(f"note: ignoring --init-from {args.init_from}: resuming {args.model_dir}", flush=True)
+        return latest, f"resumed from {os.path.basename(latest)}"
+    sess.run(built.init)
+    # Standardisation from the training data (an --init-from below overrides it
+    # with the source model's, so a cvae sees its vae's input space).
+    mean, std = column_mean_std(data.vectors)
+    built.net.input_mean.load(mean, sess)
+    built.net.input_std.load(np.where(std > 1e-6, std, 1.0), sess)
+    if built.net.config.model == "cvae" and not args.init_from:
+        print("note: cvae without --init-from starts from random weights "
+              "(the paper initialises it from a trained vae)", flush=True)
+    if args.init_from:
+        variables = built.module.model_variables(built.graph)
+        return None, f"initialised from {restore_init_from(tf, sess, args.init_from, variables)}"
+    return None, "fresh start"
+
+
+def save_checkpoint(built, sess, model_dir, step):
+    built.saver.save(sess, os.path.join(model_dir, CHECKPOINT_PREFIX), global_step=step)
+
+
+def batch_feed(net, data, rows, means):
+    """The feed of one batch: its vectors and, for the models that need them, its speakers'
+    mean embeddings, re-indexed to the speakers present (the same loss as feeding the full
+    table, without copying it every step)."""
+    feed = {net.x: data.vectors[rows]}
+    if means is not None:
+        present, local = np.unique(data.spk_index[rows], return_inverse=True)
+        feed[net.spk_idx] = local.reshape(-1).astype(np.int32)
+        feed[net.spk_means] = means[present]
+    return feed
+
+
+def run_epoch(sess, built, data, batch_size, order, means, step, writer, model_dir, epoch):
+    """One pass (``epoch``, counted from 0) over the training set in ``order``.  Returns
+    (step, {term: mean over the epoch}, the loss of the epoch's first batch, before its
+    update)."""
+    net, n = built.net, data.num_vectors
+    sums = dict.fromkeys(built.terms, 0.0)
+    first_loss = None
+    for start in range(0, n, batch_size):
+        rows = order[start:start + batch_size]
+        fetches = {"train": net.train_op, "terms": built.terms}
+        if step % built.module.SUMMARY_EVERY == 0:
+            fetches["summary"] = net.summary_op
+        out = sess.run(fetches, batch_feed(net, data, rows, means))
+        step += 1
+        loss = out["terms"]["loss"]
+        if first_loss is None:
+            first_loss = float(loss)
+        if not np.isfinite(loss):
+            raise UserError(model_dir, f"training diverged (loss {loss}) at epoch {epoch + 1}, "
+                                       f"step {step}; try a lower --lr")
+        if "summary" in out:
+            writer.add_summary(out["summary"], step)
+        for name, value in out["terms"].items():
+            sums[name] += float(value) * len(rows)
+    return step, {name: total / n for name, total in sums.items()}, first_loss
+
+
+def run_epochs(tf, sess, built, data, training, done, step, writer, model_dir):
+    """Train from epoch ``done`` to training["epochs"]: speaker means (for the models that
+    use them), the shuffled batches, a progress line and TensorBoard scalars per epoch, the
+    divergence check, a checkpoint every save_every epochs and at the end.  Returns the step."""
+    epochs, seed, n = training["epochs"], built.net.config.seed, data.num_vectors
+    fed_means = built.net.config.model in SPEAKER_MEAN_MODELS
+    start_time = time.time()
+    lowest = None   # lowest loss of this run, for the divergence check
+    for epoch in range(done, epochs):
+        means = (speaker_means(sess, built.net, data.vectors, data.spk_index,
+                               data.spk_labels.shape[0]) if fed_means else None)
+        order = epoch_order(seed, epoch, n)
+        epoch_start = time.time()
+        step, epoch_means, first_loss = run_epoch(
+            sess, built, data, training["batch_size"], order, means, step,
+            writer, model_dir, epoch)
+        if lowest is None:   # the run's first batch loss, before any update
+            lowest = first_loss
+        sess.run(built.net.increment_epoch)
+        train_time = time.time() - epoch_start
+        print(f"epoch {epoch + 1}/{epochs} step {step} "
+              + " ".join(f"{name} {value:.6g}" for name, value in epoch_means.items())
+              + f" samples/s {n / max(train_time, 1e-9):.1f}"
+              + f" elapsed {time.time() - start_time:.1f}s", flush=True)
+        writer.add_summary(scalar_summary(tf, epoch_means, "epoch"), step)
+        writer.flush()
+        if diverged(epoch_means["loss"], lowest):   # before this epoch is saved
+            raise UserError(model_dir, f"training diverged: epoch {epoch + 1} loss "
+                            f"{epoch_means['loss']:.3g} grew over {DIVERGENCE_GROWTH:g}-fold "
+                            f"from the run's lowest ({lowest:.3g}); try a lower --lr")
+        lowest = min(lowest, epoch_means["loss"])
+        if (epoch + 1) % training["save_every"] == 0 or epoch + 1 == epochs:
+            save_checkpoint(built, sess, model_dir, step)
+    return step
+
+
 def train(args, data, config, training):
     """Build the graph, restore or initialise, run the epochs.  Returns exit status."""
     tf = import_tensorflow()
-    vae = graph_module(config.model)  # model.vae or model.dnf; imports TensorFlow
-    v1 = tf.compat.v1
-
-    model_dir = args.model_dir
-    epochs, batch_size, save_every = training["epochs"], training["batch_size"], training["save_every"]
-    n = data.num_vectors
-    cvae = config.model == "cvae"
-    fed_means = config.model in SPEAKER_MEAN_MODELS
-    num_spk = data.spk_labels.shape[0] if fed_means else 0
-
-    graph = tf.Graph()
-    with graph.as_default():
-        g = vae.build_graph(data.dim, config)
-        saver = v1.train.Saver(max_to_keep=KEEP_CHECKPOINTS, save_relative_paths=True)
-        init = v1.global_variables_initializer()
-        terms = vae.loss_terms(g)
-        sess = v1.Session(graph=graph, config=session_config(tf, args.num_threads))
+    model_dir, epochs = args.model_dir, training["epochs"]
+    built = build_training_graph(tf, config, data.dim)
+    with built.graph.as_default():
+        sess = tf.compat.v1.Session(graph=built.graph, config=session_config(tf, args.num_threads))
         writer = None
         try:
-            latest, kept = restore_newest_intact(tf, saver, sess, model_dir, PROG)
-            if latest is not None:
-                origin = f"resumed from {os.path.basename(latest)}"
-                # A new Saver knows nothing of older files; hand it the list so
-                # max_to_keep also prunes the checkpoints of earlier runs.
-                saver.recover_last_checkpoints(kept)
-                if args.init_from:
-                    print(f"note: ignoring --init-from {args.init_from}: resuming {model_dir}", flush=True)
-            else:
-                sess.run(init)
-                origin = "fresh start"
-                # Standardisation from the training data (an --init-from below overrides it
-                # with the source model's, so a cvae sees its vae's input space).
-                mean, std = column_mean_std(data.vectors)
-                g.input_mean.load(mean, sess)
-                g.input_std.load(np.where(std > 1e-6, std, 1.0), sess)
-                if cvae and not args.init_from:
-                    print("note: cvae without --init-from starts from random weights "
-                          "(the paper initialises it from a trained vae)", flush=True)
-                if args.init_from:
-                    source = restore_init_from(tf, sess, args.init_from, vae.model_variables(graph))
-                    origin = f"initialised from {source}"
-            graph.finalize()  # nothing below may add ops (a classic TF1 memory leak)
+            latest, origin = restore_or_initialise(tf, sess, built, args, data)
+            built.graph.finalize()  # nothing below may add ops (a classic TF1 memory leak)
 
-            step, done = (int(v) for v in sess.run([g.global_step, g.epoch]))
+            step, done = (int(v) for v in sess.run([built.net.global_step, built.net.epoch]))
             if latest is not None and done >= epochs:
                 print(f"{PROG}: {model_dir} already trained for {done} epochs "
                       f"(--epochs {epochs}); nothing to do", flush=True)
@@ -252,63 +342,16 @@ def train(args, data, config, training):
             if latest is None:  # provenance of the starting weights
                 training = dict(training, init_from=args.init_from)
             save_config(model_dir, config, training)
-            writer = v1.summary.FileWriter(os.path.join(model_dir, "tb"),
-                                           graph=graph if latest is None else None)
-            steps_per_epoch = -(-n // batch_size)
-            print(f"{PROG}: {config.model}, {n} vectors x {data.dim} dims, "
-                  f"{steps_per_epoch} steps/epoch, epoch {done}/{epochs}, step {step}, {origin}",
-                  flush=True)
-
-            start_time = time.time()
-            lowest = None   # lowest loss of this run, for the divergence check
-            for epoch in range(done, epochs):
-                means = speaker_means(sess, g, data.vectors, data.spk_index, num_spk) if fed_means else None
-                order = epoch_order(config.seed, epoch, n)
-                sums = dict.fromkeys(terms, 0.0)
-                epoch_start = time.time()
-                for start in range(0, n, batch_size):
-                    rows = order[start:start + batch_size]
-                    feed = {g.x: data.vectors[rows]}
-                    if fed_means:
-                        # Feed only the speakers of this batch (re-indexed): same
-                        # loss as the full table, without copying it every step.
-                        present, local = np.unique(data.spk_index[rows], return_inverse=True)
-                        feed[g.spk_idx] = local.reshape(-1).astype(np.int32)
-                        feed[g.spk_means] = means[present]
-                    fetches = {"train": g.train_op, "terms": terms}
-                    if step % vae.SUMMARY_EVERY == 0:
-                        fetches["summary"] = g.summary_op
-                    out = sess.run(fetches, feed)
-                    step += 1
-                    if lowest is None:   # the first batch's loss, before any update
-                        lowest = float(out["terms"]["loss"])
-                    if not np.isfinite(out["terms"]["loss"]):
-                        raise UserError(model_dir, f"training diverged (loss {out['terms']['loss']}) "
-                                                   f"at epoch {epoch + 1}, step {step}; try a lower --lr")
-                    if "summary" in out:
-                        writer.add_summary(out["summary"], step)
-                    for name, value in out["terms"].items():
-                        sums[name] += float(value) * len(rows)
-                sess.run(g.increment_epoch)
-                train_time = time.time() - epoch_start
-                means_line = {name: total / n for name, total in sums.items()}
-                print(f"epoch {epoch + 1}/{epochs} step {step} "
-                      + " ".join(f"{name} {value:.6g}" for name, value in means_line.items())
-                      + f" samples/s {n / max(train_time, 1e-9):.1f}"
-                      + f" elapsed {time.time() - start_time:.1f}s", flush=True)
-                writer.add_summary(scalar_summary(tf, means_line, "epoch"), step)
-                writer.flush()
-                if diverged(means_line["loss"], lowest):   # before this epoch is saved
-                    raise UserError(model_dir, f"training diverged: epoch {epoch + 1} loss "
-                                    f"{means_line['loss']:.3g} grew over {DIVERGENCE_GROWTH:g}-fold "
-                                    f"from the run's lowest ({lowest:.3g}); try a lower --lr")
-                lowest = min(lowest, means_line["loss"])
-                if (epoch + 1) % save_every == 0 or epoch + 1 == epochs:
-                    saver.save(sess, os.path.join(model_dir, CHECKPOINT_PREFIX), global_step=step)
+            writer = tf.compat.v1.summary.FileWriter(os.path.join(model_dir, "tb"),
+                                                     graph=built.graph if latest is None else None)
+            print(f"{PROG}: {config.model}, {data.num_vectors} vectors x {data.dim} dims, "
+                  f"{-(-data.num_vectors // training['batch_size'])} steps/epoch, "
+                  f"epoch {done}/{epochs}, step {step}, {origin}", flush=True)
+            step = run_epochs(tf, sess, built, data, training, done, step, writer, model_dir)
             if latest is None and done >= epochs:
                 # --epochs 0 on a fresh directory: keep the initialised model
                 # (e.g. a cvae straight after --init-from).
-                saver.save(sess, os.path.join(model_dir, CHECKPOINT_PREFIX), global_step=step)
+                save_checkpoint(built, sess, model_dir, step)
             print(f"{PROG}: done, {epochs} epochs, step {step}, checkpoints in {model_dir}", flush=True)
             return 0
         except KeyboardInterrupt:

@@ -459,3 +459,16 @@ def test_extract_dim_mismatch(trained_vae, tmp_path):
     assert "25" in proc.stderr and "24" in proc.stderr
     assert not os.path.exists(out)
     assert os.listdir(tmp_path) == ["wrong.npz"]   # no temporary files left either
+
+
+def test_a_non_finite_batch_loss_stops_training_at_once(tmp_path, capsys):
+    """Adam at lr 1e30 moves every weight by ~1e30 in one step: the next batch's loss
+    overflows float32, and training stops at that batch, saving nothing."""
+    data = make_npz(tmp_path / "train.npz")
+    status = train_cli.main([str(a) for a in ["--train-npz", data, "--model-dir", tmp_path / "vae",
+                                              "--epochs", 2, "--lr", 1e30] + SMALL])
+    err = capsys.readouterr().err
+    assert status == 1
+    assert re.search(r"ERROR \(model.train\): \S+vae: training diverged \(loss (inf|nan)\) "
+                     r"at epoch 1, step [2-8]; try a lower --lr", err), err
+    assert not os.path.exists(tmp_path / "vae" / "checkpoint")
