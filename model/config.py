@@ -23,7 +23,7 @@ MODEL_TYPES = ("vae", "cvae", "ae", "dnf")
 # The module that builds each model type's graph (imported lazily: it imports TensorFlow).
 GRAPH_MODULES = {"vae": "model.vae", "cvae": "model.vae", "ae": "model.vae", "dnf": "model.dnf"}
 # Models whose loss needs each speaker's mean embedding, recomputed every epoch
-# over the whole training set and fed per batch (the trainer's speaker_means()).
+# over the whole training set and fed per batch (model.epochs.speaker_means).
 SPEAKER_MEAN_MODELS = ("cvae", "dnf")
 CONFIG_NAME = "config.json"
 # Version 2: cohesive_weight multiplies a mean over the code's dimensions; version 1's
