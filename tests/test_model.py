@@ -50,6 +50,13 @@ def train(argv):
     assert train_cli.main([str(a) for a in argv]) == 0
 
 
+def exit_status(prog, main, argv):
+    """The exit status of main run as from the command line (errors.run_main)."""
+    with pytest.raises(SystemExit) as exit_:
+        run_main(prog, main, [str(a) for a in argv])
+    return exit_.value.code
+
+
 def checkpoint_values(model_dir):
     reader = tf.train.load_checkpoint(tf.train.latest_checkpoint(str(model_dir)))
     return {name: reader.get_tensor(name) for name in reader.get_variable_to_shape_map()}
@@ -231,8 +238,8 @@ def test_resume_is_exact(model, tmp_path, capsys):
 def test_rerun_with_other_architecture_is_refused(trained_vae, capsys):
     model_dir, data = trained_vae
     before = open(model_dir / "config.json").read()
-    assert train_cli.main(["--train-npz", data, "--model-dir", str(model_dir),
-                           "--hidden-dim", "32", "--epochs", "5"]) == 1
+    assert exit_status("model.train", train_cli.main, ["--train-npz", data, "--model-dir", model_dir,
+                                                       "--hidden-dim", 32, "--epochs", 5]) == 1
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "config.json" in err[0] and "hidden_dim" in err[0]
     assert open(model_dir / "config.json").read() == before
@@ -443,10 +450,8 @@ def test_train_malformed_npz(tmp_path, capsys, problem):
         arrays = dict(np.load(path))
         del arrays["vectors"]
         np.savez(path, **arrays)
-    with pytest.raises(SystemExit) as exit_:
-        run_main("model.train", train_cli.main, ["--train-npz", str(path), "--model-dir",
-                                                 str(tmp_path / "m"), "--model", "cvae"])
-    assert exit_.value.code == 1
+    assert exit_status("model.train", train_cli.main, ["--train-npz", path, "--model-dir",
+                                                       tmp_path / "m", "--model", "cvae"]) == 1
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and err.startswith(f"ERROR (model.train): {path}: ")
     assert not os.path.exists(tmp_path / "m")
