@@ -81,7 +81,8 @@ def _pick(names, choices, path):
 def load_npz(path):
     """(ids, N x D matrix) from an .npz, ids sorted with their rows."""
     with npz_io.open_npz(path) as archive:
-        id_name, vector_name = _pick(archive.files, ID_NAMES, path), _pick(archive.files, VECTOR_NAMES, path)
+        id_name = _pick(archive.files, ID_NAMES, path)
+        vector_name = _pick(archive.files, VECTOR_NAMES, path)
         ids = npz_io.read_member(archive, id_name, path)
         vectors = npz_io.read_member(archive, vector_name, path)
     npz_io.check_matrix(path, vectors, vector_name)

@@ -74,7 +74,8 @@ def test_ark2npz_rejects_bad_dirs(tmp_path, problem, expected):
 def test_coverage_check_names_the_first_gap_each_way():
     utt2spk = {'a': 's1', 'b': 's1', 'c': 's2'}
     check_coverage(['c', 'b', 'a'], utt2spk, 'x.scp', 'utt2spk')
-    with pytest.raises(UserError, match=r'^utt2spk: names 1 utterances with no vector in x.scp \(first: c\)$'):
+    with pytest.raises(UserError,
+                       match=r'^utt2spk: names 1 utterances with no vector in x.scp \(first: c\)$'):
         check_coverage(['a', 'b'], utt2spk, 'x.scp', 'utt2spk')
     with pytest.raises(UserError, match=r'^x.scp: 2 vectors have no speaker in utt2spk \(first: d\)$'):
         check_coverage(['a', 'b', 'c', 'd', 'e'], utt2spk, 'x.scp', 'utt2spk')
