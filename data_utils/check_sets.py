@@ -12,10 +12,10 @@ Prints a one-line summary per set; the first problem is one ERROR line and exit 
 import argparse
 import json
 import os
-import sys
 
 from data_utils import kaldi_table as kt
 from data_utils.datadir import load_data_dir, read_spk2utt, read_trials
+from data_utils.errors import run_main
 
 PROG = 'check_sets'
 
@@ -70,12 +70,8 @@ def main(argv=None):
     parser.add_argument('--eval-sets', default='', help='space-separated set names')
     parser.add_argument('--model-dirs', default='', help='space-separated trained model dirs')
     args = parser.parse_args(argv)
-    try:
-        check(args.data, args.train_set, args.eval_sets.split(), args.model_dirs.split())
-    except kt.UserError as err:
-        print('ERROR (%s): %s' % (PROG, err), file=sys.stderr)
-        sys.exit(1)
+    check(args.data, args.train_set, args.eval_sets.split(), args.model_dirs.split())
 
 
 if __name__ == '__main__':
-    main()
+    run_main(PROG, main)

@@ -68,7 +68,26 @@ def read_spk2utt(path):
     return table
 
 
-class DataSet:
+def check_coverage(keys, utt2spk, vectors_name, utt2spk_name, every_utterance=True,
+                   every_vector=True):
+    """The utt2spk coverage check: every utterance that utt2spk names has a vector
+    (every_utterance), and every vector key has a speaker in it (every_vector)."""
+    if every_utterance:
+        have = set(keys)
+        missing = [u for u in utt2spk if u not in have]
+        if missing:
+            raise kt.UserError('%s: names %d utterances with no vector in %s (first: %s)'
+                               % (utt2spk_name, len(missing), vectors_name,
+                                  kt.printable(missing[0])))
+    if every_vector:
+        unlabelled = [k for k in keys if k not in utt2spk]
+        if unlabelled:
+            raise kt.UserError('%s: %d vectors have no speaker in %s (first: %s)'
+                               % (vectors_name, len(unlabelled), utt2spk_name,
+                                  kt.printable(unlabelled[0])))
+
+
+class LabelledVectors:
     """A loaded data dir: keys and vectors in table order, speaker of each."""
 
     def __init__(self, data_dir, keys, vectors, utt2spk):
@@ -82,27 +101,19 @@ class DataSet:
 def load_data_dir(data_dir, dtype='float64'):
     """Read and cross-check a data dir: every utterance has a vector and a speaker."""
     rspecifier = vectors_rspecifier(data_dir)
-    utt2spk = read_pairs(os.path.join(data_dir, 'utt2spk'), 'utt2spk')
+    utt2spk_path = os.path.join(data_dir, 'utt2spk')
+    utt2spk = read_pairs(utt2spk_path, 'utt2spk')
     spk2utt = read_spk2utt(os.path.join(data_dir, 'spk2utt'))
     keys, vectors = kt.read_vector_table(rspecifier, dtype=dtype)
     where = rspecifier.split(':', 1)[1]
     if not keys:
         raise kt.UserError('%s: no vectors' % where)
-    have = set(keys)
-    missing = [u for u in utt2spk if u not in have]
-    if missing:
-        raise kt.UserError('%s: names %d utterances with no vector in %s (first: %s)'
-                            % (os.path.join(data_dir, 'utt2spk'), len(missing), where,
-                               kt.printable(missing[0])))
-    unlabelled = [k for k in keys if k not in utt2spk]
-    if unlabelled:
-        raise kt.UserError('%s: %d vectors have no speaker in utt2spk (first: %s)'
-                            % (where, len(unlabelled), kt.printable(unlabelled[0])))
+    check_coverage(keys, utt2spk, where, utt2spk_path)
     listed = {(spk, u) for spk, utts in spk2utt.items() for u in utts}
     if listed != {(spk, u) for u, spk in utt2spk.items()}:
         raise kt.UserError('%s: does not match utt2spk (rebuild it with utt2spk_to_spk2utt)'
                             % os.path.join(data_dir, 'spk2utt'))
-    return DataSet(data_dir, keys, vectors, utt2spk)
+    return LabelledVectors(data_dir, keys, vectors, utt2spk)
 
 
 def read_trials(path, models=None, test_utts=None):

@@ -13,12 +13,13 @@ The table is written sorted by id, as Kaldi's random-access readers expect.
 import argparse
 import os
 import sys
-import zipfile
 
 import numpy as np
 
 from data_utils import kaldi_table as kt
-from data_utils.datadir import read_pairs
+from data_utils import npz_io
+from data_utils.datadir import check_coverage, read_pairs
+from data_utils.errors import run_main
 
 PROG = 'import_embeddings'
 ID_NAMES = ('ids', 'utt_ids')
@@ -69,41 +70,26 @@ def load_npy_dir(folder):
     return ids, np.vstack(rows)
 
 
-def _pick(arrays, choices, path):
-    found = [name for name in choices if name in arrays]
+def _pick(names, choices, path):
+    found = [name for name in choices if name in names]
     if len(found) != 1:
         raise kt.UserError('%s: needs exactly one of the arrays %s, has %s'
-                            % (path, ' / '.join(choices), ', '.join(sorted(arrays)) or 'none'))
-    return arrays[found[0]]
+                            % (path, ' / '.join(choices), ', '.join(sorted(names)) or 'none'))
+    return found[0]
 
 
 def load_npz(path):
     """(ids, N x D matrix) from an .npz, ids sorted with their rows."""
-    try:
-        data = np.load(path, allow_pickle=False)
-        if not hasattr(data, 'files'):
-            raise ValueError('a single array, not an archive of named arrays')
-        with data:
-            arrays = {k: data[k] for k in data.files}
-    except (OSError, ValueError, zipfile.BadZipFile) as err:
-        # Object arrays (e.g. a list of Python strings saved as-is) need pickle, which we
-        # refuse for files from elsewhere; they land here too.
-        raise kt.UserError('%s: not a readable npz without pickle (%s)' % (path, err))
-    ids, vectors = _pick(arrays, ID_NAMES, path), _pick(arrays, VECTOR_NAMES, path)
-    if ids.ndim != 1 or ids.dtype.kind not in 'US':
-        raise kt.UserError('%s: ids must be a 1-D string array, got %s of shape %s'
-                            % (path, ids.dtype, ids.shape))
-    if vectors.dtype.kind not in 'fiu' or vectors.ndim != 2 or vectors.shape[0] == 0:
-        raise kt.UserError('%s: vectors must be a non-empty N x D numeric array, got %s of shape %s'
-                            % (path, vectors.dtype, vectors.shape))
-    if len(ids) != vectors.shape[0]:
-        raise kt.UserError('%s: %d ids for %d vectors' % (path, len(ids), vectors.shape[0]))
-    ids = [i.decode('utf-8') if isinstance(i, bytes) else str(i) for i in ids.tolist()]
+    with npz_io.open_npz(path) as archive:
+        id_name = _pick(archive.files, ID_NAMES, path)
+        vector_name = _pick(archive.files, VECTOR_NAMES, path)
+        ids = npz_io.read_member(archive, id_name, path)
+        vectors = npz_io.read_member(archive, vector_name, path)
+    npz_io.check_matrix(path, vectors, vector_name)
+    ids = npz_io.check_ids(path, ids, vectors.shape[0], id_name).tolist()
     for utt in ids:
         _check_id(utt, path)
-    bad = np.flatnonzero(~np.all(np.isfinite(vectors), axis=1))
-    if len(bad):
-        raise kt.UserError('%s: vector of %s contains NaN or Inf' % (path, ids[bad[0]]))
+    npz_io.check_finite(path, vectors, vector_name, ids)
     order = sorted(range(len(ids)), key=ids.__getitem__)
     return [ids[i] for i in order], vectors[order].astype(np.float64)
 
@@ -123,32 +109,21 @@ def load_embeddings(src):
     return ids, matrix
 
 
-def check_coverage(ids, utt2spk_path, src):
-    """Every utterance of utt2spk must have a vector."""
-    have = set(ids)
-    missing = [u for u in read_pairs(utt2spk_path, 'utt2spk') if u not in have]
-    if missing:
-        raise kt.UserError('%s: names %d utterances with no vector in %s (first: %s)'
-                            % (utt2spk_path, len(missing), src, missing[0]))
-
-
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('src', help='folder of <utt>.npy files, or an .npz')
     parser.add_argument('wspecifier', help='e.g. ark,scp:out.ark,out.scp')
     parser.add_argument('--utt2spk', help='check that every utterance in it has a vector')
     args = parser.parse_args(argv)
-    try:
-        ids, matrix = load_embeddings(args.src)
-        if args.utt2spk:
-            check_coverage(ids, args.utt2spk, args.src)
-        kt.write_vectors(args.wspecifier, ids, matrix)
-    except kt.UserError as err:
-        print('ERROR (%s): %s' % (PROG, err), file=sys.stderr)
-        sys.exit(1)
+    ids, matrix = load_embeddings(args.src)
+    if args.utt2spk:
+        # Vectors beyond those utt2spk names are kept: it may list a subset.
+        check_coverage(ids, read_pairs(args.utt2spk, 'utt2spk'), args.src, args.utt2spk,
+                       every_vector=False)
+    kt.write_vectors(args.wspecifier, ids, matrix)
     print('%s: wrote %d vectors of dimension %d' % (PROG, matrix.shape[0], matrix.shape[1]),
           file=sys.stderr)
 
 
 if __name__ == '__main__':
-    main()
+    run_main(PROG, main)

@@ -12,13 +12,13 @@ memory allocation).  Random inputs are fine: the cost does not depend on values.
 """
 import argparse
 import os
-import sys
 import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import numpy as np
 
+from data_utils.errors import run_main
 from model.cli import import_tensorflow, session_config
 from model.config import MODEL_TYPES, SPEAKER_MEAN_MODELS, ModelConfig, graph_module
 
@@ -90,4 +90,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    run_main("model.benchmark_train", main)

@@ -21,11 +21,12 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import numpy as np
 
 from model.checkpoints import restore_newest_intact
-from data_utils.errors import UserError
-from model.cli import import_tensorflow, report, session_config
+from data_utils.errors import UserError, run_main
+from data_utils.npz_io import load_npz
+from model.cli import import_tensorflow, session_config
 from model.config import (MODEL_TYPES, SPEAKER_MEAN_MODELS, ModelConfig, config_path,
                           graph_module, load_config, save_config)
-from model.data import column_mean_std, load_dataset
+from model.data import column_mean_std
 from model.epochs import run_epochs, save_checkpoint
 
 PROG = "model.train"
@@ -243,8 +244,8 @@ def run(args):
     if model_type is None and os.path.exists(config_path(args.model_dir)):
         model_type = load_config(args.model_dir)[0].model
     # Memory-mapped: a VoxCeleb-size set (1.2M x 512) trains without a copy in memory.
-    data = load_dataset(args.train_npz, need_speakers=(model_type in SPEAKER_MEAN_MODELS),
-                        load_utt_ids=False, mmap=True)
+    data = load_npz(args.train_npz, need_speakers=(model_type in SPEAKER_MEAN_MODELS),
+                    load_utt_ids=False, mmap=True)
     config, training, _ = resolve_settings(args, data.dim)
     if args.init_from and not has_checkpoint(args.model_dir):
         check_init_source(args.init_from, config)
@@ -256,13 +257,8 @@ def run(args):
 
 
 def main(argv=None):
-    args = parse_args(argv)
-    try:
-        return run(args)
-    except UserError as err:
-        report(PROG, err)
-        return 1
+    return run(parse_args(argv))
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    run_main(PROG, main)
