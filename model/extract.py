@@ -83,7 +83,7 @@ class Model:
         v1 = tf.compat.v1
         graph = tf.Graph()
         with graph.as_default():
-            self.g = vae.build_graph(config.input_dim, config, training=False)
+            self.net = vae.build_graph(config.input_dim, config, training=False)
             # Only the network weights are needed; Adam's slots are not in this graph.
             saver = v1.train.Saver(var_list=vae.model_variables(graph))
         self.sess = v1.Session(graph=graph, config=session_config(tf, num_threads))
@@ -100,10 +100,10 @@ class Model:
     @property
     def output_dim(self):
         """The embedding's dimension: the code's (vae, cvae, ae) or the input's (dnf)."""
-        return int(self.g.mu.shape[-1])
+        return int(self.net.mu.shape[-1])
 
     def __call__(self, batch):
-        return self.sess.run(self.g.mu, {self.g.x: batch})
+        return self.sess.run(self.net.mu, {self.net.x: batch})
 
     def close(self):
         self.sess.close()

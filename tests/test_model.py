@@ -142,14 +142,15 @@ def test_cohesive_loss_formula():
     mu = rng.randn(6, 5).astype(np.float32)
     spk_idx = np.array([0, 2, 1, 2, 0, 2], np.int32)
     means = rng.randn(3, 5).astype(np.float32)
-    expected = np.mean([np.sum((mu[i] - means[spk_idx[i]]) ** 2) for i in range(6)])
+    # The authors' mean squared error: over the batch and the code's dimensions.
+    expected = np.mean([np.mean((mu[i] - means[spk_idx[i]]) ** 2) for i in range(6)])
     assert evaluate(vae.cohesive_loss, mu, spk_idx, means) == pytest.approx(expected, rel=1e-5)
-    # Hand-computed: squared distances 1, 5 and 2 -> mean 8/3.
+    # Hand-computed: squared distances 1, 5 and 2 over 2 dimensions -> (8 / 2) / 3.
     literal = evaluate(vae.cohesive_loss,
                        np.array([[1, 2], [3, 4], [0, 0]], np.float32),
                        np.array([0, 1, 0], np.int32),
                        np.array([[1, 1], [2, 2]], np.float32))
-    assert literal == pytest.approx(8 / 3, rel=1e-6)
+    assert literal == pytest.approx(4 / 3, rel=1e-6)
 
 
 def test_kl_closed_form():
@@ -277,7 +278,8 @@ def test_cvae_cohesive_term_uses_speaker_mean_codes(tmp_path, capsys):
 
     With a negligible learning rate the weights stay at their initial values, so
     the epoch's mean cohesive loss must equal the formula evaluated in numpy with
-    the saved weights (mean code per speaker, then mean squared distance)."""
+    the saved weights (each speaker's whole mean code, not only its first dimension as in
+    the authors' code, then the mean squared error over samples and dimensions)."""
     data = make_npz(tmp_path / "train.npz", per_spk=24)
     train(["--train-npz", data, "--model-dir", tmp_path / "cvae", "--model", "cvae",
            "--epochs", 1, "--lr", 1e-30] + SMALL)
@@ -286,7 +288,7 @@ def test_cvae_cohesive_term_uses_speaker_mean_codes(tmp_path, capsys):
     mu = numpy_mu(checkpoint_values(tmp_path / "cvae"), arrays["vectors"].astype(np.float64))
     spk = arrays["spk_index"]
     means = np.stack([mu[spk == s].mean(axis=0) for s in range(len(arrays["spk_labels"]))])
-    expected = np.mean(np.sum((mu - means[spk]) ** 2, axis=1))
+    expected = np.mean((mu - means[spk]) ** 2)
     assert logged == pytest.approx(expected, rel=1e-3)
 
 
@@ -466,3 +468,17 @@ def test_extract_dim_mismatch(trained_vae, tmp_path):
     assert "25" in proc.stderr and "24" in proc.stderr
     assert not os.path.exists(out)
     assert os.listdir(tmp_path) == ["wrong.npz"]   # no temporary files left either
+
+
+def test_a_non_finite_batch_loss_stops_training_at_once(tmp_path, capsys):
+    """Adam at lr 1e30 moves every weight by ~1e30 in one step: the next batch's loss
+    overflows float32, and training stops at that batch, saving nothing."""
+    data = make_npz(tmp_path / "train.npz")
+    status = exit_status(train_cli.PROG, train_cli.main, ["--train-npz", data, "--model-dir",
+                                                          tmp_path / "vae", "--epochs", 2,
+                                                          "--lr", 1e30] + SMALL)
+    err = capsys.readouterr().err
+    assert status == 1
+    assert re.search(r"ERROR \(model.train\): \S+vae: training diverged \(loss (inf|nan)\) "
+                     r"at epoch 1, step [2-8]; try a lower --lr", err), err
+    assert not os.path.exists(tmp_path / "vae" / "checkpoint")
