@@ -25,7 +25,7 @@ import struct
 import sys
 
 from data_utils import datadir
-from data_utils.errors import UserError
+from data_utils.errors import UserError, run_main
 from data_utils.kaldi_streams import open_rx
 
 PROG = 'check_audio'
@@ -221,14 +221,10 @@ def main(argv=None):
                         help='compute-mfcc-feats config whose --sample-frequency the wavs must have')
     parser.add_argument('data_dir', help='Kaldi data dir with wav.scp, utt2spk, spk2utt [segments]')
     args = parser.parse_args(argv)
-    try:
-        recordings, utterances, rate = check(args.data_dir, args.mfcc_config)
-    except UserError as err:
-        print('ERROR (%s): %s' % (PROG, err), file=sys.stderr)
-        sys.exit(1)
+    recordings, utterances, rate = check(args.data_dir, args.mfcc_config)
     print('%s: %s: %d recordings, %d utterances, %g Hz' % (PROG, args.data_dir, recordings, utterances, rate),
           file=sys.stderr)
 
 
 if __name__ == '__main__':
-    main()
+    run_main(PROG, main)

@@ -22,8 +22,8 @@ import numpy as np
 from scipy import stats
 
 from data_utils import kaldi_table as kt
-from data_utils.errors import UserError
-from data_utils.datadir import read_pairs
+from data_utils.datadir import check_coverage, read_pairs
+from data_utils.errors import UserError, file_errors, run_main
 from results_table import FRONT_ENDS, write_atomic
 
 PROG = 'gaussianity.py'
@@ -91,10 +91,7 @@ def load(rspecifier, utt2spk_path):
     if not keys:
         raise UserError('%s: no vectors' % where)
     utt2spk = read_pairs(utt2spk_path, 'utt2spk')
-    unlabelled = [k for k in keys if k not in utt2spk]
-    if unlabelled:
-        raise UserError('%s: %d vectors have no speaker in %s (first: %s)'
-                            % (where, len(unlabelled), utt2spk_path, unlabelled[0]))
+    check_coverage(keys, utt2spk, where, utt2spk_path, every_utterance=False)
     return keys, matrix, utt2spk
 
 
@@ -175,22 +172,19 @@ def main(argv=None):
     args = parser.parse_args(argv)
     front_end = canonical(args.front_end)
     md_path = os.path.join(os.path.dirname(args.out_tsv), 'gaussianity.md')
+    if not front_end or any(c.isspace() for c in front_end):
+        raise UserError("'%s': not a front-end name" % args.front_end)
+    keys, matrix, utt2spk = load(args.vectors, args.utt2spk)
     try:
-        if not front_end or any(c.isspace() for c in front_end):
-            raise UserError("'%s': not a front-end name" % args.front_end)
-        keys, matrix, utt2spk = load(args.vectors, args.utt2spk)
-        try:
-            results = gaussianity(keys, matrix, utt2spk)
-        except UserError as err:
-            raise UserError('%s: %s' % (kt.parse_rspecifier(args.vectors)[2], err))
+        results = gaussianity(keys, matrix, utt2spk)
+    except UserError as err:
+        raise UserError('%s: %s' % (kt.parse_rspecifier(args.vectors)[2], err))
+    with file_errors(args.out_tsv):
         os.makedirs(os.path.dirname(os.path.abspath(args.out_tsv)), exist_ok=True)
         with locked(args.out_tsv):
             rows = update(read_table(args.out_tsv), front_end, results)
             write_atomic(args.out_tsv, tsv_text(rows))
             write_atomic(md_path, markdown(rows))
-    except (UserError, OSError) as err:
-        print('ERROR (%s): %s' % (PROG, err), file=sys.stderr)
-        sys.exit(1)
     for level in LEVELS:
         if results[level][1]:
             print('WARNING (%s): %s level: %d constant dimensions left out of the averages'
@@ -199,4 +193,4 @@ def main(argv=None):
 
 
 if __name__ == '__main__':
-    main()
+    run_main(PROG, main)

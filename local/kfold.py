@@ -38,8 +38,8 @@ import tempfile
 import numpy as np
 
 from data_utils import kaldi_table as kt
-from data_utils.errors import UserError
-from data_utils.datadir import read_pairs, read_trials, vectors_rspecifier
+from data_utils.datadir import check_coverage, read_pairs, read_trials, vectors_rspecifier
+from data_utils.errors import UserError, file_errors, run_main
 
 PROG = 'kfold.py'
 
@@ -124,7 +124,8 @@ class Source:
     """The labelled data dir: utt2spk, and either scp lines or vectors per utterance."""
 
     def __init__(self, data_dir):
-        self.utt2spk = read_pairs(os.path.join(data_dir, 'utt2spk'), 'utt2spk')
+        utt2spk_path = os.path.join(data_dir, 'utt2spk')
+        self.utt2spk = read_pairs(utt2spk_path, 'utt2spk')
         rspecifier = vectors_rspecifier(data_dir)
         kind, _, path = kt.parse_rspecifier(rspecifier)
         self.scp_lines, self.vectors = None, None
@@ -135,15 +136,13 @@ class Source:
             keys, matrix = kt.read_vector_table(rspecifier)
             self.vectors = dict(zip(keys, matrix))
             have = self.vectors
-        missing = [u for u in self.utt2spk if u not in have]
-        if missing:
-            raise UserError('%s: names %d utterances with no vector in %s (first: %s)'
-                                % (os.path.join(data_dir, 'utt2spk'), len(missing), path, missing[0]))
+        # Vectors of no listed utterance are left out of every fold.
+        check_coverage(have, self.utt2spk, path, utt2spk_path, every_vector=False)
 
     @staticmethod
     def _read_scp(path):
         lines = {}
-        with open(path) as f:
+        with file_errors(path), open(path) as f:
             for lineno, line in enumerate(f, 1):
                 fields = line.split(None, 1)
                 if not fields:
@@ -261,6 +260,12 @@ def run(data_dir, out_dir, folds, seed, enroll_utts, nontarget_ratio, trials_pat
     source = Source(data_dir)
     given = read_given_trials(trials_path, source.utt2spk) if trials_path else None
     split = split_speakers(source.utt2spk.values(), folds, seed)
+    with file_errors(out_dir):
+        return write_folds(source, out_dir, split, enroll_utts, nontarget_ratio, seed, given)
+
+
+def write_folds(source, out_dir, split, enroll_utts, nontarget_ratio, seed, given):
+    """Build every fold in a work dir inside out_dir, then move them into place."""
     os.makedirs(out_dir, exist_ok=True)
     work = tempfile.mkdtemp(prefix='.kfold-', dir=out_dir)
     try:
@@ -271,7 +276,7 @@ def run(data_dir, out_dir, folds, seed, enroll_utts, nontarget_ratio, trials_pat
                                      enroll_utts, nontarget_ratio, seed + i, given))
         with open(os.path.join(work, 'spk2fold'), 'w') as f:
             f.writelines('%s %d\n' % (spk, i) for i, fold in enumerate(split, 1) for spk in fold)
-        for i in range(1, folds + 1):
+        for i in range(1, len(split) + 1):
             replace_dir(os.path.join(work, 'fold%d' % i), os.path.join(out_dir, 'fold%d' % i))
         os.replace(os.path.join(work, 'spk2fold'), os.path.join(out_dir, 'spk2fold'))
     finally:
@@ -292,12 +297,8 @@ def main(argv=None):
     parser.add_argument('--trials', help='use this trial list of the data dir\'s utterances '
                         '("enroll-utt test-utt target|nontarget") instead of generating trials')
     args = parser.parse_args(argv)
-    try:
-        split, counts, n_given = run(args.data, args.out, args.folds, args.seed, args.enroll_utts,
-                                     args.nontarget_ratio, args.trials)
-    except (UserError, OSError) as err:
-        print('ERROR (%s): %s' % (PROG, err), file=sys.stderr)
-        sys.exit(1)
+    split, counts, n_given = run(args.data, args.out, args.folds, args.seed, args.enroll_utts,
+                                 args.nontarget_ratio, args.trials)
     for i, (fold, (n_tar, n_non)) in enumerate(zip(split, counts), 1):
         print('%s: fold%d: %d held-out speakers, %d target and %d nontarget trials'
               % (PROG, i, len(fold), n_tar, n_non), file=sys.stderr)
@@ -311,4 +312,4 @@ def main(argv=None):
 
 
 if __name__ == '__main__':
-    main()
+    run_main(PROG, main)

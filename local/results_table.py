@@ -11,6 +11,7 @@ import os
 import sys
 
 from data_utils.atomic import atomic_open
+from data_utils.errors import UserError, file_errors, run_main
 
 FRONT_ENDS = [('xvector', 'x-vector'), ('ae', 'a-vector'), ('vae', 'v-vector'), ('cvae', 'c-vector'),
               ('dnf', 'n-vector')]
@@ -23,19 +24,19 @@ KEY = ('front_end', 'backend', 'set')
 
 
 def read_rows(path):
-    with open(path) as f:
+    with file_errors(path), open(path) as f:
         lines = [line.rstrip('\n').split('\t') for line in f if line.strip()]
     if not lines:
         return [], []
     header, rows = lines[0], lines[1:]
     for row in rows:
         if len(row) != len(header):
-            raise ValueError('%s: row %r does not match the header %r' % (path, row, header))
+            raise UserError('%s: row %r does not match the header %r' % (path, row, header))
     return header, [dict(zip(header, row)) for row in rows]
 
 
 def write_atomic(path, text):
-    with atomic_open(path, 'w') as f:
+    with file_errors(path), atomic_open(path, 'w') as f:
         f.write(text)
 
 
@@ -87,19 +88,16 @@ def main(argv=None):
     parser.add_argument('--table-dir', required=True)
     parser.add_argument('rows', nargs='*', help='results.tsv files of run_backends.sh')
     args = parser.parse_args(argv)
-    os.makedirs(args.table_dir, exist_ok=True)
+    with file_errors(args.table_dir):
+        os.makedirs(args.table_dir, exist_ok=True)
     tsv = os.path.join(args.table_dir, 'results.tsv')
-    try:
-        header, table = read_rows(tsv) if os.path.exists(tsv) else ([], [])
-        for path in args.rows:
-            new_header, new_rows = read_rows(path)
-            header = header or new_header
-            if new_header != header:
-                raise ValueError('%s: columns %r differ from %s: %r' % (path, new_header, tsv, header))
-            table = merge(table, new_rows)
-    except (OSError, ValueError) as err:
-        print('ERROR (results_table.py): %s' % err, file=sys.stderr)
-        sys.exit(1)
+    header, table = read_rows(tsv) if os.path.exists(tsv) else ([], [])
+    for path in args.rows:
+        new_header, new_rows = read_rows(path)
+        header = header or new_header
+        if new_header != header:
+            raise UserError('%s: columns %r differ from %s: %r' % (path, new_header, tsv, header))
+        table = merge(table, new_rows)
     if not table:
         print('results_table.py: no results yet in %s' % tsv, file=sys.stderr)
         return
@@ -112,4 +110,4 @@ def main(argv=None):
 
 
 if __name__ == '__main__':
-    main()
+    run_main('results_table.py', main)

@@ -26,9 +26,36 @@ def test_parse_options_rejects_unknown_and_valueless_options():
 
 
 def test_parse_options_config_file(tmp_path):
-    (tmp_path / 'my.conf').write_text('epochs=7\n')
-    out = sh('epochs=30; . local/parse_options.sh; echo $epochs', '--config', str(tmp_path / 'my.conf'))
-    assert out.stdout.strip() == '7'
+    conf = tmp_path / 'my.conf'
+    conf.write_text('# a comment\n\n  --epochs 7   # trailing comment\n--model="vae cvae"\n'
+                    '--analysis false\n--kl-weight\t0.5')       # no newline at the end
+    script = ('epochs=30; model=ae; analysis=true; kl_weight=1; . local/parse_options.sh; '
+              'echo "$epochs|$model|$analysis|$kl_weight|$*"')
+    out = sh(script, '--config', str(conf))
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == '7|vae cvae|false|0.5|'
+    # As in Kaldi, the command line overrides the file wherever it stands.
+    for args in (['--config', str(conf), '--epochs', '9'], ['--epochs=9', '--config=' + str(conf)]):
+        out = sh(script, *args, 'positional')
+        assert out.returncode == 0, out.stderr
+        assert out.stdout.strip() == '9|vae cvae|false|0.5|positional', args
+
+
+def test_parse_options_config_file_errors_name_the_file_and_line(tmp_path):
+    script = 'epochs=30; analysis=true; . local/parse_options.sh; echo reached'
+    cases = {'--epochs 3\n--epohcs 4\n': "line 2: unknown option --epohcs (no variable 'epohcs'",
+             '--analysis yes\n': "line 1: option --analysis is boolean: expected true or false, got 'yes'",
+             'epochs=3\n': "line 1: expected --name value or --name=value, got 'epochs=3'",
+             '\n--epochs\n': 'line 2: option --epochs needs a value',
+             '--config other.conf\n': 'line 1: --config inside a config file'}
+    for text, message in cases.items():
+        conf = tmp_path / 'bad.conf'
+        conf.write_text(text)
+        out = sh(script, '--config', str(conf))
+        assert out.returncode == 1 and 'reached' not in out.stdout, text
+        assert out.stderr.startswith('ERROR (recipe): %s: %s' % (conf, message)), (text, out.stderr)
+    out = sh(script, '--config', str(tmp_path / 'missing.conf'))
+    assert out.returncode == 1 and 'missing.conf: config file not found' in out.stderr
 
 
 def test_parse_options_boolean_takes_only_true_or_false():
