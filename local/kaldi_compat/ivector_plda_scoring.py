@@ -17,7 +17,6 @@ all trials are scored with matrix products.
 import numpy as np
 
 from data_utils import kaldi_table as kt
-from data_utils.errors import UserError
 from kaldi_compat.cli import ToolParser, log, run_tool, warn
 from kaldi_compat.plda import PldaScorer, plda_config_options, read_plda
 from kaldi_compat.trials import score_trial_list
@@ -27,7 +26,7 @@ NAME = 'ivector-plda-scoring'
 
 def transform_table(plda, opts, vectors, num_examples, what):
     if vectors.shape[0] and vectors.shape[1] != plda.dim:
-        raise UserError('%s vectors have dimension %d but the PLDA model has %d'
+        raise kt.UserError('%s vectors have dimension %d but the PLDA model has %d'
                             % (what, vectors.shape[1], plda.dim))
     out, factors = plda.transform_vectors(vectors, num_examples, opts.normalize_length,
                                           opts.simple_length_normalization)
@@ -46,7 +45,7 @@ def read_num_utts(rspecifier, models):
             warn(NAME, 'Number of utterances not given for speaker %s' % spk)
             keep[i] = False
         elif table[spk] <= 0:
-            raise UserError('%s: speaker %s has %d utterances (must be positive)'
+            raise kt.UserError('%s: speaker %s has %d utterances (must be positive)'
                                 % (rspecifier, spk, table[spk]))
         else:
             counts[i] = table[spk]
@@ -100,7 +99,7 @@ def main(argv):
         num_train_errs = 0
     log(NAME, 'Read %d training iVectors, errors on %d' % (len(train_keys), num_train_errs))
     if not train_keys:
-        raise UserError('No training iVectors present.')
+        raise kt.UserError('No training iVectors present.')
     train, factors = transform_table(plda, opts, train.astype(np.float64),
                                      num_utts, 'training')
     log(NAME, 'Average renormalization scale on training iVectors was %g' % factors.mean())
@@ -109,7 +108,7 @@ def main(argv):
     test_keys, test = kt.read_vector_table(test_rspecifier, dtype=np.float32)
     log(NAME, 'Read %d test iVectors.' % len(test_keys))
     if not test_keys:
-        raise UserError('No test iVectors present.')
+        raise kt.UserError('No test iVectors present.')
     test, factors = transform_table(plda, opts, test.astype(np.float64), 1, 'test')
     log(NAME, 'Average renormalization scale on test iVectors was %g' % factors.mean())
 
