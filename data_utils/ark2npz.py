@@ -12,7 +12,7 @@ import sys
 
 from data_utils import kaldi_table as kt
 from data_utils.datadir import check_coverage, load_data_dir, read_pairs
-from data_utils.errors import run_main
+from data_utils.errors import UserError, run_main
 from data_utils.npz_io import save_npz
 
 PROG = 'ark2npz'
@@ -25,7 +25,7 @@ def convert(out, data_dir=None, vectors=None, utt2spk_path=None):
     else:
         keys, matrix = kt.read_vector_table(vectors, dtype='float32')
         if not keys:
-            raise kt.UserError('%s: no vectors' % vectors)
+            raise UserError('%s: no vectors' % vectors)
         utt2spk = read_pairs(utt2spk_path, 'utt2spk') if utt2spk_path else None
         if utt2spk is not None:
             check_coverage(keys, utt2spk, kt.parse_rspecifier(vectors)[2], utt2spk_path,

@@ -17,6 +17,8 @@ import re
 import numpy as np
 
 from data_utils import kaldi_table as kt
+from data_utils.kaldi_codec import read_vector_obj
+from data_utils.kaldi_streams import describe, open_rx
 
 _HEADERS = {b'\0BFV \x04': np.dtype('<f4'), b'\0BDV \x04': np.dtype('<f8')}
 _WHITESPACE = (32, 9, 10, 13)
@@ -81,8 +83,8 @@ def _binary_records(stream, block_bytes):
 def vector_records(rxfilename, block_bytes=BLOCK_BYTES):
     """Iterate (key, dtype, dim, data) over an ark of vectors: data is the raw
     bytes of a binary record or the array the general reader returned."""
-    where = kt.describe(rxfilename)
-    with kt.open_rx(rxfilename) as stream:
+    where = describe(rxfilename)
+    with open_rx(rxfilename) as stream:
         records = _binary_records(stream, block_bytes)
         while True:
             try:
@@ -94,7 +96,7 @@ def vector_records(rxfilename, block_bytes=BLOCK_BYTES):
         if rest is None:
             return
         rest_stream = io.BufferedReader(_Prepended(rest, stream), 1 << 16)
-        for key, value in kt.ark_records_in(rest_stream, where, kt.read_vector_obj):
+        for key, value in kt.ark_records_in(rest_stream, where, read_vector_obj):
             yield key, value.dtype, value.shape[0], value
 
 
@@ -106,7 +108,7 @@ def scp_vector_records(rxfilename):
     (as Kaldi's scp reader does); any other entry, or one that does not look
     right, goes to the general reader, which reads it or reports the error.
     """
-    where = kt.describe(rxfilename)
+    where = describe(rxfilename)
     path, handle = None, None
     try:
         for key, location in kt.scp_entries(rxfilename):
@@ -122,7 +124,7 @@ def scp_vector_records(rxfilename):
                 if handle:
                     record = _read_at(handle, int(match.group(2)))
             if record is None:
-                value = kt.read_scp_entry(where, key, location, kt.read_vector_obj)
+                value = kt.read_scp_entry(where, key, location, read_vector_obj)
                 record = value.dtype, value.shape[0], value
             yield (key,) + record
     finally:

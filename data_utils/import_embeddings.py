@@ -19,7 +19,7 @@ import numpy as np
 from data_utils import kaldi_table as kt
 from data_utils import npz_io
 from data_utils.datadir import check_coverage, read_pairs
-from data_utils.errors import run_main
+from data_utils.errors import UserError, run_main
 
 PROG = 'import_embeddings'
 ID_NAMES = ('ids', 'utt_ids')
@@ -30,19 +30,19 @@ def _check_id(utt, where):
     # Kaldi keys are whitespace-free byte strings; we keep to ASCII so that the key
     # written is the same bytes as the id in a UTF-8 utt2spk.
     if not utt or not utt.isascii() or any(c.isspace() for c in utt):
-        raise kt.UserError('%s: id %r is not a Kaldi key (empty, whitespace or non-ASCII)'
+        raise UserError('%s: id %r is not a Kaldi key (empty, whitespace or non-ASCII)'
                             % (where, utt))
 
 
 def _as_vector(array, where):
     """A 1-D float64 vector from an array with at most one axis longer than 1."""
     if array.dtype.kind not in 'fiu':
-        raise kt.UserError('%s: holds %s values, not numbers' % (where, array.dtype))
+        raise UserError('%s: holds %s values, not numbers' % (where, array.dtype))
     if array.size == 0 or sum(n > 1 for n in array.shape) > 1:
-        raise kt.UserError('%s: shape %s is not one vector' % (where, array.shape))
+        raise UserError('%s: shape %s is not one vector' % (where, array.shape))
     vec = array.astype(np.float64).reshape(-1)
     if not np.all(np.isfinite(vec)):
-        raise kt.UserError('%s: contains NaN or Inf' % where)
+        raise UserError('%s: contains NaN or Inf' % where)
     return vec
 
 
@@ -50,7 +50,7 @@ def load_npy_dir(folder):
     """(ids, N x D matrix) from <folder>/<id>.npy, ids sorted."""
     names = sorted(n for n in os.listdir(folder) if n.endswith('.npy'))
     if not names:
-        raise kt.UserError('%s: no .npy files' % folder)
+        raise UserError('%s: no .npy files' % folder)
     ids, rows, first = [], [], None
     for name in names:
         path = os.path.join(folder, name)
@@ -59,12 +59,12 @@ def load_npy_dir(folder):
         try:
             array = np.load(path, allow_pickle=False)
         except (OSError, ValueError) as err:
-            raise kt.UserError('%s: not a readable .npy (%s)' % (path, err))
+            raise UserError('%s: not a readable .npy (%s)' % (path, err))
         vec = _as_vector(array, path)
         if first is None:
             first = (path, len(vec))
         elif len(vec) != first[1]:
-            raise kt.UserError('%s: dimension %d, but %s has %d' % (path, len(vec), *first))
+            raise UserError('%s: dimension %d, but %s has %d' % (path, len(vec), *first))
         ids.append(utt)
         rows.append(vec)
     return ids, np.vstack(rows)
@@ -73,7 +73,7 @@ def load_npy_dir(folder):
 def _pick(names, choices, path):
     found = [name for name in choices if name in names]
     if len(found) != 1:
-        raise kt.UserError('%s: needs exactly one of the arrays %s, has %s'
+        raise UserError('%s: needs exactly one of the arrays %s, has %s'
                             % (path, ' / '.join(choices), ', '.join(sorted(names)) or 'none'))
     return found[0]
 
@@ -100,11 +100,11 @@ def load_embeddings(src):
     elif os.path.isfile(src):
         ids, matrix = load_npz(src)
     else:
-        raise kt.UserError('%s: no such file or folder' % src)
+        raise UserError('%s: no such file or folder' % src)
     seen = set()
     for utt in ids:
         if utt in seen:
-            raise kt.UserError('%s: id %s appears twice' % (src, utt))
+            raise UserError('%s: id %s appears twice' % (src, utt))
         seen.add(utt)
     return ids, matrix
 

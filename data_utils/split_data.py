@@ -18,7 +18,7 @@ import os
 from data_utils import kaldi_table as kt
 from data_utils.atomic import atomic_open
 from data_utils.datadir import check_coverage, read_pairs, vectors_rspecifier
-from data_utils.errors import file_errors, run_main
+from data_utils.errors import UserError, file_errors, run_main
 
 PROG = 'split_data'
 
@@ -26,9 +26,9 @@ PROG = 'split_data'
 def part_bounds(count, parts, what):
     """[(start, end)] of `parts` consecutive runs covering `count` items."""
     if parts < 1:
-        raise kt.UserError('number of jobs must be >= 1, got %d' % parts)
+        raise UserError('number of jobs must be >= 1, got %d' % parts)
     if count < parts:
-        raise kt.UserError('%s: %d items cannot be split into %d jobs' % (what, count, parts))
+        raise UserError('%s: %d items cannot be split into %d jobs' % (what, count, parts))
     return [(count * i // parts, count * (i + 1) // parts) for i in range(parts)]
 
 
@@ -79,7 +79,7 @@ def main(argv=None):
     try:
         parts = int(parts)
     except ValueError:
-        raise kt.UserError("%s: number of jobs must be an integer, got '%s'" % (what, parts)) from None
+        raise UserError("%s: number of jobs must be an integer, got '%s'" % (what, parts)) from None
     if args.lines:
         split_lines(args.lines, parts, dest)
     else:

@@ -32,7 +32,7 @@ from data_utils import kaldi_table as kt  # noqa: E402
 from data_utils.errors import UserError, run_main  # noqa: E402
 from kaldi_compat import compute_eer as eer_tool  # noqa: E402
 from kaldi_compat import ivector_plda_scoring as scoring  # noqa: E402
-from kaldi_compat.columns import lookup, read_columns  # noqa: E402
+from kaldi_compat.columns import KeyIndex, read_columns  # noqa: E402
 from kaldi_compat.plda import Plda, read_plda, score_trials, write_plda  # noqa: E402
 
 
@@ -79,8 +79,8 @@ def time_scoring_stages(workdir):
     stages['read, score and write %d trials' % done] = t3 - t2
     # The scores once more for compute-eer, from the same functions.
     trials = read_columns(os.path.join(workdir, 'trials'), 2)
-    scores = score_trials(plda, enrol, num_utts, test, lookup(trials.column(0), keys_e),
-                          lookup(trials.column(1), keys_t)).astype(np.float32)
+    scores = score_trials(plda, enrol, num_utts, test, KeyIndex(keys_e).find_in(trials, 0),
+                          KeyIndex(keys_t).find_in(trials, 1)).astype(np.float32)
     return stages, scores
 
 

@@ -39,7 +39,7 @@ import numpy as np
 
 from data_utils import kaldi_table as kt
 from data_utils.datadir import check_coverage, read_pairs, read_trials, vectors_rspecifier
-from data_utils.errors import file_errors, run_main
+from data_utils.errors import UserError, file_errors, run_main
 
 PROG = 'kfold.py'
 
@@ -55,9 +55,9 @@ def split_speakers(speakers, folds, seed):
     """
     speakers = sorted(set(speakers))
     if folds < 2:
-        raise kt.UserError('--folds must be at least 2, got %d' % folds)
+        raise UserError('--folds must be at least 2, got %d' % folds)
     if folds > len(speakers):
-        raise kt.UserError('%d folds need at least %d speakers, there are %d'
+        raise UserError('%d folds need at least %d speakers, there are %d'
                             % (folds, folds, len(speakers)))
     order = np.random.RandomState(seed).permutation(len(speakers))
     return [sorted(speakers[j] for j in order[i::folds]) for i in range(folds)]
@@ -148,9 +148,9 @@ class Source:
                 if not fields:
                     continue
                 if len(fields) != 2:
-                    raise kt.UserError('%s: line %d: expected "key rxfilename"' % (path, lineno))
+                    raise UserError('%s: line %d: expected "key rxfilename"' % (path, lineno))
                 if fields[0] in lines:
-                    raise kt.UserError('%s: line %d: key %s appears twice' % (path, lineno, fields[0]))
+                    raise UserError('%s: line %d: key %s appears twice' % (path, lineno, fields[0]))
                 lines[fields[0]] = line if line.endswith('\n') else line + '\n'
         return lines
 
@@ -188,10 +188,10 @@ def read_given_trials(path, utt2spk):
     for enroll, test, is_target in trials:
         for utt in (enroll, test):
             if utt not in utt2spk:
-                raise kt.UserError('%s: trial "%s %s": %s is not an utterance of the data dir'
+                raise UserError('%s: trial "%s %s": %s is not an utterance of the data dir'
                                     % (path, enroll, test, utt))
         if (utt2spk[enroll] == utt2spk[test]) != is_target:
-            raise kt.UserError('%s: trial "%s %s" is labelled %s but utt2spk gives speakers %s and %s'
+            raise UserError('%s: trial "%s %s" is labelled %s but utt2spk gives speakers %s and %s'
                                 % (path, enroll, test, 'target' if is_target else 'nontarget',
                                    utt2spk[enroll], utt2spk[test]))
     return trials
@@ -216,7 +216,7 @@ def build_fold(source, fold_dir, held_out, enroll_utts, nontarget_ratio, seed, g
     if given is not None:
         enroll, test, trials = trials_of_fold(given, source.utt2spk, held_out)
         if {t[2] for t in trials} != {True, False}:
-            raise kt.UserError('fold %s: the given trials have no %s trial inside this fold '
+            raise UserError('fold %s: the given trials have no %s trial inside this fold '
                                 '(use fewer folds, or let kfold.py generate trials)'
                                 % (name, 'target' if not any(t[2] for t in trials) else 'nontarget'))
     else:
@@ -224,11 +224,11 @@ def build_fold(source, fold_dir, held_out, enroll_utts, nontarget_ratio, seed, g
         enroll, test = enroll_test_split(held, enroll_utts)
         models = set(enroll.values())
         if not models:
-            raise kt.UserError('no speaker of fold %s has more than %d utterances: no models to enrol'
+            raise UserError('no speaker of fold %s has more than %d utterances: no models to enrol'
                                 % (name, enroll_utts))
         trials = make_trials(models, test, nontarget_ratio, seed)
         if all(is_target for _, _, is_target in trials):
-            raise kt.UserError('fold %s has one speaker: no nontarget trials (use fewer folds)' % name)
+            raise UserError('fold %s has one speaker: no nontarget trials (use fewer folds)' % name)
     write_subset(source, os.path.join(fold_dir, 'train'), rest)
     write_subset(source, os.path.join(fold_dir, 'enroll'), enroll)
     write_subset(source, os.path.join(fold_dir, 'test'), test)
@@ -252,11 +252,11 @@ def replace_dir(new, target):
 
 def run(data_dir, out_dir, folds, seed, enroll_utts, nontarget_ratio, trials_path=None):
     if enroll_utts < 1:
-        raise kt.UserError('--enroll-utts must be at least 1, got %d' % enroll_utts)
+        raise UserError('--enroll-utts must be at least 1, got %d' % enroll_utts)
     if not 0 <= seed < 2 ** 31:
-        raise kt.UserError('--seed must be in [0, 2^31), got %d' % seed)
+        raise UserError('--seed must be in [0, 2^31), got %d' % seed)
     if nontarget_ratio <= 0:
-        raise kt.UserError('--nontarget-ratio must be positive, got %g' % nontarget_ratio)
+        raise UserError('--nontarget-ratio must be positive, got %g' % nontarget_ratio)
     source = Source(data_dir)
     given = read_given_trials(trials_path, source.utt2spk) if trials_path else None
     split = split_speakers(source.utt2spk.values(), folds, seed)

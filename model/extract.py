@@ -30,6 +30,7 @@ import numpy as np
 
 from data_utils import kaldi_table as kt
 from data_utils.errors import UserError, run_main
+from data_utils.kaldi_streams import describe
 from data_utils.npz_io import load_npz, write_npz
 from model.checkpoints import restore_newest_intact
 from model.cli import import_tensorflow, session_config
@@ -116,7 +117,7 @@ def npz_batches(data, batch_size):
 
 def table_batches(rspecifier, input_dim, batch_size, model_dir):
     """(keys, float32 rows) batches of a Kaldi table, read record by record."""
-    name = kt.describe(kt.parse_rspecifier(rspecifier)[2])
+    name = describe(kt.parse_rspecifier(rspecifier)[2])
     keys, rows = [], []
     for key, vec in kt.read_vectors(rspecifier):
         if vec.shape[0] != input_dim:

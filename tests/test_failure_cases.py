@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from data_utils import kaldi_table as kt
-from data_utils.errors import run_main
+from data_utils.errors import UserError, run_main
 from helpers import ROOT, env, one_error_line, run_module, write_data_dir
 
 DIM = 6
@@ -70,7 +70,7 @@ def test_scp_offset_past_end_of_file_says_so(tmp_path, past):
     kt.write_vectors('ark:%s' % ark, ['a'], np.ones((1, DIM)))
     size = os.path.getsize(ark)
     (tmp_path / 'x.scp').write_text('a %s:%d\n' % (ark, size + past))
-    with pytest.raises(kt.UserError) as err:
+    with pytest.raises(UserError) as err:
         kt.read_vector_table('scp:%s' % (tmp_path / 'x.scp'))
     message = str(err.value)
     assert 'offset %d past end of file' % (size + past) in message, message
@@ -81,7 +81,7 @@ def test_garbage_key_is_printed_escaped(tmp_path):
     # A binary file given as an ark (here: the start of a PNG and some random bytes).
     garbage = tmp_path / 'garbage.ark'
     garbage.write_bytes(b'\x89P\x1b[31mNG\x07\x00\x01 \x02\x03' + bytes(range(128, 160)))
-    with pytest.raises(kt.UserError) as err:
+    with pytest.raises(UserError) as err:
         kt.read_vector_table('ark:%s' % garbage)
     message = str(err.value)
     assert message.isascii() and message.isprintable(), repr(message)

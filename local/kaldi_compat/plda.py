@@ -25,6 +25,9 @@ of any number of trials come from dot products (see `score_trials`).
 import numpy as np
 
 from data_utils import kaldi_table as kt
+from data_utils.kaldi_codec import (expect_token, open_input, read_matrix_obj, read_vector_obj,
+                                    write_matrix_obj, write_token, write_vector_obj)
+from data_utils.kaldi_streams import describe, open_output
 
 
 class Plda:
@@ -58,9 +61,6 @@ class Plda:
     def offset(self):
         """Kaldi's derived offset_ = -transform * mean."""
         return -(self.transform @ self.mean)
-
-    def copy(self):
-        return Plda(self.mean.copy(), self.transform.copy(), self.psi.copy())
 
     # ------------------------------------------------------------------------
     # Plda::SmoothWithinClassCovariance
@@ -211,14 +211,14 @@ def score_trials(plda, enrol, num_train, test, rows_enrol, rows_test, **kwargs):
 
 def read_plda(rxfilename):
     """A Plda from a Kaldi binary or text file (or `cmd |`, `-`)."""
-    where = kt.describe(rxfilename)
-    with kt.open_input(rxfilename) as (stream, binary):
+    where = describe(rxfilename)
+    with open_input(rxfilename) as (stream, binary):
         try:
-            kt.expect_token(stream, binary, '<Plda>')
-            mean = kt.read_vector_obj(stream, binary)
-            transform = kt.read_matrix_obj(stream, binary)
-            psi = kt.read_vector_obj(stream, binary)
-            kt.expect_token(stream, binary, '</Plda>')
+            expect_token(stream, '<Plda>')
+            mean = read_vector_obj(stream, binary)
+            transform = read_matrix_obj(stream, binary)
+            psi = read_vector_obj(stream, binary)
+            expect_token(stream, '</Plda>')
             # A pipe must be read to its end before it is closed, as Kaldi does.
             stream.read()
         except kt.UserError as err:
@@ -240,13 +240,13 @@ def _text_matrix(mat):
 
 def write_plda(wxfilename, plda, binary=True):
     """Write as Kaldi's Plda::Write does: byte-identical layout in binary and text."""
-    with kt.open_output(wxfilename, binary) as stream:
+    with open_output(wxfilename, binary) as stream:
         if binary:
-            kt.write_token(stream, binary, '<Plda>')
-            kt.write_vector_obj(stream, binary, plda.mean, double=True)
-            kt.write_matrix_obj(stream, binary, plda.transform, double=True)
-            kt.write_vector_obj(stream, binary, plda.psi, double=True)
-            kt.write_token(stream, binary, '</Plda>')
+            write_token(stream, '<Plda>')
+            write_vector_obj(stream, binary, plda.mean, double=True)
+            write_matrix_obj(stream, binary, plda.transform, double=True)
+            write_vector_obj(stream, binary, plda.psi, double=True)
+            write_token(stream, '</Plda>')
         else:
             # Kaldi's text layout: every number followed by a space, matrix rows on
             # their own lines, no newline after the closing token.
