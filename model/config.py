@@ -99,16 +99,6 @@ class ModelConfig:
             raise ValueError(f"unknown model setting(s): {', '.join(unknown)}")
         return cls(**data).validate()
 
-    def to_json(self):
-        return json.dumps(self.to_dict(), indent=2, sort_keys=True)
-
-    @classmethod
-    def from_json(cls, text):
-        data = json.loads(text)
-        if not isinstance(data, dict):
-            raise ValueError("expected a JSON object")
-        return cls.from_dict(data)
-
     def architecture_differences(self, other):
         """Human-readable list of architecture fields where ``other`` differs."""
         return [f"{name} {getattr(self, name)!r} != {getattr(other, name)!r}"
