@@ -62,15 +62,16 @@ for b in $backends; do
   ready="ark:- | $transform ivector-normalize-length $unit ark:- ark:- |"
   enroll="ark:$prepare ark:$dir/spk_means.ark $ready"
   test="ark:$prepare $test_vec $ready"
-  if [ $scorer = cosine ]; then
-    # Cosine = dot product of centred (projected) vectors scaled to unit length.
-    $cmd $jobs $log/$b$job.log ivector-compute-dot-products "$trial_keys" \
-      "$enroll" "$test" $part/scores_$b || exit 1
-  else
-    $cmd $jobs $log/$b$job.log ivector-plda-scoring --normalize-length=true \
-      --num-utts=ark:$dir/num_utts.ark "ivector-copy-plda --smoothing=0.0 $backend/$b - |" \
-      "$enroll" "$test" "$trial_keys" $part/scores_$b || exit 1
-  fi
+  case $scorer in
+    cosine)  # the dot product of centred (projected) vectors scaled to unit length
+      $cmd $jobs $log/$b$job.log ivector-compute-dot-products "$trial_keys" \
+        "$enroll" "$test" $part/scores_$b || exit 1 ;;
+    plda)
+      $cmd $jobs $log/$b$job.log ivector-plda-scoring --normalize-length=true \
+        --num-utts=ark:$dir/num_utts.ark "ivector-copy-plda --smoothing=0.0 $backend/$b - |" \
+        "$enroll" "$test" "$trial_keys" $part/scores_$b || exit 1 ;;
+    *) echo "ERROR ($0): conf/backends.tsv: back-end $b: unknown scorer '$scorer' (cosine or plda)" >&2; exit 1 ;;
+  esac
   if [ "$nj" -gt 1 ]; then
     n=1; while [ $n -le $nj ]; do cat $dir/split$nj/$n/scores_$b || exit 1; n=$((n + 1)); done \
       > $dir/scores_$b.tmp && mv $dir/scores_$b.tmp $dir/scores_$b || exit 1
