@@ -12,13 +12,11 @@ import sys
 
 from data_utils.atomic import atomic_open
 from data_utils.errors import UserError, file_errors, run_main
+import names
 
-FRONT_ENDS = [('xvector', 'x-vector'), ('ae', 'a-vector'), ('vae', 'v-vector'), ('cvae', 'c-vector'),
-              ('dnf', 'n-vector')]
-BACKENDS = [('cosine', 'Cosine'), ('pca_cosine', 'PCA+Cosine'), ('plda', 'PLDA'),
-            ('lda_plda', 'LDA+PLDA'), ('pca_plda', 'PCA+PLDA')]
-# Each back-end's AS-norm rows (run_backends.sh --score-norm asnorm) right after its plain ones.
-BACKENDS = [row for name, label in BACKENDS
+FRONT_ENDS = names.front_ends()     # [(name, label)] in the tables' order (conf/front_ends.tsv)
+# Each back-end's AS-norm rows (score_backends.sh --score-norm asnorm) right after its plain ones.
+BACKENDS = [row for name, label in names.backends()
             for row in ((name, label), (name + '_asnorm', label + '+AS-norm'))]
 KEY = ('front_end', 'backend', 'set')
 
@@ -86,7 +84,7 @@ def markdown(rows, metrics):
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('--table-dir', required=True)
-    parser.add_argument('rows', nargs='*', help='results.tsv files of run_backends.sh')
+    parser.add_argument('rows', nargs='*', help='results.tsv files of local/compute_metrics.sh')
     args = parser.parse_args(argv)
     with file_errors(args.table_dir):
         os.makedirs(args.table_dir, exist_ok=True)

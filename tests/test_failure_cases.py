@@ -116,13 +116,25 @@ def test_duplicated_utterance_in_spk2utt_is_refused(tmp_path, part):
 # ----------------------------------------------------------------------------
 # Trials separated by tabs (Kaldi's readers accept any whitespace)
 
+def backend_steps(root, out, *score_options):
+    """train_backends.sh, score_backends.sh and compute_metrics.sh on <root>'s dev set."""
+    steps = [['local/train_backends.sh', '--lda-dim', '3', '--pca-dim', '3',
+              os.path.join(root, 'train'), str(out)],
+             ['local/score_backends.sh', *score_options, str(out), os.path.join(root, 'dev', 'enroll'),
+              os.path.join(root, 'dev', 'test'), os.path.join(root, 'dev', 'trials'), str(out / 'dev')],
+             ['local/compute_metrics.sh', *score_options, 'xvector', 'dev', os.path.join(root, 'dev', 'trials'),
+              str(out / 'dev'), str(out / 'dev' / 'results.tsv')]]
+    for step in steps:
+        proc = subprocess.run(step, cwd=ROOT, env=env(), capture_output=True, text=True)
+        if proc.returncode:
+            return proc
+    return proc
+
+
 def test_tab_separated_trials_are_scored(tmp_path):
     root = make_data_root(tmp_path / 'data', trials_sep='\t')
     out = tmp_path / 'exp'
-    proc = subprocess.run(['local/run_backends.sh', '--train-set', 'train', '--eval-sets', 'dev',
-                           '--lda-dim', '3', '--pca-dim', '3', '--backends', 'cosine plda',
-                           'xvector', root, root, str(out)],
-                          cwd=ROOT, env=env(), capture_output=True, text=True)
+    proc = backend_steps(root, out, '--backends', 'cosine plda')
     assert proc.returncode == 0, proc.stderr
     with open(os.path.join(root, 'dev', 'trials')) as f:
         trials = [line.split()[:2] for line in f]
@@ -130,10 +142,39 @@ def test_tab_separated_trials_are_scored(tmp_path):
         with open(out / 'dev' / ('scores_' + backend)) as f:
             scored = [line.split()[:2] for line in f]
         assert scored == trials, backend
-    with open(out / 'results.tsv') as f:
+    with open(out / 'dev' / 'results.tsv') as f:
         rows = [line.split('\t') for line in f][1:]
     assert [r[1] for r in rows] == ['cosine', 'plda']
     assert all(0 <= float(r[3]) <= 100 for r in rows)
+
+
+    # compute_metrics.sh pairs scores and trials line by line: scores out of the trials'
+    # order are refused, naming the line, and no rows are written.
+    scores = out / 'dev' / 'scores_plda'
+    lines = scores.read_text().splitlines()
+    lines[1], lines[2] = lines[2], lines[1]
+    scores.write_text('\n'.join(lines) + '\n')
+    trials = os.path.join(root, 'dev', 'trials')
+    proc = subprocess.run(['local/compute_metrics.sh', '--backends', 'plda', 'xvector', 'dev', trials,
+                           str(out / 'dev'), str(tmp_path / 'again.tsv')],
+                          cwd=ROOT, env=env(), capture_output=True, text=True)
+    assert proc.returncode == 1
+    assert one_error_line(proc.stderr) == 'ERROR (local/compute_metrics.sh): %s: line 2: keys differ ' \
+        'from line 2 of %s' % (scores, trials)
+    assert not (tmp_path / 'again.tsv').exists()
+
+
+def test_as_norm_without_a_cohort_is_refused_up_front(tmp_path):
+    root = make_data_root(tmp_path / 'data')
+    (tmp_path / 'backend').mkdir()
+    proc = subprocess.run(['local/score_backends.sh', '--score-norm', 'asnorm', str(tmp_path / 'backend'),
+                           os.path.join(root, 'dev', 'enroll'), os.path.join(root, 'dev', 'test'),
+                           os.path.join(root, 'dev', 'trials'), str(tmp_path / 'dev')],
+                          cwd=ROOT, env=env(), capture_output=True, text=True)
+    assert proc.returncode == 1
+    assert one_error_line(proc.stderr) == 'ERROR (local/score_backends.sh): %s: missing (AS-norm\'s ' \
+        'cohort: local/train_backends.sh --cohort true)' % (tmp_path / 'backend' / 'cohort.ark')
+    assert not (tmp_path / 'dev' / 'spk_means.ark').exists()
 
 
 # ----------------------------------------------------------------------------
