@@ -70,7 +70,7 @@ for b in $backends; do
       $cmd $jobs $log/$b$job.log ivector-plda-scoring --normalize-length=true \
         --num-utts=ark:$dir/num_utts.ark "ivector-copy-plda --smoothing=0.0 $backend/$b - |" \
         "$enroll" "$test" "$trial_keys" $part/scores_$b || exit 1 ;;
-    *) echo "ERROR ($0): conf/backends.tsv: back-end $b: unknown scorer '$scorer' (cosine or plda)" >&2; exit 1 ;;
+    *) echo "ERROR ($0): conf/backends.tsv: back-end $b: unknown scorer '$scorer'" >&2; exit 1 ;;
   esac
   if [ "$nj" -gt 1 ]; then
     n=1; while [ $n -le $nj ]; do cat $dir/split$nj/$n/scores_$b || exit 1; n=$((n + 1)); done \

@@ -23,16 +23,31 @@ SHARED_DEFAULTS = {
 }
 
 
-def recipe_defaults(path=os.path.join(ROOT, 'train.sh')):
-    """The top-level `name=value` assignments of a recipe, before it sources path.sh."""
-    values = {}
+# Where a recipe's own defaults end: train.sh sources path.sh, baseline.sh and eval.sh
+# local/recipe_setup.sh, which first sources their shared back-end defaults (conf/backend.sh).
+_SETUP = re.compile(r'^\. (\./path\.sh|local/recipe_setup\.sh)', re.M)
+
+
+def recipe_head(path):
+    """A recipe's default assignments as shell code: its own lines before the setup it
+    sources, plus conf/backend.sh where it goes through local/recipe_setup.sh."""
     with open(path) as f:
-        for line in f:
-            if line.startswith('. ./path.sh'):
-                break
-            match = re.match(r'^([a-z_][a-z0-9_]*)=(\S*)', line)
-            if match:
-                values[match.group(1)] = match.group(2)
+        text = f.read()
+    match = _SETUP.search(text)
+    head = text[:match.start()] if match else text
+    if match and match.group(1) == 'local/recipe_setup.sh':
+        with open(os.path.join(ROOT, 'conf', 'backend.sh')) as f:
+            head += f.read()
+    return head
+
+
+def recipe_defaults(path=os.path.join(ROOT, 'train.sh')):
+    """The top-level `name=value` assignments of a recipe, before its option parsing."""
+    values = {}
+    for line in recipe_head(path).splitlines():
+        match = re.match(r'^([a-z_][a-z0-9_]*)=(\S*)', line)
+        if match:
+            values[match.group(1)] = match.group(2)
     return values
 
 
@@ -89,8 +104,7 @@ PAPER_TRAINING = {'hidden_dim': '1800', 'code_dim': '200', 'batch_size': '200', 
 def resolved_options(recipe, *args):
     """The recipe's variables after its option parsing: its own top-level assignments, run
     through local/parse_options.sh with ``args``. -> (returncode, {variable: value}, stderr)."""
-    with open(os.path.join(ROOT, recipe)) as f:
-        head = f.read().split('\n. ./path.sh')[0]
+    head = recipe_head(os.path.join(ROOT, recipe))
     names = sorted(recipe_defaults(os.path.join(ROOT, recipe)))
     script = (head + '\n. local/parse_options.sh || exit 1\n'
               + ''.join('printf "%%s=%%s\\n" %s "$%s"\n' % (n, n) for n in names))
