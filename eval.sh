@@ -2,15 +2,15 @@
 # eval.sh: v-/c-/a-vectors out of the trained models, the five back-ends on each, and the
 # results table (with the x-vector rows of baseline.sh) like the paper's Table 1.
 #
-#   sh eval.sh [--model "vae cvae ae dnf"] [--lda-dim 150] [--pca-dim 150] [--score-norm none] [--stage N] ...
+#   sh eval.sh [--model "ae vae cvae dnf"] [--lda-dim 150] [--pca-dim 150] [--score-norm none] [--stage N] ...
 # Vectors: $exp/vectors/<model>/<train-set|set/enroll|set/test>/xvector.{ark,scp} (Kaldi float
 # vectors, the code mean mu(x)) with utt2spk and spk2utt, so Kaldi's tools read them directly.
 recipe=eval.sh
 stage=0
-model="vae cvae ae dnf"
+model=$(local/names.sh front_ends train.sh)   # the trained front-ends (conf/front_ends.tsv)
 analysis=true           # stage 4: Gaussianity table (Table 2), DET plots and score histograms
 nj=1                    # parallel jobs for extraction and scoring ($train_cmd, from cmd.sh)
-help_message="Usage: sh eval.sh [--stage N] [--model \"vae cvae ae dnf\"] [--lda-dim N] [--pca-dim N] [--score-norm asnorm|none] [--asnorm-top-n N] [--data DIR] [--eval-sets \"a b\"] [--nj N]"
+help_message="Usage: sh eval.sh [--stage N] [--model \"$model\"] [--lda-dim N] [--pca-dim N] [--score-norm asnorm|none] [--asnorm-top-n N] [--data DIR] [--eval-sets \"a b\"] [--nj N]"
 # Back-end options (--lda-dim, --pca-dim, --score-norm, ...): conf/backend.sh.
 . local/recipe_setup.sh
 

@@ -14,7 +14,7 @@
 # is unless --epochs is raised.
 # Jobs run through $train_cmd / $cuda_cmd (cmd.sh); one run at a time per --exp dir.
 stage=0
-model="vae cvae ae dnf" # which to train, in this order (cvae needs vae unless --init-from)
+model=$(local/names.sh front_ends train.sh)  # which to train, in this order (cvae needs vae unless --init-from)
 epochs=12
 batch_size=128
 hidden_dim=1800
@@ -30,7 +30,7 @@ dnf_hidden_dim=512      # dnf: width of each coupling layer's MLP (--hidden-dim 
 flow_layers=8           # dnf: affine coupling layers
 dnf_lr=0.001            # dnf: Adam learning rate (--lr is the VAEs'); see README on longer runs
 num_threads=0           # TF intra/inter-op threads; 0 lets TensorFlow decide
-help_message="Usage: sh train.sh [--config FILE] [--stage N] [--model \"vae cvae ae dnf\"] [--epochs N] [--batch-size N] [--hidden-dim N] [--code-dim N] [--lr X] [--beta1 X] [--kl-weight X] [--cohesive-weight X] [--seed N] [--init-from DIR] [--save-every N] [--dnf-hidden-dim N] [--flow-layers N] [--dnf-lr X]"
+help_message="Usage: sh train.sh [--config FILE] [--stage N] [--model \"$model\"] [--epochs N] [--batch-size N] [--hidden-dim N] [--code-dim N] [--lr X] [--beta1 X] [--kl-weight X] [--cohesive-weight X] [--seed N] [--init-from DIR] [--save-every N] [--dnf-hidden-dim N] [--flow-layers N] [--dnf-lr X]"
 
 . ./path.sh || exit 1
 . ./cmd.sh
