@@ -19,6 +19,9 @@ import re
 import numpy as np
 
 from data_utils import kaldi_table as kt
+from data_utils.kaldi_codec import read_vector_obj
+from data_utils.errors import UserError
+from data_utils.kaldi_streams import describe, open_rx, printable
 
 _HEADERS = {b'\0BFV \x04': np.dtype('<f4'), b'\0BDV \x04': np.dtype('<f8')}
 _WHITESPACE = (32, 9, 10, 13)
@@ -111,8 +114,8 @@ def vector_batches(rxfilename, block_bytes=None):
     """Iterate (keys, dtype, dim, rows) over an ark of vectors: rows is an n x dim
     matrix of the records' own dtype (several binary records with the same layout,
     or one record the general reader returned)."""
-    where = kt.describe(rxfilename)
-    with kt.open_rx(rxfilename) as stream:
+    where = describe(rxfilename)
+    with open_rx(rxfilename) as stream:
         batches = _binary_batches(stream, block_bytes or BLOCK_BYTES)
         while True:
             try:
@@ -124,7 +127,7 @@ def vector_batches(rxfilename, block_bytes=None):
         if rest is None:
             return
         rest_stream = io.BufferedReader(_Prepended(rest, stream), 1 << 16)
-        for key, value in kt.ark_records_in(rest_stream, where, kt.read_vector_obj):
+        for key, value in kt.ark_records_in(rest_stream, where, read_vector_obj):
             yield [key], value.dtype, value.shape[0], value[None, :]
 
 
@@ -136,7 +139,7 @@ def scp_vector_records(rxfilename):
     does; see _RecordFile); any other entry, or one that does not look right, goes
     to the general reader, which reads it or reports the error.
     """
-    where = kt.describe(rxfilename)
+    where = describe(rxfilename)
     path, records = None, None
     try:
         for key, location in kt.scp_entries(rxfilename):
@@ -152,7 +155,7 @@ def scp_vector_records(rxfilename):
                 if records:
                     record = records.read(int(match.group(2)))
             if record is None:
-                value = kt.read_scp_entry(where, key, location, kt.read_vector_obj)
+                value = kt.read_scp_entry(where, key, location, read_vector_obj)
                 record = value.dtype, value.shape[0], value
             yield (key,) + record
     finally:
@@ -219,7 +222,7 @@ def _read_at(handle, offset):
 def vector_chunks(kind, name, chunk_rows, dtype):
     """Iterate (keys, rows x D matrix of dtype) over an ark or scp table, at most
     chunk_rows rows at a time; dimensions must agree and values be finite."""
-    where = kt.describe(name)
+    where = describe(name)
     batches = vector_batches(name) if kind == 'ark' else _scp_batches(name)
     keys, chunk, dim = [], None, None
     for batch_keys, _, batch_dim, rows in batches:
@@ -227,8 +230,8 @@ def vector_chunks(kind, name, chunk_rows, dtype):
             dim = batch_dim
             chunk = np.empty((chunk_rows, dim), dtype)
         elif batch_dim != dim:
-            raise kt.UserError('%s: key %s has dimension %d, earlier vectors have %d'
-                                % (where, kt.printable(batch_keys[0]), batch_dim, dim))
+            raise UserError('%s: key %s has dimension %d, earlier vectors have %d'
+                             % (where, printable(batch_keys[0]), batch_dim, dim))
         start = 0
         while start < len(batch_keys):
             take = min(chunk_rows - len(keys), len(batch_keys) - start)
@@ -264,6 +267,6 @@ def _stacked(parts, dtype, dim):
 def _finite(matrix, keys, where):
     finite = np.isfinite(matrix).all(axis=1) if matrix.shape[1] else np.ones(len(keys), bool)
     if not finite.all():
-        raise kt.UserError('%s: key %s: contains NaN or Inf'
-                            % (where, keys[int(np.flatnonzero(~finite)[0])]))
+        raise UserError('%s: key %s: contains NaN or Inf'
+                        % (where, keys[int(np.flatnonzero(~finite)[0])]))
     return matrix

@@ -25,7 +25,8 @@ import struct
 import sys
 
 from data_utils import datadir
-from data_utils import kaldi_table as kt
+from data_utils.errors import UserError, run_main
+from data_utils.kaldi_streams import open_rx
 
 PROG = 'check_audio'
 AUDIO_FILE = re.compile(r'\.(wav|flac|sph|mp3|m4a|ogg|opus|aac|aif|aiff)$', re.I)
@@ -35,7 +36,7 @@ KALDI_DEFAULT_RATE = 16000.0     # compute-mfcc-feats' --sample-frequency defaul
 def read_config(path):
     """A Kaldi config file (--name=value lines, '#' comments) as {name: value}."""
     if not os.path.isfile(path):
-        raise kt.UserError('%s: missing (MFCC config)' % path)
+        raise UserError('%s: missing (MFCC config)' % path)
     options = {}
     with open(path) as f:
         for lineno, line in enumerate(f, 1):
@@ -43,7 +44,7 @@ def read_config(path):
             if not line:
                 continue
             if not line.startswith('--'):
-                raise kt.UserError('%s: line %d: expected --name=value, got "%s"' % (path, lineno, line))
+                raise UserError('%s: line %d: expected --name=value, got "%s"' % (path, lineno, line))
             name, _, value = line[2:].partition('=')
             options[name.replace('_', '-')] = value.strip()
     return options
@@ -58,7 +59,7 @@ class RateRule:
         try:
             self.rate = float(options.get('sample-frequency', KALDI_DEFAULT_RATE))
         except ValueError:
-            raise kt.UserError('%s: --sample-frequency=%s is not a number'
+            raise UserError('%s: --sample-frequency=%s is not a number'
                                 % (config_path, options['sample-frequency']))
         self.down = options.get('allow-downsample', 'false') == 'true'
         self.up = options.get('allow-upsample', 'false') == 'true'
@@ -66,7 +67,7 @@ class RateRule:
     def check(self, rate, where):
         if rate == self.rate or (rate > self.rate and self.down) or (rate < self.rate and self.up):
             return
-        raise kt.UserError(
+        raise UserError(
             '%s: sample rate %g Hz, but %s has --sample-frequency=%g (resample it, e.g. in wav.scp '
             "as 'sox <file> -r %g -t wav - |')" % (where, rate, self.config, self.rate, self.rate))
 
@@ -75,7 +76,7 @@ def wav_sample_rate(stream, where):
     """Sample rate from a RIFF/WAVE header: walk the chunks to 'fmt '."""
     head = stream.read(12)
     if len(head) < 12 or head[:4] != b'RIFF' or head[8:12] != b'WAVE':
-        raise kt.UserError('%s: not a RIFF/WAVE file (Kaldi reads only wav; convert it, '
+        raise UserError('%s: not a RIFF/WAVE file (Kaldi reads only wav; convert it, '
                             "e.g. in wav.scp as 'sox <file> -t wav - |')" % where)
     for _ in range(64):             # a wav has a handful of chunks before its data
         chunk = stream.read(8)
@@ -90,13 +91,13 @@ def wav_sample_rate(stream, where):
         if name == b'data':
             break
         stream.read(size + (size & 1))   # chunks are padded to an even size
-    raise kt.UserError('%s: wav header has no format chunk' % where)
+    raise UserError('%s: wav header has no format chunk' % where)
 
 
 def read_wav_scp(path):
     """[(lineno, key, rxfilename)] of wav.scp; keys unique, each with a wav."""
     if not os.path.isfile(path):
-        raise kt.UserError('%s: missing' % path)
+        raise UserError('%s: missing' % path)
     entries, seen = [], set()
     with open(path) as f:
         for lineno, line in enumerate(f, 1):
@@ -104,13 +105,13 @@ def read_wav_scp(path):
             if not fields:
                 continue
             if len(fields) < 2:
-                raise kt.UserError('%s: line %d: %s has no wav' % (path, lineno, fields[0]))
+                raise UserError('%s: line %d: %s has no wav' % (path, lineno, fields[0]))
             if fields[0] in seen:
-                raise kt.UserError('%s: line %d: %s appears twice' % (path, lineno, fields[0]))
+                raise UserError('%s: line %d: %s appears twice' % (path, lineno, fields[0]))
             seen.add(fields[0])
             entries.append((lineno, fields[0], fields[1]))
     if not entries:
-        raise kt.UserError('%s: empty' % path)
+        raise UserError('%s: empty' % path)
     return entries
 
 
@@ -127,10 +128,10 @@ def read_segments(path):
             except ValueError:
                 ok = False
             if not ok:
-                raise kt.UserError('%s: line %d: expected "utterance recording start end" with '
+                raise UserError('%s: line %d: expected "utterance recording start end" with '
                                     '0 <= start < end' % (path, lineno))
             if fields[0] in segments:
-                raise kt.UserError('%s: line %d: %s appears twice' % (path, lineno, fields[0]))
+                raise UserError('%s: line %d: %s appears twice' % (path, lineno, fields[0]))
             segments[fields[0]] = (lineno, fields[1])
     return segments
 
@@ -143,31 +144,31 @@ def check_keys(data_dir, wav_entries, utt2spk):
     if not os.path.isfile(segments_path):
         for lineno, key, _ in wav_entries:
             if key not in utt2spk:
-                raise kt.UserError('%s: line %d: utterance %s has no line in %s'
+                raise UserError('%s: line %d: utterance %s has no line in %s'
                                     % (wav_scp, lineno, key, utt2spk_path))
         utterances, listed_in = recordings, wav_scp
     else:
         segments = read_segments(segments_path)
         for utt, (lineno, rec) in segments.items():
             if rec not in recordings:
-                raise kt.UserError('%s: line %d: recording %s has no line in %s'
+                raise UserError('%s: line %d: recording %s has no line in %s'
                                     % (segments_path, lineno, rec, wav_scp))
             if utt not in utt2spk:
-                raise kt.UserError('%s: line %d: utterance %s has no line in %s'
+                raise UserError('%s: line %d: utterance %s has no line in %s'
                                     % (segments_path, lineno, utt, utt2spk_path))
         utterances, listed_in = segments, segments_path
     for utt in utt2spk:
         if utt not in utterances:
-            raise kt.UserError('%s: utterance %s has no line in %s' % (utt2spk_path, utt, listed_in))
+            raise UserError('%s: utterance %s has no line in %s' % (utt2spk_path, utt, listed_in))
 
 
 def check_audio_path(path, where):
     # Kaldi's jobs run from the dir of Kaldi's scripts, not from here.
     if not os.path.isabs(path):
-        raise kt.UserError('%s: relative path %s; Kaldi reads wav.scp from another directory, '
+        raise UserError('%s: relative path %s; Kaldi reads wav.scp from another directory, '
                             'give absolute paths' % (path, where))
     if not os.path.isfile(path):
-        raise kt.UserError('%s: no such file %s' % (path, where))
+        raise UserError('%s: no such file %s' % (path, where))
 
 
 def check_wav(lineno, key, rx, rule, wav_scp, run_command):
@@ -180,7 +181,7 @@ def check_wav(lineno, key, rx, rule, wav_scp, run_command):
         if not run_command:
             return
         label = "%s: line %d: command '%s'" % (wav_scp, lineno, rx[:-1].strip())
-        with kt.open_rx(rx) as stream:
+        with open_rx(rx) as stream:
             rate = wav_sample_rate(stream, label)
             while stream.read(1 << 20):  # let the command finish, so its exit status counts
                 pass
@@ -191,7 +192,7 @@ def check_wav(lineno, key, rx, rule, wav_scp, run_command):
     if match and not os.path.exists(rx):
         path = match.group(1)           # 'archive.ark:offset', Kaldi's rxfilename
     check_audio_path(path, where)
-    with kt.open_rx(rx) as stream:
+    with open_rx(rx) as stream:
         rate = wav_sample_rate(stream, '%s %s' % (rx, where))
     rule.check(rate, '%s %s' % (rx, where))
 
@@ -199,7 +200,7 @@ def check_wav(lineno, key, rx, rule, wav_scp, run_command):
 def check(data_dir, mfcc_config):
     """Raise UserError on the first problem; return (recordings, utterances)."""
     if not os.path.isdir(data_dir):
-        raise kt.UserError('%s: no such data directory' % data_dir)
+        raise UserError('%s: no such data directory' % data_dir)
     rule = RateRule(mfcc_config)
     wav_scp = os.path.join(data_dir, 'wav.scp')
     wav_entries = read_wav_scp(wav_scp)
@@ -220,14 +221,10 @@ def main(argv=None):
                         help='compute-mfcc-feats config whose --sample-frequency the wavs must have')
     parser.add_argument('data_dir', help='Kaldi data dir with wav.scp, utt2spk, spk2utt [segments]')
     args = parser.parse_args(argv)
-    try:
-        recordings, utterances, rate = check(args.data_dir, args.mfcc_config)
-    except kt.UserError as err:
-        print('ERROR (%s): %s' % (PROG, err), file=sys.stderr)
-        sys.exit(1)
+    recordings, utterances, rate = check(args.data_dir, args.mfcc_config)
     print('%s: %s: %d recordings, %d utterances, %g Hz' % (PROG, args.data_dir, recordings, utterances, rate),
           file=sys.stderr)
 
 
 if __name__ == '__main__':
-    main()
+    run_main(PROG, main)

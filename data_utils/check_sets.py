@@ -12,10 +12,9 @@ Prints a one-line summary per set; the first problem is one ERROR line and exit 
 import argparse
 import json
 import os
-import sys
 
-from data_utils import kaldi_table as kt
 from data_utils.datadir import load_data_dir, read_spk2utt, read_trials
+from data_utils.errors import UserError, run_main
 
 PROG = 'check_sets'
 
@@ -27,15 +26,15 @@ def check_model_dim(model_dir, dim, data_dir):
         with open(path) as f:
             config = json.load(f)
     except FileNotFoundError:
-        raise kt.UserError('%s: no trained model (no config.json); run train.sh first'
+        raise UserError('%s: no trained model (no config.json); run train.sh first'
                             % model_dir)
     except (OSError, ValueError) as err:
-        raise kt.UserError('%s: cannot read: %s' % (path, err))
+        raise UserError('%s: cannot read: %s' % (path, err))
     model = config.get('model') if isinstance(config, dict) else None
     input_dim = model.get('input_dim') if isinstance(model, dict) else None
     # A kind of model that records no input_dim is left to its own extractor to check.
     if input_dim is not None and input_dim != dim:
-        raise kt.UserError('%s: model input dimension %s, but the vectors of %s have dimension %d; '
+        raise UserError('%s: model input dimension %s, but the vectors of %s have dimension %d; '
                             'train it on this data, or point --exp at the models of this data'
                             % (model_dir, input_dim, data_dir, dim))
 
@@ -47,12 +46,12 @@ def check(data, train_set, eval_sets, model_dirs=()):
     for name in eval_sets:
         base = os.path.join(data, name)
         if not os.path.isdir(base):
-            raise kt.UserError('%s: no such evaluation set' % base)
+            raise UserError('%s: no such evaluation set' % base)
         enroll = load_data_dir(os.path.join(base, 'enroll'))
         test = load_data_dir(os.path.join(base, 'test'))
         for part in (enroll, test):
             if part.dim != train.dim:
-                raise kt.UserError('%s: vectors have dimension %d, the training set %s has %d'
+                raise UserError('%s: vectors have dimension %d, the training set %s has %d'
                                     % (part.dir, part.dim, train.dir, train.dim))
         models = read_spk2utt(os.path.join(base, 'enroll', 'spk2utt'))
         trials = read_trials(os.path.join(base, 'trials'), models, set(test.keys))
@@ -70,12 +69,8 @@ def main(argv=None):
     parser.add_argument('--eval-sets', default='', help='space-separated set names')
     parser.add_argument('--model-dirs', default='', help='space-separated trained model dirs')
     args = parser.parse_args(argv)
-    try:
-        check(args.data, args.train_set, args.eval_sets.split(), args.model_dirs.split())
-    except kt.UserError as err:
-        print('ERROR (%s): %s' % (PROG, err), file=sys.stderr)
-        sys.exit(1)
+    check(args.data, args.train_set, args.eval_sets.split(), args.model_dirs.split())
 
 
 if __name__ == '__main__':
-    main()
+    run_main(PROG, main)

@@ -6,23 +6,25 @@ before anything is written, so a bad set never leaves half a result behind.
 import os
 
 from data_utils import kaldi_table as kt
+from data_utils.errors import UserError
+from data_utils.kaldi_streams import printable
 
 
 def vectors_rspecifier(data_dir):
     """scp:<dir>/xvector.scp if present, else ark:<dir>/xvector.ark."""
     if not os.path.isdir(data_dir):
-        raise kt.UserError('%s: no such data directory' % data_dir)
+        raise UserError('%s: no such data directory' % data_dir)
     for name, kind in (('xvector.scp', 'scp'), ('xvector.ark', 'ark')):
         path = os.path.join(data_dir, name)
         if os.path.isfile(path):
             return '%s:%s' % (kind, path)
-    raise kt.UserError('%s: has neither xvector.scp nor xvector.ark' % data_dir)
+    raise UserError('%s: has neither xvector.scp nor xvector.ark' % data_dir)
 
 
 def read_pairs(path, what):
     """'key value' lines (utt2spk); keys unique."""
     if not os.path.isfile(path):
-        raise kt.UserError('%s: missing (%s)' % (path, what))
+        raise UserError('%s: missing (%s)' % (path, what))
     table = {}
     with open(path) as f:
         for lineno, line in enumerate(f, 1):
@@ -30,19 +32,19 @@ def read_pairs(path, what):
             if not fields:
                 continue
             if len(fields) != 2:
-                raise kt.UserError('%s: line %d: expected "utterance speaker"' % (path, lineno))
+                raise UserError('%s: line %d: expected "utterance speaker"' % (path, lineno))
             if fields[0] in table:
-                raise kt.UserError('%s: line %d: %s appears twice'
-                                    % (path, lineno, kt.printable(fields[0])))
+                raise UserError('%s: line %d: %s appears twice'
+                                    % (path, lineno, printable(fields[0])))
             table[fields[0]] = fields[1]
     if not table:
-        raise kt.UserError('%s: empty' % path)
+        raise UserError('%s: empty' % path)
     return table
 
 
 def read_spk2utt(path):
     if not os.path.isfile(path):
-        raise kt.UserError('%s: missing (spk2utt)' % path)
+        raise UserError('%s: missing (spk2utt)' % path)
     table = {}
     with open(path) as f:
         for lineno, line in enumerate(f, 1):
@@ -50,25 +52,44 @@ def read_spk2utt(path):
             if not fields:
                 continue
             if len(fields) < 2:
-                raise kt.UserError('%s: line %d: speaker %s has no utterances'
-                                    % (path, lineno, kt.printable(fields[0])))
+                raise UserError('%s: line %d: speaker %s has no utterances'
+                                    % (path, lineno, printable(fields[0])))
             if fields[0] in table:
-                raise kt.UserError('%s: line %d: speaker %s appears twice'
-                                    % (path, lineno, kt.printable(fields[0])))
+                raise UserError('%s: line %d: speaker %s appears twice'
+                                    % (path, lineno, printable(fields[0])))
             # A repeated utterance would count twice in an enrolment model's mean and num_utts.
             seen = set()
             for utt in fields[1:]:
                 if utt in seen:
-                    raise kt.UserError('%s: line %d: utterance %s appears twice'
-                                        % (path, lineno, kt.printable(utt)))
+                    raise UserError('%s: line %d: utterance %s appears twice'
+                                        % (path, lineno, printable(utt)))
                 seen.add(utt)
             table[fields[0]] = fields[1:]
     if not table:
-        raise kt.UserError('%s: empty' % path)
+        raise UserError('%s: empty' % path)
     return table
 
 
-class DataSet:
+def check_coverage(keys, utt2spk, vectors_name, utt2spk_name, every_utterance=True,
+                   every_vector=True):
+    """The utt2spk coverage check: every utterance that utt2spk names has a vector
+    (every_utterance), and every vector key has a speaker in it (every_vector)."""
+    if every_utterance:
+        have = set(keys)
+        missing = [u for u in utt2spk if u not in have]
+        if missing:
+            raise UserError('%s: names %d utterances with no vector in %s (first: %s)'
+                               % (utt2spk_name, len(missing), vectors_name,
+                                  printable(missing[0])))
+    if every_vector:
+        unlabelled = [k for k in keys if k not in utt2spk]
+        if unlabelled:
+            raise UserError('%s: %d vectors have no speaker in %s (first: %s)'
+                               % (vectors_name, len(unlabelled), utt2spk_name,
+                                  printable(unlabelled[0])))
+
+
+class LabelledVectors:
     """A loaded data dir: keys and vectors in table order, speaker of each."""
 
     def __init__(self, data_dir, keys, vectors, utt2spk):
@@ -82,34 +103,26 @@ class DataSet:
 def load_data_dir(data_dir, dtype='float64'):
     """Read and cross-check a data dir: every utterance has a vector and a speaker."""
     rspecifier = vectors_rspecifier(data_dir)
-    utt2spk = read_pairs(os.path.join(data_dir, 'utt2spk'), 'utt2spk')
+    utt2spk_path = os.path.join(data_dir, 'utt2spk')
+    utt2spk = read_pairs(utt2spk_path, 'utt2spk')
     spk2utt = read_spk2utt(os.path.join(data_dir, 'spk2utt'))
     keys, vectors = kt.read_vector_table(rspecifier, dtype=dtype)
     where = rspecifier.split(':', 1)[1]
     if not keys:
-        raise kt.UserError('%s: no vectors' % where)
-    have = set(keys)
-    missing = [u for u in utt2spk if u not in have]
-    if missing:
-        raise kt.UserError('%s: names %d utterances with no vector in %s (first: %s)'
-                            % (os.path.join(data_dir, 'utt2spk'), len(missing), where,
-                               kt.printable(missing[0])))
-    unlabelled = [k for k in keys if k not in utt2spk]
-    if unlabelled:
-        raise kt.UserError('%s: %d vectors have no speaker in utt2spk (first: %s)'
-                            % (where, len(unlabelled), kt.printable(unlabelled[0])))
+        raise UserError('%s: no vectors' % where)
+    check_coverage(keys, utt2spk, where, utt2spk_path)
     listed = {(spk, u) for spk, utts in spk2utt.items() for u in utts}
     if listed != {(spk, u) for u, spk in utt2spk.items()}:
-        raise kt.UserError('%s: does not match utt2spk (rebuild it with utt2spk_to_spk2utt)'
+        raise UserError('%s: does not match utt2spk (rebuild it with utt2spk_to_spk2utt)'
                             % os.path.join(data_dir, 'spk2utt'))
-    return DataSet(data_dir, keys, vectors, utt2spk)
+    return LabelledVectors(data_dir, keys, vectors, utt2spk)
 
 
 def read_trials(path, models=None, test_utts=None):
     """(model, test, is_target) triples, both kinds present; when the known models and
     test utterances are given, every key must be among them."""
     if not os.path.isfile(path):
-        raise kt.UserError('%s: missing (trials)' % path)
+        raise UserError('%s: missing (trials)' % path)
     trials = []
     with open(path) as f:
         for lineno, line in enumerate(f, 1):
@@ -117,18 +130,18 @@ def read_trials(path, models=None, test_utts=None):
             if not fields:
                 continue
             if len(fields) != 3 or fields[2] not in ('target', 'nontarget'):
-                raise kt.UserError('%s: line %d: expected "model test target|nontarget"'
+                raise UserError('%s: line %d: expected "model test target|nontarget"'
                                     % (path, lineno))
             if models is not None and fields[0] not in models:
-                raise kt.UserError('%s: line %d: unknown model %s (not in the enrolment spk2utt)'
-                                    % (path, lineno, kt.printable(fields[0])))
+                raise UserError('%s: line %d: unknown model %s (not in the enrolment spk2utt)'
+                                    % (path, lineno, printable(fields[0])))
             if test_utts is not None and fields[1] not in test_utts:
-                raise kt.UserError('%s: line %d: unknown test utterance %s'
-                                    % (path, lineno, kt.printable(fields[1])))
+                raise UserError('%s: line %d: unknown test utterance %s'
+                                    % (path, lineno, printable(fields[1])))
             trials.append((fields[0], fields[1], fields[2] == 'target'))
     if not trials:
-        raise kt.UserError('%s: no trials' % path)
+        raise UserError('%s: no trials' % path)
     kinds = {t[2] for t in trials}
     if kinds != {True, False}:
-        raise kt.UserError('%s: needs both target and nontarget trials' % path)
+        raise UserError('%s: needs both target and nontarget trials' % path)
     return trials

@@ -37,6 +37,9 @@ import tempfile
 import numpy as np
 
 from data_utils import kaldi_table as kt
+from data_utils.errors import run_main
+
+PROG = 'demo_corpus'
 
 
 class DemoConfig:
@@ -224,4 +227,4 @@ def main(argv=None):
 
 
 if __name__ == '__main__':
-    main()
+    run_main(PROG, main)

@@ -9,6 +9,7 @@ run_main(), which prints it as ONE line on stderr,
 and exits with status 1: never a traceback, so the shell recipes driving us (and the
 run.pl-style logs) show the reason directly.
 """
+import contextlib
 import os
 import sys
 
@@ -23,6 +24,17 @@ class UserError(Exception):
     def __init__(self, *parts):
         text = ': '.join(str(part) for part in parts if part is not None)
         super().__init__(text)
+
+
+@contextlib.contextmanager
+def file_errors(path):
+    """Inside the block, an OSError (no such file, no permission, a full disk) becomes
+    a UserError naming the file: the error's own file name when it has one, else path.
+    Wrap the file operations themselves, so that only their failures are reported so."""
+    try:
+        yield
+    except OSError as err:
+        raise UserError(err.filename or path, err.strerror or str(err)) from None
 
 
 def error_line(prog, err):

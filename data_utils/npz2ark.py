@@ -4,9 +4,9 @@
 Keys and order are those of the npz; vectors are written as Kaldi float vectors.
 """
 import argparse
-import sys
 
 from data_utils import kaldi_table as kt
+from data_utils.errors import run_main
 from data_utils.npz_io import load_npz
 
 PROG = 'npz2ark'
@@ -17,13 +17,9 @@ def main(argv=None):
     parser.add_argument('npz')
     parser.add_argument('wspecifier', help='e.g. ark,scp:out.ark,out.scp or ark,t:out.txt')
     args = parser.parse_args(argv)
-    try:
-        arrays = load_npz(args.npz)
-        kt.write_vectors(args.wspecifier, [str(k) for k in arrays['utt_ids']], arrays['vectors'])
-    except kt.UserError as err:
-        print('ERROR (%s): %s' % (PROG, err), file=sys.stderr)
-        sys.exit(1)
+    data = load_npz(args.npz, need_utt_ids=True)
+    kt.write_vectors(args.wspecifier, [str(k) for k in data.utt_ids], data.vectors)
 
 
 if __name__ == '__main__':
-    main()
+    run_main(PROG, main)

@@ -1,57 +1,239 @@
-"""The npz form of a vector table that the TF trainer reads.
+"""The npz form of a vector table: the one module that reads, checks and writes it.
 
 Arrays: vectors (float32, N x D), utt_ids (str, N), and for labelled sets
 spk_index (int32, N, indexes spk_labels) and spk_labels (str, S). Keys keep the
 order of the source table, so converting back writes the same keys in the same order.
+The trainer maps `vectors` from the file instead of reading it (load_npz(mmap=True)),
+so a VoxCeleb-size set (1.2M x 512) trains without a copy in memory.
+
+The pieces the reader is built from (open_npz, read_member, check_matrix, check_ids,
+check_finite) also read npz files from other toolkits whose members have other names
+(data_utils.import_embeddings). Every problem is a UserError naming the file. Only
+numpy is needed here: bad input is rejected before TensorFlow's slow import.
 """
+import dataclasses
 import os
+import struct
+import zipfile
+from typing import Optional
 
 import numpy as np
 
 from data_utils.atomic import atomic_write
+from data_utils.errors import UserError
 
-from data_utils import kaldi_table as kt
+# Rows checked per step by the finiteness test: keeps the temporary boolean
+# array small instead of the size of the whole matrix.
+_CHECK_ROWS = 65536
 
+
+@dataclasses.dataclass
+class TrainingSet:
+    """The arrays of a checked npz: what the trainer and the extractor read."""
+    vectors: np.ndarray                    # float32, N x D (a read-only memmap with mmap=True)
+    utt_ids: Optional[np.ndarray] = None   # str, N
+    spk_index: Optional[np.ndarray] = None  # int32, N
+    spk_labels: Optional[np.ndarray] = None  # str
+
+    @property
+    def num_vectors(self):
+        return self.vectors.shape[0]
+
+    @property
+    def dim(self):
+        return self.vectors.shape[1]
+
+
+# ----------------------------------------------------------------------------
+# Writing
 
 def save_npz(path, utt_ids, vectors, utt2spk=None):
-    """Write atomically; spk_labels sorted, spk_index per utterance when utt2spk is given."""
+    """Write a table; spk_labels sorted, spk_index per utterance when utt2spk is given."""
     vectors = np.asarray(vectors, dtype=np.float32)
     if vectors.ndim != 2 or vectors.shape[0] != len(utt_ids):
-        raise kt.UserError('%s: %d ids for vectors of shape %s' % (path, len(utt_ids), vectors.shape))
-    arrays = {'vectors': vectors, 'utt_ids': np.array(utt_ids, dtype=str)}
+        raise UserError('%s: %d ids for vectors of shape %s' % (path, len(utt_ids), vectors.shape))
+    spk_index = spk_labels = None
     if utt2spk is not None:
-        labels = sorted(set(utt2spk[u] for u in utt_ids))
-        index = {spk: i for i, spk in enumerate(labels)}
-        arrays['spk_index'] = np.array([index[utt2spk[u]] for u in utt_ids], dtype=np.int32)
-        arrays['spk_labels'] = np.array(labels, dtype=str)
-    directory = os.path.dirname(os.path.abspath(path))
-    os.makedirs(directory, exist_ok=True)
-    atomic_write(path, lambda f: np.savez(f, **arrays))
+        spk_labels = sorted(set(utt2spk[u] for u in utt_ids))
+        index = {spk: i for i, spk in enumerate(spk_labels)}
+        spk_index = [index[utt2spk[u]] for u in utt_ids]
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    write_npz(path, vectors, utt_ids, spk_index, spk_labels)
 
 
-def load_npz(path):
-    """dict of arrays, checked: vectors 2-D finite, ids matching, speaker index in range."""
-    if not os.path.isfile(path):
-        raise kt.UserError('%s: no such file' % path)
+def write_npz(path, vectors, utt_ids, spk_index=None, spk_labels=None):
+    """Write atomically (complete or not at all), uncompressed as np.savez lays it out,
+    which is what load_npz(mmap=True) can map."""
+    arrays = {'vectors': np.asarray(vectors, dtype=np.float32),
+              'utt_ids': np.asarray(utt_ids, dtype=str)}
+    if spk_index is not None:
+        arrays['spk_index'] = np.asarray(spk_index, dtype=np.int32)
+        arrays['spk_labels'] = np.asarray(spk_labels, dtype=str)
     try:
-        with np.load(path, allow_pickle=False) as data:
-            arrays = {k: data[k] for k in data.files}
-    except (OSError, ValueError) as err:
-        raise kt.UserError('%s: not a readable npz (%s)' % (path, err))
-    for name in ('vectors', 'utt_ids'):
-        if name not in arrays:
-            raise kt.UserError('%s: has no array %r' % (path, name))
-    vectors = arrays['vectors']
-    if vectors.ndim != 2 or vectors.shape[0] == 0:
-        raise kt.UserError('%s: vectors must be a non-empty N x D array, got shape %s'
-                            % (path, vectors.shape))
-    if len(arrays['utt_ids']) != vectors.shape[0]:
-        raise kt.UserError('%s: %d utt_ids for %d vectors' % (path, len(arrays['utt_ids']),
-                                                              vectors.shape[0]))
-    if not np.all(np.isfinite(vectors)):
-        raise kt.UserError('%s: vectors contain NaN or Inf' % path)
-    if 'spk_index' in arrays:
-        index, labels = arrays['spk_index'], arrays.get('spk_labels', np.array([]))
-        if len(index) != vectors.shape[0] or index.min() < 0 or index.max() >= len(labels):
-            raise kt.UserError('%s: spk_index does not index spk_labels' % path)
-    return arrays
+        atomic_write(path, lambda f: np.savez(f, **arrays))
+    except OSError as exc:
+        raise UserError(path, 'cannot write: %s' % (exc.strerror or exc)) from None
+
+
+# ----------------------------------------------------------------------------
+# Reading
+
+def load_npz(path, need_utt_ids=False, need_speakers=False, load_utt_ids=True, mmap=False):
+    """Load and check an npz as a TrainingSet; optional arrays are checked when present.
+
+    ``load_utt_ids=False`` leaves the ids on disk (training never needs them).
+    ``mmap=True`` maps ``vectors`` read-only from the file instead of reading it into
+    memory, when the archive stores it uncompressed as float32 (np.savez's layout, which
+    write_npz uses); otherwise it is read as usual.
+    """
+    path = str(path)
+    with open_npz(path) as archive:
+        required = ['vectors']
+        if need_utt_ids:
+            required.append('utt_ids')
+        if need_speakers:
+            required += ['spk_index', 'spk_labels']
+        missing = [name for name in required if name not in archive.files]
+        if missing:
+            raise UserError(path, f"missing array(s): {', '.join(missing)} "
+                                  f"(has: {', '.join(archive.files) or 'none'})")
+        vectors = _memmap_member(path, 'vectors') if mmap else None
+        if vectors is None:
+            vectors = read_member(archive, 'vectors', path)
+        arrays = {name: read_member(archive, name, path)
+                  for name in ('utt_ids', 'spk_index', 'spk_labels')
+                  if name in archive.files and (name != 'utt_ids' or load_utt_ids or need_utt_ids)}
+    vectors = check_matrix(path, vectors).astype(np.float32, copy=False)  # no copy for float32
+    utt_ids = arrays.get('utt_ids')
+    if utt_ids is not None:
+        utt_ids = check_ids(path, utt_ids, vectors.shape[0])
+    check_finite(path, vectors, ids=utt_ids)
+    spk_index, spk_labels = _check_speakers(path, vectors.shape[0], arrays.get('spk_index'),
+                                            arrays.get('spk_labels'))
+    return TrainingSet(vectors, utt_ids, spk_index, spk_labels)
+
+
+def open_npz(path):
+    """np.load of an .npz archive without pickle (it can run code), as a context manager."""
+    try:
+        archive = np.load(path, allow_pickle=False)
+    except FileNotFoundError:
+        raise UserError(path, 'no such file') from None
+    except IsADirectoryError:
+        raise UserError(path, 'is a directory, expected an .npz file') from None
+    except (OSError, ValueError, zipfile.BadZipFile, EOFError) as exc:
+        raise UserError(path, f'cannot read as .npz: {exc}') from None
+    if not isinstance(archive, np.lib.npyio.NpzFile):
+        raise UserError(path, 'is a single .npy array, expected an .npz archive')
+    return archive
+
+
+def read_member(archive, name, path):
+    """One array of an open archive."""
+    try:
+        return archive[name]
+    except ValueError as exc:
+        # Object arrays (e.g. a list of Python strings saved as-is) need pickle, which
+        # we refuse to load.
+        raise UserError(path, f"array '{name}' cannot be loaded without pickle: {exc}") from None
+    except (OSError, zipfile.BadZipFile, EOFError) as exc:
+        raise UserError(path, f"array '{name}' is unreadable: {exc}") from None
+
+
+def _memmap_member(path, name):
+    """A read-only memmap of the float32 array ``name`` of an uncompressed .npz, or None
+    where the member cannot be mapped (compressed, another dtype, unusual header)."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            info = archive.getinfo(name + '.npy')
+        if info.compress_type != zipfile.ZIP_STORED:
+            return None
+        with open(path, 'rb') as f:
+            # The local file header: 30 bytes, then the member's name and extra field,
+            # whose lengths may differ from the central directory's.
+            f.seek(info.header_offset)
+            local = f.read(30)
+            if local[:4] != b'PK\x03\x04':
+                return None
+            name_len, extra_len = struct.unpack('<HH', local[26:30])
+            f.seek(info.header_offset + 30 + name_len + extra_len)
+            version = np.lib.format.read_magic(f)
+            read_header = {(1, 0): np.lib.format.read_array_header_1_0,
+                           (2, 0): np.lib.format.read_array_header_2_0}.get(version)
+            if read_header is None:
+                return None
+            shape, fortran_order, dtype = read_header(f)
+            offset = f.tell()
+        if dtype != np.float32 or fortran_order or len(shape) != 2 or 0 in shape:
+            return None
+        return np.memmap(path, dtype=dtype, mode='r', offset=offset, shape=shape)
+    except (KeyError, OSError, ValueError, zipfile.BadZipFile, struct.error):
+        return None   # the ordinary reader reports what is wrong
+
+
+# ----------------------------------------------------------------------------
+# Checks (each raises a UserError naming the file and the array)
+
+def check_matrix(path, vectors, name='vectors'):
+    """A non-empty N x D numeric array."""
+    if vectors.ndim != 2:
+        raise UserError(path, f"'{name}' must be 2-D (N x D), got shape {vectors.shape}")
+    if not (np.issubdtype(vectors.dtype, np.floating) or np.issubdtype(vectors.dtype, np.integer)):
+        raise UserError(path, f"'{name}' must be numeric, got dtype {vectors.dtype}")
+    if vectors.shape[0] == 0:
+        raise UserError(path, f"'{name}' is empty (0 rows)")
+    if vectors.shape[1] == 0:
+        raise UserError(path, f"'{name}' has dimension 0")
+    return vectors
+
+
+def check_finite(path, vectors, name='vectors', ids=None):
+    """No NaN or Inf, checked block by block (a mapped set is never read whole); the
+    first bad row is named by its id when the ids are given."""
+    for start in range(0, vectors.shape[0], _CHECK_ROWS):
+        block = vectors[start:start + _CHECK_ROWS]
+        if not np.isfinite(block).all():
+            row = start + int(np.argwhere(~np.isfinite(block))[0][0])
+            which = f"row {row}" + (f" (id {ids[row]})" if ids is not None else "")
+            raise UserError(path, f"'{name}' has a non-finite value (NaN/inf) in {which}")
+
+
+def check_ids(path, ids, count, name='utt_ids'):
+    """1-D unique strings, one per vector; bytes are decoded. Returns the str array."""
+    ids = _check_strings(path, name, ids)
+    if ids.shape[0] != count:
+        raise UserError(path, f"'{name}' has {ids.shape[0]} entries for {count} vectors")
+    unique, counts = np.unique(ids, return_counts=True)
+    if (counts > 1).any():
+        raise UserError(path, f"id {unique[counts > 1][0]} appears twice in '{name}'")
+    return ids
+
+
+def _check_speakers(path, count, spk_index, spk_labels):
+    if (spk_index is None) != (spk_labels is None):
+        raise UserError(path, "'spk_index' and 'spk_labels' must be present together")
+    if spk_index is None:
+        return None, None
+    spk_labels = _check_strings(path, 'spk_labels', spk_labels)
+    if spk_index.ndim != 1 or spk_index.shape[0] != count:
+        raise UserError(path, f"'spk_index' must have shape ({count},), got {spk_index.shape}")
+    if not np.issubdtype(spk_index.dtype, np.integer):
+        raise UserError(path, f"'spk_index' must be integer, got dtype {spk_index.dtype}")
+    low, high = int(spk_index.min()), int(spk_index.max())
+    if low < 0 or high >= spk_labels.shape[0]:
+        raise UserError(path, f"'spk_index' out of range [0, {spk_labels.shape[0]}): "
+                              f"min {low}, max {high}")
+    return spk_index.astype(np.int32, copy=False), spk_labels
+
+
+def _check_strings(path, name, array):
+    if array.ndim != 1:
+        raise UserError(path, f"'{name}' must be 1-D, got shape {array.shape}")
+    if array.dtype.kind == 'S':  # bytes from an older writer: decode once
+        try:
+            array = np.char.decode(array, 'utf-8')
+        except UnicodeDecodeError as exc:
+            raise UserError(path, f"'{name}' is not valid UTF-8: {exc}") from None
+    if array.dtype.kind != 'U':
+        raise UserError(path, f"'{name}' must be a string array, got dtype {array.dtype}")
+    return array

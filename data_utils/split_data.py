@@ -14,11 +14,11 @@ vectors are not copied. Every file is written to a temporary name and renamed.
 """
 import argparse
 import os
-import sys
 
 from data_utils import kaldi_table as kt
 from data_utils.atomic import atomic_open
-from data_utils.datadir import read_pairs, vectors_rspecifier
+from data_utils.datadir import check_coverage, read_pairs, vectors_rspecifier
+from data_utils.errors import UserError, file_errors, run_main
 
 PROG = 'split_data'
 
@@ -26,20 +26,21 @@ PROG = 'split_data'
 def part_bounds(count, parts, what):
     """[(start, end)] of `parts` consecutive runs covering `count` items."""
     if parts < 1:
-        raise kt.UserError('number of jobs must be >= 1, got %d' % parts)
+        raise UserError('number of jobs must be >= 1, got %d' % parts)
     if count < parts:
-        raise kt.UserError('%s: %d items cannot be split into %d jobs' % (what, count, parts))
+        raise UserError('%s: %d items cannot be split into %d jobs' % (what, count, parts))
     return [(count * i // parts, count * (i + 1) // parts) for i in range(parts)]
 
 
 def write_text(path, lines):
-    os.makedirs(os.path.dirname(path), exist_ok=True)
-    with atomic_open(path, 'w') as f:
-        f.writelines(lines)
+    with file_errors(path):
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        with atomic_open(path, 'w') as f:
+            f.writelines(lines)
 
 
 def split_lines(path, parts, dest):
-    with open(path) as f:
+    with file_errors(path), open(path) as f:
         lines = [line for line in f if line.strip()]
     for n, (start, end) in enumerate(part_bounds(len(lines), parts, path), 1):
         write_text(os.path.join(dest, 'split%d' % parts, str(n), os.path.basename(path)),
@@ -47,12 +48,12 @@ def split_lines(path, parts, dest):
 
 
 def split_data_dir(data_dir, parts):
-    entries = list(kt.table_index(vectors_rspecifier(data_dir)))
-    utt2spk = read_pairs(os.path.join(data_dir, 'utt2spk'), 'utt2spk')
-    missing = [key for key, _ in entries if key not in utt2spk]
-    if missing:
-        raise kt.UserError('%s: %d vectors have no speaker in utt2spk (first: %s)'
-                            % (data_dir, len(missing), missing[0]))
+    rspecifier = vectors_rspecifier(data_dir)
+    entries = list(kt.table_index(rspecifier))
+    utt2spk_path = os.path.join(data_dir, 'utt2spk')
+    utt2spk = read_pairs(utt2spk_path, 'utt2spk')
+    check_coverage([key for key, _ in entries], utt2spk, rspecifier.split(':', 1)[1],
+                   utt2spk_path, every_utterance=False)
     for n, (start, end) in enumerate(part_bounds(len(entries), parts, data_dir), 1):
         part = os.path.join(data_dir, 'split%d' % parts, str(n))
         chunk = entries[start:end]
@@ -71,27 +72,20 @@ def main(argv=None):
     parser.add_argument('source', help='data dir (or, with --lines, the number of parts)')
     parser.add_argument('parts', help='number of parts (or, with --lines, the destination dir)')
     args = parser.parse_args(argv)
+    if args.lines:
+        parts, dest, what = args.source, args.parts, args.lines
+    else:
+        parts, dest, what = args.parts, None, args.source
     try:
-        if args.lines:
-            parts, dest, what = args.source, args.parts, args.lines
-        else:
-            parts, dest, what = args.parts, None, args.source
-        try:
-            parts = int(parts)
-        except ValueError:
-            raise kt.UserError("%s: number of jobs must be an integer, got '%s'" % (what, parts))
-        if args.lines:
-            split_lines(args.lines, parts, dest)
-        else:
-            split_data_dir(args.source, parts)
-    except OSError as err:
-        print('ERROR (%s): %s: %s' % (PROG, err.filename or what, err.strerror), file=sys.stderr)
-        return 1
-    except kt.UserError as err:
-        print('ERROR (%s): %s' % (PROG, err), file=sys.stderr)
-        return 1
+        parts = int(parts)
+    except ValueError:
+        raise UserError("%s: number of jobs must be an integer, got '%s'" % (what, parts)) from None
+    if args.lines:
+        split_lines(args.lines, parts, dest)
+    else:
+        split_data_dir(args.source, parts)
     return 0
 
 
 if __name__ == '__main__':
-    sys.exit(main())
+    run_main(PROG, main)

@@ -29,9 +29,10 @@ for path in (ROOT, os.path.join(ROOT, 'local')):
 import numpy as np  # noqa: E402
 
 from data_utils import kaldi_table as kt  # noqa: E402
+from data_utils.errors import UserError, run_main  # noqa: E402
 from kaldi_compat import compute_eer as eer_tool  # noqa: E402
 from kaldi_compat import ivector_plda_scoring as scoring  # noqa: E402
-from kaldi_compat.columns import lookup, read_columns  # noqa: E402
+from kaldi_compat.columns import KeyIndex, read_columns  # noqa: E402
 from kaldi_compat.plda import Plda, read_plda, score_trials, write_plda  # noqa: E402
 
 
@@ -78,19 +79,19 @@ def time_scoring_stages(workdir):
     stages['read, score and write %d trials' % done] = t3 - t2
     # The scores once more for compute-eer, from the same functions.
     trials = read_columns(os.path.join(workdir, 'trials'), 2)
-    scores = score_trials(plda, enrol, num_utts, test, lookup(trials.column(0), keys_e),
-                          lookup(trials.column(1), keys_t)).astype(np.float32)
+    scores = score_trials(plda, enrol, num_utts, test, KeyIndex(keys_e).find_in(trials, 0),
+                          KeyIndex(keys_t).find_in(trials, 1)).astype(np.float32)
     return stages, scores
 
 
-def main():
+def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('--models', type=int, default=1000)
     parser.add_argument('--tests', type=int, default=1000)
     parser.add_argument('--dim', type=int, default=200)
     parser.add_argument('--repeats', type=int, default=3)
     parser.add_argument('--workdir', default=None)
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     workdir = args.workdir or tempfile.mkdtemp(prefix='vv-bench.')
     os.makedirs(workdir, exist_ok=True)
     try:
@@ -118,7 +119,7 @@ def main():
             after = resource.getrusage(resource.RUSAGE_CHILDREN)
             cpus.append(after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime)
             if proc.returncode != 0:
-                sys.exit('ivector-plda-scoring failed:\n' + proc.stderr)
+                raise UserError('ivector-plda-scoring failed', proc.stderr.strip())
         print('ivector-plda-scoring, whole command (Python start-up included): best %.3f s '
               'wall (runs %s), best %.3f s CPU; load average %.2f on %d CPUs'
               % (min(walls), ' '.join('%.3f' % w for w in walls), min(cpus),
@@ -159,4 +160,4 @@ def main():
 
 
 if __name__ == '__main__':
-    main()
+    run_main('benchmark_backend.py', main)

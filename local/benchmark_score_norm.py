@@ -20,6 +20,7 @@ import numpy as np
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from kaldi_compat.plda import Plda  # noqa: E402
 import score_norm  # noqa: E402
+from data_utils.errors import run_main  # noqa: E402
 
 
 def report(what, start):
@@ -67,4 +68,4 @@ def main(argv=None):
 
 
 if __name__ == '__main__':
-    sys.exit(main())
+    run_main('benchmark_score_norm.py', main)

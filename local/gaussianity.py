@@ -22,7 +22,8 @@ import numpy as np
 from scipy import stats
 
 from data_utils import kaldi_table as kt
-from data_utils.datadir import read_pairs
+from data_utils.datadir import check_coverage, read_pairs
+from data_utils.errors import UserError, file_errors, run_main
 from results_table import FRONT_ENDS, write_atomic
 
 PROG = 'gaussianity.py'
@@ -45,7 +46,7 @@ def moments(matrix):
     """
     matrix = np.asarray(matrix, dtype=np.float64)
     if matrix.ndim != 2 or matrix.shape[0] < 2:
-        raise kt.UserError('need at least 2 vectors, got %d' % len(matrix))
+        raise UserError('need at least 2 vectors, got %d' % len(matrix))
     data = matrix[:, np.ptp(matrix, axis=0) > 0]
     with warnings.catch_warnings():
         # scipy also gives NaN (with a warning) where the spread is lost in rounding error.
@@ -54,7 +55,7 @@ def moments(matrix):
         kurt = stats.kurtosis(data, axis=0, fisher=True, bias=True)
     defined = np.isfinite(skew) & np.isfinite(kurt)
     if not np.any(defined):
-        raise kt.UserError('no dimension varies: skewness and kurtosis are undefined')
+        raise UserError('no dimension varies: skewness and kurtosis are undefined')
     skew, kurt = skew[defined], kurt[defined]
     return {'skewness': float(np.mean(skew)), 'abs_skewness': float(np.mean(np.abs(skew))),
             'kurtosis': float(np.mean(kurt))}, matrix.shape[1] - int(np.sum(defined))
@@ -78,8 +79,8 @@ def gaussianity(keys, matrix, utt2spk):
     for level, data in (('utterance', matrix), ('speaker', means)):
         try:
             results[level] = moments(data)
-        except kt.UserError as err:
-            raise kt.UserError('%s level: %s' % (level, err))
+        except UserError as err:
+            raise UserError('%s level: %s' % (level, err))
     return results
 
 
@@ -88,12 +89,9 @@ def load(rspecifier, utt2spk_path):
     keys, matrix = kt.read_vector_table(rspecifier)
     where = kt.parse_rspecifier(rspecifier)[2]
     if not keys:
-        raise kt.UserError('%s: no vectors' % where)
+        raise UserError('%s: no vectors' % where)
     utt2spk = read_pairs(utt2spk_path, 'utt2spk')
-    unlabelled = [k for k in keys if k not in utt2spk]
-    if unlabelled:
-        raise kt.UserError('%s: %d vectors have no speaker in %s (first: %s)'
-                            % (where, len(unlabelled), utt2spk_path, unlabelled[0]))
+    check_coverage(keys, utt2spk, where, utt2spk_path, every_utterance=False)
     return keys, matrix, utt2spk
 
 
@@ -119,11 +117,11 @@ def read_table(path):
     if not lines:
         return []
     if lines[0] != COLUMNS:
-        raise kt.UserError('%s: header %s, expected %s' % (path, '\t'.join(lines[0]), '\t'.join(COLUMNS)))
+        raise UserError('%s: header %s, expected %s' % (path, '\t'.join(lines[0]), '\t'.join(COLUMNS)))
     rows = []
     for lineno, fields in enumerate(lines[1:], 2):
         if len(fields) != len(COLUMNS) or fields[1] not in LEVELS:
-            raise kt.UserError('%s: line %d: expected %d tab-separated fields with level %s'
+            raise UserError('%s: line %d: expected %d tab-separated fields with level %s'
                                 % (path, lineno, len(COLUMNS), ' or '.join(LEVELS)))
         rows.append(dict(zip(COLUMNS, fields)))
     return rows
@@ -174,22 +172,19 @@ def main(argv=None):
     args = parser.parse_args(argv)
     front_end = canonical(args.front_end)
     md_path = os.path.join(os.path.dirname(args.out_tsv), 'gaussianity.md')
+    if not front_end or any(c.isspace() for c in front_end):
+        raise UserError("'%s': not a front-end name" % args.front_end)
+    keys, matrix, utt2spk = load(args.vectors, args.utt2spk)
     try:
-        if not front_end or any(c.isspace() for c in front_end):
-            raise kt.UserError("'%s': not a front-end name" % args.front_end)
-        keys, matrix, utt2spk = load(args.vectors, args.utt2spk)
-        try:
-            results = gaussianity(keys, matrix, utt2spk)
-        except kt.UserError as err:
-            raise kt.UserError('%s: %s' % (kt.parse_rspecifier(args.vectors)[2], err))
+        results = gaussianity(keys, matrix, utt2spk)
+    except UserError as err:
+        raise UserError('%s: %s' % (kt.parse_rspecifier(args.vectors)[2], err))
+    with file_errors(args.out_tsv):
         os.makedirs(os.path.dirname(os.path.abspath(args.out_tsv)), exist_ok=True)
         with locked(args.out_tsv):
             rows = update(read_table(args.out_tsv), front_end, results)
             write_atomic(args.out_tsv, tsv_text(rows))
             write_atomic(md_path, markdown(rows))
-    except (kt.UserError, OSError) as err:
-        print('ERROR (%s): %s' % (PROG, err), file=sys.stderr)
-        sys.exit(1)
     for level in LEVELS:
         if results[level][1]:
             print('WARNING (%s): %s level: %d constant dimensions left out of the averages'
@@ -198,4 +193,4 @@ def main(argv=None):
 
 
 if __name__ == '__main__':
-    main()
+    run_main(PROG, main)

@@ -38,7 +38,8 @@ import tempfile
 import numpy as np
 
 from data_utils import kaldi_table as kt
-from data_utils.datadir import read_pairs, read_trials, vectors_rspecifier
+from data_utils.datadir import check_coverage, read_pairs, read_trials, vectors_rspecifier
+from data_utils.errors import UserError, file_errors, run_main
 
 PROG = 'kfold.py'
 
@@ -54,9 +55,9 @@ def split_speakers(speakers, folds, seed):
     """
     speakers = sorted(set(speakers))
     if folds < 2:
-        raise kt.UserError('--folds must be at least 2, got %d' % folds)
+        raise UserError('--folds must be at least 2, got %d' % folds)
     if folds > len(speakers):
-        raise kt.UserError('%d folds need at least %d speakers, there are %d'
+        raise UserError('%d folds need at least %d speakers, there are %d'
                             % (folds, folds, len(speakers)))
     order = np.random.RandomState(seed).permutation(len(speakers))
     return [sorted(speakers[j] for j in order[i::folds]) for i in range(folds)]
@@ -123,7 +124,8 @@ class Source:
     """The labelled data dir: utt2spk, and either scp lines or vectors per utterance."""
 
     def __init__(self, data_dir):
-        self.utt2spk = read_pairs(os.path.join(data_dir, 'utt2spk'), 'utt2spk')
+        utt2spk_path = os.path.join(data_dir, 'utt2spk')
+        self.utt2spk = read_pairs(utt2spk_path, 'utt2spk')
         rspecifier = vectors_rspecifier(data_dir)
         kind, _, path = kt.parse_rspecifier(rspecifier)
         self.scp_lines, self.vectors = None, None
@@ -134,23 +136,21 @@ class Source:
             keys, matrix = kt.read_vector_table(rspecifier)
             self.vectors = dict(zip(keys, matrix))
             have = self.vectors
-        missing = [u for u in self.utt2spk if u not in have]
-        if missing:
-            raise kt.UserError('%s: names %d utterances with no vector in %s (first: %s)'
-                                % (os.path.join(data_dir, 'utt2spk'), len(missing), path, missing[0]))
+        # Vectors of no listed utterance are left out of every fold.
+        check_coverage(have, self.utt2spk, path, utt2spk_path, every_vector=False)
 
     @staticmethod
     def _read_scp(path):
         lines = {}
-        with open(path) as f:
+        with file_errors(path), open(path) as f:
             for lineno, line in enumerate(f, 1):
                 fields = line.split(None, 1)
                 if not fields:
                     continue
                 if len(fields) != 2:
-                    raise kt.UserError('%s: line %d: expected "key rxfilename"' % (path, lineno))
+                    raise UserError('%s: line %d: expected "key rxfilename"' % (path, lineno))
                 if fields[0] in lines:
-                    raise kt.UserError('%s: line %d: key %s appears twice' % (path, lineno, fields[0]))
+                    raise UserError('%s: line %d: key %s appears twice' % (path, lineno, fields[0]))
                 lines[fields[0]] = line if line.endswith('\n') else line + '\n'
         return lines
 
@@ -188,10 +188,10 @@ def read_given_trials(path, utt2spk):
     for enroll, test, is_target in trials:
         for utt in (enroll, test):
             if utt not in utt2spk:
-                raise kt.UserError('%s: trial "%s %s": %s is not an utterance of the data dir'
+                raise UserError('%s: trial "%s %s": %s is not an utterance of the data dir'
                                     % (path, enroll, test, utt))
         if (utt2spk[enroll] == utt2spk[test]) != is_target:
-            raise kt.UserError('%s: trial "%s %s" is labelled %s but utt2spk gives speakers %s and %s'
+            raise UserError('%s: trial "%s %s" is labelled %s but utt2spk gives speakers %s and %s'
                                 % (path, enroll, test, 'target' if is_target else 'nontarget',
                                    utt2spk[enroll], utt2spk[test]))
     return trials
@@ -216,7 +216,7 @@ def build_fold(source, fold_dir, held_out, enroll_utts, nontarget_ratio, seed, g
     if given is not None:
         enroll, test, trials = trials_of_fold(given, source.utt2spk, held_out)
         if {t[2] for t in trials} != {True, False}:
-            raise kt.UserError('fold %s: the given trials have no %s trial inside this fold '
+            raise UserError('fold %s: the given trials have no %s trial inside this fold '
                                 '(use fewer folds, or let kfold.py generate trials)'
                                 % (name, 'target' if not any(t[2] for t in trials) else 'nontarget'))
     else:
@@ -224,11 +224,11 @@ def build_fold(source, fold_dir, held_out, enroll_utts, nontarget_ratio, seed, g
         enroll, test = enroll_test_split(held, enroll_utts)
         models = set(enroll.values())
         if not models:
-            raise kt.UserError('no speaker of fold %s has more than %d utterances: no models to enrol'
+            raise UserError('no speaker of fold %s has more than %d utterances: no models to enrol'
                                 % (name, enroll_utts))
         trials = make_trials(models, test, nontarget_ratio, seed)
         if all(is_target for _, _, is_target in trials):
-            raise kt.UserError('fold %s has one speaker: no nontarget trials (use fewer folds)' % name)
+            raise UserError('fold %s has one speaker: no nontarget trials (use fewer folds)' % name)
     write_subset(source, os.path.join(fold_dir, 'train'), rest)
     write_subset(source, os.path.join(fold_dir, 'enroll'), enroll)
     write_subset(source, os.path.join(fold_dir, 'test'), test)
@@ -252,14 +252,20 @@ def replace_dir(new, target):
 
 def run(data_dir, out_dir, folds, seed, enroll_utts, nontarget_ratio, trials_path=None):
     if enroll_utts < 1:
-        raise kt.UserError('--enroll-utts must be at least 1, got %d' % enroll_utts)
+        raise UserError('--enroll-utts must be at least 1, got %d' % enroll_utts)
     if not 0 <= seed < 2 ** 31:
-        raise kt.UserError('--seed must be in [0, 2^31), got %d' % seed)
+        raise UserError('--seed must be in [0, 2^31), got %d' % seed)
     if nontarget_ratio <= 0:
-        raise kt.UserError('--nontarget-ratio must be positive, got %g' % nontarget_ratio)
+        raise UserError('--nontarget-ratio must be positive, got %g' % nontarget_ratio)
     source = Source(data_dir)
     given = read_given_trials(trials_path, source.utt2spk) if trials_path else None
     split = split_speakers(source.utt2spk.values(), folds, seed)
+    with file_errors(out_dir):
+        return write_folds(source, out_dir, split, enroll_utts, nontarget_ratio, seed, given)
+
+
+def write_folds(source, out_dir, split, enroll_utts, nontarget_ratio, seed, given):
+    """Build every fold in a work dir inside out_dir, then move them into place."""
     os.makedirs(out_dir, exist_ok=True)
     work = tempfile.mkdtemp(prefix='.kfold-', dir=out_dir)
     try:
@@ -270,7 +276,7 @@ def run(data_dir, out_dir, folds, seed, enroll_utts, nontarget_ratio, trials_pat
                                      enroll_utts, nontarget_ratio, seed + i, given))
         with open(os.path.join(work, 'spk2fold'), 'w') as f:
             f.writelines('%s %d\n' % (spk, i) for i, fold in enumerate(split, 1) for spk in fold)
-        for i in range(1, folds + 1):
+        for i in range(1, len(split) + 1):
             replace_dir(os.path.join(work, 'fold%d' % i), os.path.join(out_dir, 'fold%d' % i))
         os.replace(os.path.join(work, 'spk2fold'), os.path.join(out_dir, 'spk2fold'))
     finally:
@@ -291,12 +297,8 @@ def main(argv=None):
     parser.add_argument('--trials', help='use this trial list of the data dir\'s utterances '
                         '("enroll-utt test-utt target|nontarget") instead of generating trials')
     args = parser.parse_args(argv)
-    try:
-        split, counts, n_given = run(args.data, args.out, args.folds, args.seed, args.enroll_utts,
-                                     args.nontarget_ratio, args.trials)
-    except (kt.UserError, OSError) as err:
-        print('ERROR (%s): %s' % (PROG, err), file=sys.stderr)
-        sys.exit(1)
+    split, counts, n_given = run(args.data, args.out, args.folds, args.seed, args.enroll_utts,
+                                 args.nontarget_ratio, args.trials)
     for i, (fold, (n_tar, n_non)) in enumerate(zip(split, counts), 1):
         print('%s: fold%d: %d held-out speakers, %d target and %d nontarget trials'
               % (PROG, i, len(fold), n_tar, n_non), file=sys.stderr)
@@ -310,4 +312,4 @@ def main(argv=None):
 
 
 if __name__ == '__main__':
-    main()
+    run_main(PROG, main)

@@ -24,7 +24,7 @@ from scipy.stats import norm   # noqa: E402
 
 from data_utils.datadir import read_trials   # noqa: E402
 from data_utils.atomic import atomic_write   # noqa: E402
-from data_utils.errors import UserError   # noqa: E402
+from data_utils.errors import UserError, file_errors, run_main   # noqa: E402
 from kaldi_compat.compute_eer import compute_eer   # noqa: E402
 
 PROG = 'plot_det.py'
@@ -40,7 +40,7 @@ def read_scores(path):
     if not os.path.isfile(path):
         raise UserError('%s: missing (scores)' % path)
     scores = {}
-    with open(path) as f:
+    with file_errors(path), open(path) as f:
         for lineno, line in enumerate(f, 1):
             fields = line.split()
             if not fields:
@@ -114,7 +114,8 @@ def _probit(p_percent):
 def _save(fig, path):
     """Write the figure as PNG under a temp name and rename it into place."""
     try:
-        atomic_write(path, lambda f: fig.savefig(f, format='png', dpi=100))
+        with file_errors(path):
+            atomic_write(path, lambda f: fig.savefig(f, format='png', dpi=100))
     finally:
         plt.close(fig)
 
@@ -197,19 +198,15 @@ def main(argv=None):
     args = parser.parse_args(argv)
     if not args.out and not args.hist_out:
         parser.error('give --out, --hist-out or both')
-    try:
-        named = parse_named(args.scores)
-        trials = read_trials(args.trials)
-        curves = [(name,) + split_scores(trials, read_scores(path), path) for name, path in named]
-        if args.out:
-            for name, eer in plot_det(curves, args.title, args.out).items():
-                print('%s: %s: EER %.2f%%' % (PROG, name, eer), file=sys.stderr)
-        if args.hist_out:
-            plot_hist(curves, args.title, args.hist_out)
-    except (UserError, OSError) as err:
-        print('ERROR (%s): %s' % (PROG, err), file=sys.stderr)
-        sys.exit(1)
+    named = parse_named(args.scores)
+    trials = read_trials(args.trials)
+    curves = [(name,) + split_scores(trials, read_scores(path), path) for name, path in named]
+    if args.out:
+        for name, eer in plot_det(curves, args.title, args.out).items():
+            print('%s: %s: EER %.2f%%' % (PROG, name, eer), file=sys.stderr)
+    if args.hist_out:
+        plot_hist(curves, args.title, args.hist_out)
 
 
 if __name__ == '__main__':
-    main()
+    run_main(PROG, main)

@@ -1,8 +1,7 @@
 #!/bin/sh
 # Make sure the data are there and sound before a recipe starts working on them.
 # Usage: local/prepare_data.sh <data> <train-set> "<eval-sets>" <log-dir> ["<model-dirs>"]
-# The embedded demo corpora (data/demo, x-vector-like; data/demo_relu, sparse ReLU
-# outputs) are generated on first use, deterministically from their seed; any other
+# The embedded demo corpora are generated on first use (local/make_demo.sh); any other
 # data dir must already exist. Then every set is checked
 # (vectors, utt2spk/spk2utt, one dimension across sets, trials' keys). Paths with white
 # space are refused first (local/check_paths.sh says why). Model dirs, when given, must
@@ -12,12 +11,7 @@ if [ $# -ne 4 ] && [ $# -ne 5 ]; then
 fi
 data=$1; train_set=$2; eval_sets=$3; logdir=$4; model_dirs=${5:-}
 local/check_paths.sh "$0" "$data" "$train_set" "$logdir" || exit 1
-case "${data%/}" in data/demo) kind=xvector ;; data/demo_relu) kind=relu ;; *) kind= ;; esac
-if [ -n "$kind" ] && [ ! -f "${data%/}/README" ]; then
-  echo "$0: generating the demo corpus in ${data%/} ..." >&2
-  ${train_cmd:-local/run_log.sh} $logdir/make_demo_corpus.log python3 -m data_utils.demo_corpus \
-    --kind $kind --out "${data%/}" || exit 1
-fi
+local/make_demo.sh "$data" "$logdir" || exit 1
 ${train_cmd:-local/run_log.sh} $logdir/check_sets.log python3 -m data_utils.check_sets --data "$data" \
   --train-set "$train_set" --eval-sets "$eval_sets" --model-dirs "$model_dirs" || exit 1
 sed -n 's/^[^#]/  &/p' $logdir/check_sets.log | grep -v '^  *check_sets' >&2

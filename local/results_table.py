@@ -11,31 +11,30 @@ import os
 import sys
 
 from data_utils.atomic import atomic_open
+from data_utils.errors import UserError, file_errors, run_main
+import names
 
-FRONT_ENDS = [('xvector', 'x-vector'), ('ae', 'a-vector'), ('vae', 'v-vector'), ('cvae', 'c-vector'),
-              ('dnf', 'n-vector')]
-BACKENDS = [('cosine', 'Cosine'), ('pca_cosine', 'PCA+Cosine'), ('plda', 'PLDA'),
-            ('lda_plda', 'LDA+PLDA'), ('pca_plda', 'PCA+PLDA')]
-# Each back-end's AS-norm rows (run_backends.sh --score-norm asnorm) right after its plain ones.
-BACKENDS = [row for name, label in BACKENDS
+FRONT_ENDS = names.front_ends()     # [(name, label)] in the tables' order (conf/front_ends.tsv)
+# Each back-end's AS-norm rows (score_backends.sh --score-norm asnorm) right after its plain ones.
+BACKENDS = [row for name, label in names.backends()
             for row in ((name, label), (name + '_asnorm', label + '+AS-norm'))]
 KEY = ('front_end', 'backend', 'set')
 
 
 def read_rows(path):
-    with open(path) as f:
+    with file_errors(path), open(path) as f:
         lines = [line.rstrip('\n').split('\t') for line in f if line.strip()]
     if not lines:
         return [], []
     header, rows = lines[0], lines[1:]
     for row in rows:
         if len(row) != len(header):
-            raise ValueError('%s: row %r does not match the header %r' % (path, row, header))
+            raise UserError('%s: row %r does not match the header %r' % (path, row, header))
     return header, [dict(zip(header, row)) for row in rows]
 
 
 def write_atomic(path, text):
-    with atomic_open(path, 'w') as f:
+    with file_errors(path), atomic_open(path, 'w') as f:
         f.write(text)
 
 
@@ -85,21 +84,18 @@ def markdown(rows, metrics):
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('--table-dir', required=True)
-    parser.add_argument('rows', nargs='*', help='results.tsv files of run_backends.sh')
+    parser.add_argument('rows', nargs='*', help='results.tsv files of local/compute_metrics.sh')
     args = parser.parse_args(argv)
-    os.makedirs(args.table_dir, exist_ok=True)
+    with file_errors(args.table_dir):
+        os.makedirs(args.table_dir, exist_ok=True)
     tsv = os.path.join(args.table_dir, 'results.tsv')
-    try:
-        header, table = read_rows(tsv) if os.path.exists(tsv) else ([], [])
-        for path in args.rows:
-            new_header, new_rows = read_rows(path)
-            header = header or new_header
-            if new_header != header:
-                raise ValueError('%s: columns %r differ from %s: %r' % (path, new_header, tsv, header))
-            table = merge(table, new_rows)
-    except (OSError, ValueError) as err:
-        print('ERROR (results_table.py): %s' % err, file=sys.stderr)
-        sys.exit(1)
+    header, table = read_rows(tsv) if os.path.exists(tsv) else ([], [])
+    for path in args.rows:
+        new_header, new_rows = read_rows(path)
+        header = header or new_header
+        if new_header != header:
+            raise UserError('%s: columns %r differ from %s: %r' % (path, new_header, tsv, header))
+        table = merge(table, new_rows)
     if not table:
         print('results_table.py: no results yet in %s' % tsv, file=sys.stderr)
         return
@@ -112,4 +108,4 @@ def main(argv=None):
 
 
 if __name__ == '__main__':
-    main()
+    run_main('results_table.py', main)

@@ -15,7 +15,7 @@ ood_data=data/demo/shifted
 ood_trials=
 folds=3
 seed=7
-model="vae cvae ae dnf"
+model=$(local/names.sh front_ends train.sh)   # the trained front-ends (conf/front_ends.tsv)
 schemes="1 2 3"
 train_opts=""
 lda_dim=150
@@ -33,9 +33,7 @@ dims="--lda-dim $lda_dim --pca-dim $pca_dim"
 
 if [ $stage -le 0 ]; then
   local/check_paths.sh "$0" "$ood_data" "$exp" ${ood_trials:+"$ood_trials"} || exit 1
-  if [ "${ood_data%/}" = data/demo/shifted ] && [ ! -f data/demo/README ]; then
-    local/prepare_data.sh data/demo train "" $exp/log || exit 1
-  fi
+  local/make_demo.sh "$ood_data" $exp/log || exit 1   # the default --ood-data is the demo's
   [ -z "$ood_trials" ] && [ -f "$ood_data/trials" ] && ood_trials=$ood_data/trials
   $train_cmd $ood/log/kfold.log python3 local/kfold.py --data "$ood_data" --out $ood/folds \
     --folds $folds --seed $seed ${ood_trials:+--trials "$ood_trials"} || exit 1
@@ -43,12 +41,12 @@ fi
 
 if [ $stage -le 1 ]; then
   # Schemes 1 and 3 need the in-domain vectors of each fold from the in-domain models.
-  for m in $model; do
+  for fe in $model; do
     pairs=""
     for set in $fold_sets; do
-      for part in train enroll test; do pairs="$pairs $ood/folds/$set/$part $ood/vectors/$m/$set/$part"; done
+      for part in train enroll test; do pairs="$pairs $ood/folds/$set/$part $ood/vectors/$fe/$set/$part"; done
     done
-    local/extract_embeddings.sh --nj $nj $exp/$m $ood/vectors/$m/log/extract.log $pairs || exit 1
+    local/extract_embeddings.sh --nj $nj $exp/$fe $ood/vectors/$fe/log/extract.log $pairs || exit 1
   done
 fi
 
@@ -65,17 +63,20 @@ for scheme in $schemes; do
 done
 
 if [ $stage -le 2 ]; then
+  # Scores of each fold: $ood/scheme<N>/<front-end>/<fold>/scores_<backend> (schemes 1 and 3),
+  # $ood/scheme2/exp_<fold>/backend/<front-end>/<fold>/scores_<backend> (scheme 2's recipes).
   for scheme in $schemes; do
     for fe in xvector $model; do
       echo "$0: scheme $scheme, $fe ..." >&2
+      vec=$(vectors_root $fe)
       for set in $fold_sets; do
         out=$ood/scheme$scheme/$fe/$set
+        fold="$vec/$set/enroll $vec/$set/test $ood/folds/$set/trials $out"
         case $scheme in
-          1) local/run_backends.sh --eval-sets $set --models-from $exp/backend/$fe $dims \
-               $fe $(vectors_root $fe) $ood/folds $out || exit 1 ;;
-          3) local/run_backends.sh --eval-sets $set --models-from $exp/backend/$fe \
-               --adapt-from $(vectors_root $fe)/$set/train --backends "plda lda_plda pca_plda" $dims \
-               $fe $(vectors_root $fe) $ood/folds $out || exit 1 ;;
+          1) local/score_backends.sh $exp/backend/$fe $fold || exit 1 ;;
+          3) local/adapt_backends.sh $exp/backend/$fe $vec/$set/train $ood/scheme3/$fe/backend_$set || exit 1
+             local/score_backends.sh --backends "$(local/names.sh backends plda)" \
+               $ood/scheme3/$fe/backend_$set $fold || exit 1 ;;
           2) # The recipes themselves, pointed at the fold: its training part and its trials.
              fold_exp=$ood/scheme2/exp_$set
              if [ $fe = xvector ]; then
@@ -85,8 +86,7 @@ if [ $stage -le 2 ]; then
                sh train.sh --data $ood/folds --train-set $set/train --exp $fold_exp --model $fe $train_opts || exit 1
                sh eval.sh --data $ood/folds --train-set $set/train --eval-sets $set --exp $fold_exp --model $fe \
                  --analysis false --score-norm none $dims || exit 1
-             fi
-             mkdir -p $out/$set && cp $fold_exp/backend/$fe/$set/scores_* $out/$set/ || exit 1 ;;
+             fi ;;
         esac
       done
     done
@@ -94,24 +94,25 @@ if [ $stage -le 2 ]; then
 fi
 
 if [ $stage -le 3 ]; then
-  # Pool each scheme's fold scores (and trials) into one "set" named after the scheme, and
-  # let run_backends.sh's scoring stage compute EER and minDCF on it.
+  # Each scheme's fold scores pooled into $ood/scheme<N>/<front-end>/scores_<backend>, scored
+  # against the folds' trials pooled in the same order ($ood/pooled/trials).
   mkdir -p $ood/pooled || exit 1
+  for set in $fold_sets; do cat $ood/folds/$set/trials || exit 1; done > $ood/pooled/trials || exit 1
   rows=""
   for scheme in $schemes; do
-    mkdir -p $ood/pooled/scheme$scheme || exit 1
-    for set in $fold_sets; do cat $ood/folds/$set/trials; done > $ood/pooled/scheme$scheme/trials || exit 1
+    backends=$(local/names.sh backends) || exit 1
+    [ $scheme = 3 ] && backends=$(local/names.sh backends plda)   # adaptation is a PLDA matter
     for fe in xvector $model; do
-      backends="cosine pca_cosine plda lda_plda pca_plda"
-      [ $scheme = 3 ] && backends="plda lda_plda pca_plda"
-      dir=$ood/scheme$scheme/$fe; mkdir -p $dir/scheme$scheme || exit 1
+      pooled=$ood/scheme$scheme/$fe; mkdir -p $pooled || exit 1
       for b in $backends; do
-        for set in $fold_sets; do cat $dir/$set/$set/scores_$b || exit 1; done \
-          > $dir/scheme$scheme/scores_$b || exit 1
+        for set in $fold_sets; do
+          [ $scheme = 2 ] && fold_scores=$ood/scheme2/exp_$set/backend/$fe/$set || fold_scores=$pooled/$set
+          cat $fold_scores/scores_$b || exit 1
+        done > $pooled/scores_$b || exit 1
       done
-      local/run_backends.sh --stage 2 --eval-sets scheme$scheme --backends "$backends" \
-        $fe - $ood/pooled $dir || exit 1
-      rows="$rows $dir/results.tsv"
+      local/compute_metrics.sh --backends "$backends" $fe scheme$scheme $ood/pooled/trials $pooled \
+        $pooled/results.tsv || exit 1
+      rows="$rows $pooled/results.tsv"
     done
   done
   python3 local/results_table.py --table-dir $exp/results_ood $rows || exit 1

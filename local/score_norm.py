@@ -34,6 +34,8 @@ import sys
 import numpy as np
 
 from data_utils import kaldi_table as kt
+from data_utils.errors import UserError
+from data_utils.kaldi_streams import describe, open_output
 from kaldi_compat.cli import ToolParser, log, run_tool, warn
 from kaldi_compat.columns import KeyIndex, read_columns
 from kaldi_compat.ivector_plda_scoring import read_num_utts
@@ -132,18 +134,18 @@ def read_scores(rxfilename):
     try:
         scores = cols.column(2).astype(np.float64)
     except ValueError:
-        raise kt.UserError('%s: a score is not a number' % kt.describe(rxfilename))
+        raise UserError('%s: a score is not a number' % describe(rxfilename))
     if not np.all(np.isfinite(scores)):
         i = int(np.flatnonzero(~np.isfinite(scores))[0])
-        raise kt.UserError('%s: line %d: score is NaN or Inf: %s'
-                            % (kt.describe(rxfilename), i + 1, cols.line(i)))
+        raise UserError('%s: line %d: score is NaN or Inf: %s'
+                            % (describe(rxfilename), i + 1, cols.line(i)))
     return cols, scores
 
 
 def read_table(rspecifier, what):
     keys, vectors = kt.read_vector_table(rspecifier, dtype=np.float32)
     if not keys:
-        raise kt.UserError('%s: no %s vectors' % (rspecifier, what))
+        raise UserError('%s: no %s vectors' % (rspecifier, what))
     return keys, vectors.astype(np.float64)
 
 
@@ -157,17 +159,17 @@ def main(argv):
     opts, args = parser.parse(argv)
     enroll_rspec, test_rspec, cohort_rspec, scores_rx, scores_wx = args
     if opts.top_n < 2:
-        raise kt.UserError('--top-n must be at least 2 (a standard deviation needs two scores), '
+        raise UserError('--top-n must be at least 2 (a standard deviation needs two scores), '
                             'got %d' % opts.top_n)
     cols, scores = read_scores(scores_rx)
     if not len(cols):
-        raise kt.UserError('%s: no scores' % kt.describe(scores_rx))
+        raise UserError('%s: no scores' % describe(scores_rx))
     enrol_keys, enrol = read_table(enroll_rspec, 'enrolment')
     test_keys, test = read_table(test_rspec, 'test')
     cohort_keys, cohort = read_table(cohort_rspec, 'cohort')
     for name, matrix in (('test', test), ('cohort', cohort)):
         if matrix.shape[1] != enrol.shape[1]:
-            raise kt.UserError('%s vectors have dimension %d, enrolment vectors %d'
+            raise UserError('%s vectors have dimension %d, enrolment vectors %d'
                                 % (name, matrix.shape[1], enrol.shape[1]))
     if opts.top_n > len(cohort_keys):
         warn(NAME, 'cohort has %d vectors, fewer than --top-n=%d: using all of them'
@@ -177,13 +179,13 @@ def main(argv):
     for rows, what, j in ((rows_enrol, 'enrolment', 0), (rows_test, 'test', 1)):
         if (rows < 0).any():
             i = int(np.flatnonzero(rows < 0)[0])
-            raise kt.UserError('%s: line %d: no %s vector for %s'
-                                % (kt.describe(scores_rx), i + 1, what, cols.token(i, j)))
+            raise UserError('%s: line %d: no %s vector for %s'
+                                % (describe(scores_rx), i + 1, what, cols.token(i, j)))
 
     if opts.plda:
         plda = read_plda(opts.plda)
         if enrol.shape[1] != plda.dim:
-            raise kt.UserError('vectors have dimension %d but the PLDA model has %d'
+            raise UserError('vectors have dimension %d but the PLDA model has %d'
                                 % (enrol.shape[1], plda.dim))
         num_utts = np.ones(len(enrol_keys), np.int64)
         if opts.num_utts:
@@ -198,7 +200,7 @@ def main(argv):
     if flat:
         warn(NAME, '%d models/test vectors had identical top-%d cohort scores (no spread); '
              'their scores are only shifted' % (flat, opts.top_n))
-    with kt.open_output(scores_wx, binary=False) as stream:
+    with open_output(scores_wx, binary=False) as stream:
         stream.write(ScoreWriter(enrol_keys, test_keys).lines(
             rows_enrol, rows_test, normalised.astype(np.float32)))
     log(NAME, 'Normalised %d scores with a cohort of %d (top %d); mean %g, std %g'

@@ -12,13 +12,13 @@ memory allocation).  Random inputs are fine: the cost does not depend on values.
 """
 import argparse
 import os
-import sys
 import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import numpy as np
 
+from data_utils.errors import run_main
 from model.cli import import_tensorflow, session_config
 from model.config import MODEL_TYPES, SPEAKER_MEAN_MODELS, ModelConfig, graph_module
 
@@ -52,21 +52,21 @@ def benchmark(tf, model, args):
                          flow_layers=args.flow_layers)
     graph = tf.Graph()
     with graph.as_default():
-        g = vae.build_graph(args.input_dim, config)
-        means = rng.randn(args.num_spk, int(g.mu.shape[-1])).astype(np.float32)
+        net = vae.build_graph(args.input_dim, config)
+        means = rng.randn(args.num_spk, int(net.mu.shape[-1])).astype(np.float32)
         init = v1.global_variables_initializer()
         with v1.Session(graph=graph, config=session_config(tf, args.num_threads)) as sess:
             sess.run(init)
             graph.finalize()
 
             def step(i):
-                feed = {g.x: pool[i % len(pool)]}
+                feed = {net.x: pool[i % len(pool)]}
                 if model in SPEAKER_MEAN_MODELS:
                     spk = rng.randint(0, args.num_spk, args.batch_size)
                     present, local = np.unique(spk, return_inverse=True)
-                    feed[g.spk_idx] = local.reshape(-1).astype(np.int32)
-                    feed[g.spk_means] = means[present]
-                sess.run([g.train_op, g.total_loss], feed)
+                    feed[net.spk_idx] = local.reshape(-1).astype(np.int32)
+                    feed[net.spk_means] = means[present]
+                sess.run([net.train_op, net.total_loss], feed)
 
             for i in range(WARMUP_STEPS):
                 step(i)
@@ -90,4 +90,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    run_main("model.benchmark_train", main)

@@ -1,20 +1,10 @@
-"""Small helpers shared by the command-line entry points.
-
-User errors (bad files, mismatching models) are reported as ONE line on stderr,
-``ERROR (<prog>): <file>: <problem>``, and exit status 1 -- never a traceback,
-so that the shell recipes driving us can show the reason directly.
+"""TensorFlow start-up for the model's command-line entry points (train, extract,
+benchmark_train); their errors are reported by data_utils.errors.run_main.
 """
 import os
 import re
 import sys
 import tempfile
-
-from data_utils.errors import error_line
-
-
-def report(prog, err):
-    """Print a UserError as one line on stderr."""
-    print(error_line(prog, err), file=sys.stderr, flush=True)
 
 
 # What TensorFlow's C++ side prints while it loads, before absl logging is initialised and

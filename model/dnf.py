@@ -50,7 +50,7 @@ SUMMARY_EVERY = vae.SUMMARY_EVERY
 LOG_SCALE_BOUND = 2.0
 LOG_2PI = float(np.log(2.0 * np.pi))
 
-Graph = collections.namedtuple("Graph", [
+Network = collections.namedtuple("Network", [
     "config", "input_dim",
     # placeholders
     "x",          # [batch, input_dim] float32
@@ -153,8 +153,8 @@ def model_variables(graph=None):
 # --------------------------------------------------------------------------- graph
 
 def build_graph(input_dim, config, training=True):
-    """Build the dnf in the current default graph and return a ``Graph`` (the
-    interface of vae.Graph that the trainer and extractor use)."""
+    """Build the dnf in the current default graph and return its ``Network`` (with the
+    fields of vae.Network that the trainer and extractor use)."""
     if config.model != "dnf":
         raise ValueError(f"model.dnf builds the dnf, not {config.model!r}")
     inputs = vae.graph_inputs(input_dim, config, int(input_dim))
@@ -180,7 +180,7 @@ def build_graph(input_dim, config, training=True):
         weights = [var for var in model_variables() if var in v1.trainable_variables()]
         train_op = optimizer.minimize(total, global_step=inputs.global_step, var_list=weights)
 
-    return Graph(config=config, input_dim=inputs.input_dim, x=inputs.x,
+    return Network(config=config, input_dim=inputs.input_dim, x=inputs.x,
                  input_mean=inputs.input_mean, input_std=inputs.input_std,
                  spk_idx=inputs.spk_idx, spk_means=inputs.spk_means, mu=z, log_det=log_det,
                  z_in=z_in, x_from_z=x_from_z, log_likelihood=log_likelihood,
@@ -189,8 +189,8 @@ def build_graph(input_dim, config, training=True):
                  increment_epoch=inputs.increment_epoch, summary_op=summary_op)
 
 
-def loss_terms(graph):
+def loss_terms(net):
     """Ordered {name: tensor} for the progress lines (per-sample averages)."""
-    return collections.OrderedDict([("loss", graph.total_loss),
-                                    ("loglik", graph.log_likelihood),
-                                    ("logdet", graph.mean_log_det)])
+    return collections.OrderedDict([("loss", net.total_loss),
+                                    ("loglik", net.log_likelihood),
+                                    ("logdet", net.mean_log_det)])

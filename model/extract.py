@@ -19,7 +19,6 @@ to stderr, a line every few seconds and one per input.
 """
 import argparse
 import contextlib
-import importlib
 import os
 import sys
 import time
@@ -29,12 +28,13 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import numpy as np
 
+from data_utils import kaldi_table as kt
+from data_utils.errors import UserError, run_main
+from data_utils.kaldi_streams import describe
+from data_utils.npz_io import load_npz, write_npz
 from model.checkpoints import restore_newest_intact
-from data_utils.atomic import atomic_write
-from data_utils.errors import UserError
-from model.cli import import_tensorflow, report, session_config
+from model.cli import import_tensorflow, session_config
 from model.config import config_path, graph_module, load_config
-from model.data import load_dataset
 
 PROG = "model.extract"
 PROGRESS_SECONDS = 5.0   # a progress line at most this often (and one per input)
@@ -75,13 +75,6 @@ def parse_args(argv):
     return args
 
 
-def kaldi_table():
-    try:
-        return importlib.import_module("data_utils.kaldi_table")
-    except ImportError as exc:
-        raise UserError(None, f"Kaldi tables unavailable ({exc})") from None
-
-
 class Model:
     """A restored model in its own graph and session: ``model(batch)`` is mu(batch)."""
 
@@ -91,7 +84,7 @@ class Model:
         v1 = tf.compat.v1
         graph = tf.Graph()
         with graph.as_default():
-            self.g = vae.build_graph(config.input_dim, config, training=False)
+            self.net = vae.build_graph(config.input_dim, config, training=False)
             # Only the network weights are needed; Adam's slots are not in this graph.
             saver = v1.train.Saver(var_list=vae.model_variables(graph))
         self.sess = v1.Session(graph=graph, config=session_config(tf, num_threads))
@@ -108,10 +101,10 @@ class Model:
     @property
     def output_dim(self):
         """The embedding's dimension: the code's (vae, cvae, ae) or the input's (dnf)."""
-        return int(self.g.mu.shape[-1])
+        return int(self.net.mu.shape[-1])
 
     def __call__(self, batch):
-        return self.sess.run(self.g.mu, {self.g.x: batch})
+        return self.sess.run(self.net.mu, {self.net.x: batch})
 
     def close(self):
         self.sess.close()
@@ -124,21 +117,17 @@ def npz_batches(data, batch_size):
 
 def table_batches(rspecifier, input_dim, batch_size, model_dir):
     """(keys, float32 rows) batches of a Kaldi table, read record by record."""
-    kt = kaldi_table()
-    name = kt.describe(kt.parse_rspecifier(rspecifier)[2])
+    name = describe(kt.parse_rspecifier(rspecifier)[2])
     keys, rows = [], []
-    try:
-        for key, vec in kt.read_vectors(rspecifier):
-            if vec.shape[0] != input_dim:
-                raise UserError(name, f"key {key}: vector dimension {vec.shape[0]} does not match "
-                                      f"the model's input dimension {input_dim} ({config_path(model_dir)})")
-            keys.append(key)
-            rows.append(vec)
-            if len(keys) == batch_size:
-                yield keys, np.array(rows, np.float32)
-                keys, rows = [], []
-    except kt.UserError as exc:
-        raise UserError(None, str(exc)) from None   # its one-line message names the file
+    for key, vec in kt.read_vectors(rspecifier):
+        if vec.shape[0] != input_dim:
+            raise UserError(name, f"key {key}: vector dimension {vec.shape[0]} does not match "
+                                  f"the model's input dimension {input_dim} ({config_path(model_dir)})")
+        keys.append(key)
+        rows.append(vec)
+        if len(keys) == batch_size:
+            yield keys, np.array(rows, np.float32)
+            keys, rows = [], []
     if keys:
         yield keys, np.array(rows, np.float32)
 
@@ -165,67 +154,43 @@ class Progress:
 
 def embed(model, source, batches, wspecifier, npz_out, speakers=None):
     """Embed one input batch by batch. The Kaldi output is written as it goes; an npz
-    output (which needs the whole array) when all is done. Returns the count."""
+    output (which needs the whole array) when all is done, with the speaker arrays of
+    ``speakers`` (an npz input's TrainingSet) passed through. Returns the count."""
     progress = Progress(source)
     npz_parts = []
-    kt = kaldi_table() if wspecifier is not None else None
-    try:
-        with (kt.VectorWriter(wspecifier) if kt else contextlib.nullcontext()) as writer:
-            for keys, rows in batches:
-                mu = model(rows)
-                if not np.isfinite(mu).all():
-                    bad = keys[int(np.argwhere(~np.isfinite(mu))[0][0])]
-                    raise UserError(source, f"key {bad}: the model gives NaN or Inf")
-                if writer is not None:
-                    writer.write([str(key) for key in keys], mu)
-                if npz_out is not None:
-                    npz_parts.append((keys, mu))
-                progress.add(len(keys))
-            if progress.count == 0:
-                raise UserError(source, "no vectors")
-    except Exception as exc:
-        if kt is not None and isinstance(exc, kt.UserError):
-            raise UserError(None, str(exc)) from None   # its one-line message names the file
-        raise
+    with (kt.VectorWriter(wspecifier) if wspecifier is not None else contextlib.nullcontext()) as writer:
+        for keys, rows in batches:
+            mu = model(rows)
+            if not np.isfinite(mu).all():
+                bad = keys[int(np.argwhere(~np.isfinite(mu))[0][0])]
+                raise UserError(source, f"key {bad}: the model gives NaN or Inf")
+            if writer is not None:
+                writer.write([str(key) for key in keys], mu)
+            if npz_out is not None:
+                npz_parts.append((keys, mu))
+            progress.add(len(keys))
+        if progress.count == 0:
+            raise UserError(source, "no vectors")
     if npz_out is not None:
         utt_ids = np.concatenate([np.asarray(keys, dtype=str) for keys, _ in npz_parts])
-        write_npz(npz_out, utt_ids, np.concatenate([mu for _, mu in npz_parts]), speakers)
+        spk_index, spk_labels = ((speakers.spk_index, speakers.spk_labels) if speakers is not None
+                                 else (None, None))
+        write_npz(npz_out, np.concatenate([mu for _, mu in npz_parts]), utt_ids, spk_index, spk_labels)
     progress.report(f"written to {wspecifier or npz_out}")
     return progress.count
-
-
-def write_npz(path, utt_ids, embeddings, speakers=None):
-    """``speakers``: the input's Dataset, whose speaker arrays are passed through."""
-    arrays = {"vectors": embeddings, "utt_ids": utt_ids}
-    if speakers is not None and speakers.spk_index is not None:
-        arrays.update(spk_index=speakers.spk_index, spk_labels=speakers.spk_labels)
-    try:
-        atomic_write(path, lambda f: np.savez(f, **arrays))
-    except OSError as exc:
-        raise UserError(path, f"cannot write: {exc.strerror or exc}") from None
 
 
 def check_table_input(rspecifier):
     """Cheap checks before TensorFlow starts: the rspecifier parses and a plain file exists
     (pipes are not run twice; their problems show when they are read)."""
-    kt = kaldi_table()
-    try:
-        kind, _, name = kt.parse_rspecifier(rspecifier)
-    except kt.UserError as exc:
-        raise UserError(None, str(exc)) from None
-    name = name.strip()
+    name = kt.parse_rspecifier(rspecifier)[2].strip()
     if name not in ("", "-") and not name.endswith("|") and not os.path.exists(name):
         raise UserError(name, "no such file")
 
 
 def check_table_output(wspecifier):
     """Before TensorFlow starts: the wspecifier parses and its files' directories exist."""
-    kt = kaldi_table()
-    try:
-        names = kt.parse_wspecifier(wspecifier)[:2]
-    except kt.UserError as exc:
-        raise UserError(None, str(exc)) from None
-    for name in names:
+    for name in kt.parse_wspecifier(wspecifier)[:2]:
         if name is not None and name.strip() not in ("", "-") and not name.lstrip().startswith("|") \
                 and not os.path.isdir(os.path.dirname(os.path.abspath(name.strip()))):
             raise UserError(name, "output directory does not exist")
@@ -245,7 +210,7 @@ def run(args):
     jobs = []
     for (kind, source), wspecifier, npz_out in args.jobs:
         if kind == "npz":
-            data = load_dataset(source, need_utt_ids=True)
+            data = load_npz(source, need_utt_ids=True)
             if data.dim != config.input_dim:
                 raise UserError(source, f"vector dimension {data.dim} does not match the model's "
                                         f"input dimension {config.input_dim} ({config_path(args.model_dir)})")
@@ -270,13 +235,8 @@ def run(args):
 
 
 def main(argv=None):
-    args = parse_args(argv)
-    try:
-        return run(args)
-    except UserError as err:
-        report(PROG, err)
-        return 1
+    return run(parse_args(argv))
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    run_main(PROG, main)

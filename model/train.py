@@ -11,9 +11,9 @@ further.  Options left out on a re-run are taken from the model's config.json.
 A cvae is normally started with ``--init-from`` a trained vae directory.
 """
 import argparse
+import collections
 import os
 import sys
-import time
 
 # Must precede the first TensorFlow import (done lazily, after input checks).
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -21,22 +21,19 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import numpy as np
 
 from model.checkpoints import restore_newest_intact
-from data_utils.errors import UserError
-from model.cli import import_tensorflow, report, session_config
+from data_utils.errors import UserError, run_main
+from data_utils.npz_io import load_npz
+from model.cli import import_tensorflow, session_config
 from model.config import (MODEL_TYPES, SPEAKER_MEAN_MODELS, ModelConfig, config_path,
                           graph_module, load_config, save_config)
-from model.data import column_mean_std, load_dataset
+from model.data import column_mean_std
+from model.epochs import run_epochs, save_checkpoint
 
 PROG = "model.train"
-CHECKPOINT_PREFIX = "model.ckpt"
 KEEP_CHECKPOINTS = 3      # a paper-size checkpoint with Adam slots is ~150 MB
-EVAL_BATCH = 1024         # batch for the forward passes that compute speaker means
 
 # The recipe's values too (train.sh); 12 epochs keep the demo within its time budget.
 TRAINING_DEFAULTS = {"epochs": 12, "batch_size": 128, "save_every": 5}
-# Divergence: an epoch's mean loss over this many times the lowest loss of the run.
-DIVERGENCE_GROWTH = 1e3
-DIVERGENCE_FLOOR = 1.0
 MODEL_OPTIONS = ("model", "hidden_dim", "code_dim", "lr", "beta1",
                  "kl_weight", "cohesive_weight", "flow_layers", "seed")
 
@@ -66,7 +63,8 @@ def parse_args(argv):
     p.add_argument("--lr", type=float, help=f"Adam learning rate (default {_DEFAULT.lr:g})")
     p.add_argument("--beta1", type=float, help=f"Adam beta1 (default {_DEFAULT.beta1:g})")
     p.add_argument("--kl-weight", type=float, help=f"weight of the KL term (default {_DEFAULT.kl_weight:g})")
-    p.add_argument("--cohesive-weight", type=float, help=f"weight of the cohesive loss, cvae (default {_DEFAULT.cohesive_weight:g})")
+    p.add_argument("--cohesive-weight", type=float, help="cvae: weight of the cohesive loss, the mean squared distance of a code to its "
+                   f"speaker's mean code (paper: 10; default {_DEFAULT.cohesive_weight:g})")
     p.add_argument("--flow-layers", type=_int_at_least(1), help=f"dnf: affine coupling layers (default {_DEFAULT.flow_layers})")
     p.add_argument("--seed", type=_int_at_least(0), help=f"default {_DEFAULT.seed}")
     p.add_argument("--init-from", metavar="DIR",
@@ -151,94 +149,63 @@ def restore_init_from(tf, sess, init_dir, variables):
     return latest
 
 
-def speaker_means(sess, g, vectors, spk_index, num_spk):
-    """Mean code mu(x) per speaker over the whole training set, with the current
-    weights (the paper recomputes these at the start of every epoch).  Sums are
-    accumulated batch by batch so the codes of all utterances are never held."""
-    sums = np.zeros((num_spk, int(g.mu.shape[-1])), np.float64)
-    for start in range(0, vectors.shape[0], EVAL_BATCH):
-        mu = sess.run(g.mu, {g.x: vectors[start:start + EVAL_BATCH]})
-        np.add.at(sums, spk_index[start:start + EVAL_BATCH], mu)
-    counts = np.bincount(spk_index, minlength=num_spk).astype(np.float64)
-    # Labels without utterances keep a zero mean; no sample ever refers to them.
-    return (sums / np.maximum(counts, 1.0)[:, None]).astype(np.float32)
+# The training graph: the model's tensors (model.vae / model.dnf Network), its module, the
+# Saver, the variables' initialiser and the {name: tensor} loss terms the progress lines show.
+TrainingGraph = collections.namedtuple("TrainingGraph", "graph net module saver init terms")
 
 
-def diverged(loss, lowest):
-    """True when an epoch's mean loss has risen above the run's lowest by more than
-    1000 times the size of that lowest loss: growth by three orders of magnitude.
-
-    The loss terms are sums over dimensions (squared error of standardised inputs, KL in
-    nats, squared distance to the speaker mean), so an untrained model's first batch costs
-    about the input dimension, and a sane run's epoch losses stay within a few times of the
-    lowest one seen. ``lowest`` is the lowest of the run's first batch loss and its earlier
-    epochs' means. The floor of 1 keeps a near-perfect fit (an auto-encoder's loss near 0)
-    from turning ordinary noise into "divergence"; measuring the rise against |lowest|
-    keeps the rule meaningful for a loss that can be negative (a log-likelihood).
-    """
-    return loss - lowest > DIVERGENCE_GROWTH * max(abs(lowest), DIVERGENCE_FLOOR)
+def build_training_graph(tf, config, input_dim):
+    """Build the model of ``config`` with its optimiser in a graph of its own."""
+    module = graph_module(config.model)  # model.vae or model.dnf; imports TensorFlow
+    graph = tf.Graph()
+    with graph.as_default():
+        net = module.build_graph(input_dim, config)
+        saver = tf.compat.v1.train.Saver(max_to_keep=KEEP_CHECKPOINTS, save_relative_paths=True)
+        init = tf.compat.v1.global_variables_initializer()
+        terms = module.loss_terms(net)
+    return TrainingGraph(graph, net, module, saver, init, terms)
 
 
-def epoch_order(seed, epoch, n):
-    """Shuffling of one epoch; a function of (seed, epoch) only, so a resumed
-    run visits the samples in the same order as an uninterrupted one."""
-    return np.random.RandomState([seed, epoch]).permutation(n)
-
-
-def scalar_summary(tf, values, prefix):
-    summary = tf.compat.v1.Summary()
-    for name, value in values.items():
-        summary.value.add(tag=f"{prefix}/{name}", simple_value=float(value))
-    return summary
+def restore_or_initialise(tf, sess, built, args, data):
+    """Resume from the model directory's newest intact checkpoint, else initialise: fresh
+    weights, the training data's standardisation, then any --init-from weights.
+    Returns (the restored checkpoint or None, a phrase saying where the weights came from)."""
+    latest, kept = restore_newest_intact(tf, built.saver, sess, args.model_dir, PROG)
+    if latest is not None:
+        # A new Saver knows nothing of older files; hand it the list so
+        # max_to_keep also prunes the checkpoints of earlier runs.
+        built.saver.recover_last_checkpoints(kept)
+        if args.init_from:
+            print(f"note: ignoring --init-from {args.init_from}: resuming {args.model_dir}", flush=True)
+        return latest, f"resumed from {os.path.basename(latest)}"
+    sess.run(built.init)
+    # Standardisation from the training data (an --init-from below overrides it
+    # with the source model's, so a cvae sees its vae's input space).
+    mean, std = column_mean_std(data.vectors)
+    built.net.input_mean.load(mean, sess)
+    built.net.input_std.load(np.where(std > 1e-6, std, 1.0), sess)
+    if built.net.config.model == "cvae" and not args.init_from:
+        print("note: cvae without --init-from starts from random weights "
+              "(the paper initialises it from a trained vae)", flush=True)
+    if args.init_from:
+        variables = built.module.model_variables(built.graph)
+        return None, f"initialised from {restore_init_from(tf, sess, args.init_from, variables)}"
+    return None, "fresh start"
 
 
 def train(args, data, config, training):
     """Build the graph, restore or initialise, run the epochs.  Returns exit status."""
     tf = import_tensorflow()
-    vae = graph_module(config.model)  # model.vae or model.dnf; imports TensorFlow
-    v1 = tf.compat.v1
-
-    model_dir = args.model_dir
-    epochs, batch_size, save_every = training["epochs"], training["batch_size"], training["save_every"]
-    n = data.num_vectors
-    cvae = config.model == "cvae"
-    fed_means = config.model in SPEAKER_MEAN_MODELS
-    num_spk = data.spk_labels.shape[0] if fed_means else 0
-
-    graph = tf.Graph()
-    with graph.as_default():
-        g = vae.build_graph(data.dim, config)
-        saver = v1.train.Saver(max_to_keep=KEEP_CHECKPOINTS, save_relative_paths=True)
-        init = v1.global_variables_initializer()
-        terms = vae.loss_terms(g)
-        sess = v1.Session(graph=graph, config=session_config(tf, args.num_threads))
+    model_dir, epochs = args.model_dir, training["epochs"]
+    built = build_training_graph(tf, config, data.dim)
+    with built.graph.as_default():
+        sess = tf.compat.v1.Session(graph=built.graph, config=session_config(tf, args.num_threads))
         writer = None
         try:
-            latest, kept = restore_newest_intact(tf, saver, sess, model_dir, PROG)
-            if latest is not None:
-                origin = f"resumed from {os.path.basename(latest)}"
-                # A new Saver knows nothing of older files; hand it the list so
-                # max_to_keep also prunes the checkpoints of earlier runs.
-                saver.recover_last_checkpoints(kept)
-                if args.init_from:
-                    print(f"note: ignoring --init-from {args.init_from}: resuming {model_dir}", flush=True)
-            else:
-                sess.run(init)
-                origin = "fresh start"
-                # Standardisation from the training data (an --init-from below overrides it
-                # with the source model's, so a cvae sees its vae's input space).
-                mean, std = column_mean_std(data.vectors)
-                g.input_mean.load(mean, sess)
-                g.input_std.load(np.where(std > 1e-6, std, 1.0), sess)
-                if cvae and not args.init_from:
-                    print("note: cvae without --init-from starts from random weights "
-                          "(the paper initialises it from a trained vae)", flush=True)
-                if args.init_from:
-                    source = restore_init_from(tf, sess, args.init_from, vae.model_variables(graph))
-                    origin = f"initialised from {source}"
-            graph.finalize()  # nothing below may add ops (a classic TF1 memory leak)
+            latest, origin = restore_or_initialise(tf, sess, built, args, data)
+            built.graph.finalize()  # nothing below may add ops (a classic TF1 memory leak)
 
-            step, done = (int(v) for v in sess.run([g.global_step, g.epoch]))
+            step, done = (int(v) for v in sess.run([built.net.global_step, built.net.epoch]))
             if latest is not None and done >= epochs:
                 print(f"{PROG}: {model_dir} already trained for {done} epochs "
                       f"(--epochs {epochs}); nothing to do", flush=True)
@@ -247,63 +214,16 @@ def train(args, data, config, training):
             if latest is None:  # provenance of the starting weights
                 training = dict(training, init_from=args.init_from)
             save_config(model_dir, config, training)
-            writer = v1.summary.FileWriter(os.path.join(model_dir, "tb"),
-                                           graph=graph if latest is None else None)
-            steps_per_epoch = -(-n // batch_size)
-            print(f"{PROG}: {config.model}, {n} vectors x {data.dim} dims, "
-                  f"{steps_per_epoch} steps/epoch, epoch {done}/{epochs}, step {step}, {origin}",
-                  flush=True)
-
-            start_time = time.time()
-            lowest = None   # lowest loss of this run, for the divergence check
-            for epoch in range(done, epochs):
-                means = speaker_means(sess, g, data.vectors, data.spk_index, num_spk) if fed_means else None
-                order = epoch_order(config.seed, epoch, n)
-                sums = dict.fromkeys(terms, 0.0)
-                epoch_start = time.time()
-                for start in range(0, n, batch_size):
-                    rows = order[start:start + batch_size]
-                    feed = {g.x: data.vectors[rows]}
-                    if fed_means:
-                        # Feed only the speakers of this batch (re-indexed): same
-                        # loss as the full table, without copying it every step.
-                        present, local = np.unique(data.spk_index[rows], return_inverse=True)
-                        feed[g.spk_idx] = local.reshape(-1).astype(np.int32)
-                        feed[g.spk_means] = means[present]
-                    fetches = {"train": g.train_op, "terms": terms}
-                    if step % vae.SUMMARY_EVERY == 0:
-                        fetches["summary"] = g.summary_op
-                    out = sess.run(fetches, feed)
-                    step += 1
-                    if lowest is None:   # the first batch's loss, before any update
-                        lowest = float(out["terms"]["loss"])
-                    if not np.isfinite(out["terms"]["loss"]):
-                        raise UserError(model_dir, f"training diverged (loss {out['terms']['loss']}) "
-                                                   f"at epoch {epoch + 1}, step {step}; try a lower --lr")
-                    if "summary" in out:
-                        writer.add_summary(out["summary"], step)
-                    for name, value in out["terms"].items():
-                        sums[name] += float(value) * len(rows)
-                sess.run(g.increment_epoch)
-                train_time = time.time() - epoch_start
-                means_line = {name: total / n for name, total in sums.items()}
-                print(f"epoch {epoch + 1}/{epochs} step {step} "
-                      + " ".join(f"{name} {value:.6g}" for name, value in means_line.items())
-                      + f" samples/s {n / max(train_time, 1e-9):.1f}"
-                      + f" elapsed {time.time() - start_time:.1f}s", flush=True)
-                writer.add_summary(scalar_summary(tf, means_line, "epoch"), step)
-                writer.flush()
-                if diverged(means_line["loss"], lowest):   # before this epoch is saved
-                    raise UserError(model_dir, f"training diverged: epoch {epoch + 1} loss "
-                                    f"{means_line['loss']:.3g} grew over {DIVERGENCE_GROWTH:g}-fold "
-                                    f"from the run's lowest ({lowest:.3g}); try a lower --lr")
-                lowest = min(lowest, means_line["loss"])
-                if (epoch + 1) % save_every == 0 or epoch + 1 == epochs:
-                    saver.save(sess, os.path.join(model_dir, CHECKPOINT_PREFIX), global_step=step)
+            writer = tf.compat.v1.summary.FileWriter(os.path.join(model_dir, "tb"),
+                                                     graph=built.graph if latest is None else None)
+            print(f"{PROG}: {config.model}, {data.num_vectors} vectors x {data.dim} dims, "
+                  f"{-(-data.num_vectors // training['batch_size'])} steps/epoch, "
+                  f"epoch {done}/{epochs}, step {step}, {origin}", flush=True)
+            step = run_epochs(tf, sess, built, data, training, done, step, writer, model_dir)
             if latest is None and done >= epochs:
                 # --epochs 0 on a fresh directory: keep the initialised model
                 # (e.g. a cvae straight after --init-from).
-                saver.save(sess, os.path.join(model_dir, CHECKPOINT_PREFIX), global_step=step)
+                save_checkpoint(built, sess, model_dir, step)
             print(f"{PROG}: done, {epochs} epochs, step {step}, checkpoints in {model_dir}", flush=True)
             return 0
         except KeyboardInterrupt:
@@ -324,8 +244,8 @@ def run(args):
     if model_type is None and os.path.exists(config_path(args.model_dir)):
         model_type = load_config(args.model_dir)[0].model
     # Memory-mapped: a VoxCeleb-size set (1.2M x 512) trains without a copy in memory.
-    data = load_dataset(args.train_npz, need_speakers=(model_type in SPEAKER_MEAN_MODELS),
-                        load_utt_ids=False, mmap=True)
+    data = load_npz(args.train_npz, need_speakers=(model_type in SPEAKER_MEAN_MODELS),
+                    load_utt_ids=False, mmap=True)
     config, training, _ = resolve_settings(args, data.dim)
     if args.init_from and not has_checkpoint(args.model_dir):
         check_init_source(args.init_from, config)
@@ -337,13 +257,8 @@ def run(args):
 
 
 def main(argv=None):
-    args = parse_args(argv)
-    try:
-        return run(args)
-    except UserError as err:
-        report(PROG, err)
-        return 1
+    return run(parse_args(argv))
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    run_main(PROG, main)

@@ -32,7 +32,9 @@ INPUT_NORM_SCOPE = "input_norm"
 # enough for smooth TensorBoard curves, rarely enough to cost nothing.
 SUMMARY_EVERY = 20
 
-Graph = collections.namedtuple("Graph", [
+# The tensors and ops of one built model, by role (not a tf.Graph: build_graph adds them to
+# the default one).  model.dnf's Network has the same fields where the two models agree.
+Network = collections.namedtuple("Network", [
     "config", "input_dim",
     # placeholders
     "x",          # [batch, input_dim] float32
@@ -65,10 +67,16 @@ def kl_divergence(mu, sigma):
 
 
 def cohesive_loss(mu, spk_idx, spk_means):
-    """Mean over the batch of ||mu_i - m_spk(i)||^2, where ``spk_means[spk_idx[i]]``
-    is the mean code of sample i's speaker (held fixed, i.e. fed, during an epoch)."""
+    """Mean over the batch of ||mu_i - m_spk(i)||^2 / code_dim, where
+    ``spk_means[spk_idx[i]]`` is the mean code of sample i's speaker (held fixed, i.e. fed,
+    during an epoch).
+
+    A mean over the code's dimensions, not a sum: the mean squared error the authors' code
+    computes (tf.losses.mean_squared_error of the codes against their speakers' means), so
+    the paper's cohesive weight of 10 means here what it meant there, whatever the code
+    dimension."""
     centres = tf.gather(spk_means, spk_idx)
-    return tf.reduce_mean(tf.reduce_sum(tf.square(mu - centres), axis=1))
+    return tf.reduce_mean(tf.square(mu - centres))
 
 
 # --------------------------------------------------------------------------- layers
@@ -165,7 +173,7 @@ def graph_inputs(input_dim, config, embedding_dim):
 
 
 def build_graph(input_dim, config, training=True):
-    """Build the model in the current default graph and return a ``Graph``.
+    """Build the model in the current default graph and return its ``Network``.
 
     ``training=False`` leaves out the optimiser (extraction needs no Adam slots).
     """
@@ -214,7 +222,7 @@ def build_graph(input_dim, config, training=True):
         weights = [var for var in model_variables() if var in v1.trainable_variables()]
         train_op = optimizer.minimize(total, global_step=global_step, var_list=weights)
 
-    return Graph(config=config, input_dim=input_dim, x=x, input_mean=input_mean,
+    return Network(config=config, input_dim=input_dim, x=x, input_mean=input_mean,
                  input_std=input_std, spk_idx=spk_idx, spk_means=spk_means,
                  mu=mu, sigma=sigma, z=z, x_hat=x_hat, recon_loss=recon, kl_loss=kl,
                  cohesive_loss=coh, total_loss=total, train_op=train_op,
@@ -222,11 +230,11 @@ def build_graph(input_dim, config, training=True):
                  summary_op=summary_op)
 
 
-def loss_terms(graph):
+def loss_terms(net):
     """Ordered {name: tensor} of the loss terms this model has (for logging)."""
-    terms = collections.OrderedDict([("loss", graph.total_loss), ("recon", graph.recon_loss)])
-    if graph.kl_loss is not None:
-        terms["kl"] = graph.kl_loss
-    if graph.cohesive_loss is not None:
-        terms["cohesive"] = graph.cohesive_loss
+    terms = collections.OrderedDict([("loss", net.total_loss), ("recon", net.recon_loss)])
+    if net.kl_loss is not None:
+        terms["kl"] = net.kl_loss
+    if net.cohesive_loss is not None:
+        terms["cohesive"] = net.cohesive_loss
     return terms

@@ -22,6 +22,15 @@ def env():
     return e
 
 
+def add_class_samples(stats, samples):
+    """Add one class's samples (n x D) to a PldaStats, as the streaming reader adds
+    a speaker: its count, mean and scatter around the mean."""
+    samples = np.asarray(samples, dtype=np.float64)
+    mean = samples.mean(axis=0)
+    centred = samples - mean
+    stats.add_class_stats([len(samples)], [mean], centred.T @ centred)
+
+
 def run_module(module, *args, cwd=ROOT):
     return subprocess.run([sys.executable, '-m', module] + [str(a) for a in args], cwd=cwd,
                           env=env(), capture_output=True, text=True)

@@ -10,6 +10,7 @@ import pytest
 from scipy import stats
 
 from data_utils import kaldi_table as kt
+from data_utils.errors import UserError
 from data_utils import import_embeddings as ie
 from data_utils.datadir import load_data_dir, read_trials
 from helpers import ROOT, env, one_error_line, run_module, write_data_dir
@@ -155,7 +156,7 @@ def test_speaker_folds_are_disjoint_complete_balanced_and_seeded():
     assert sorted(len(f) for f in folds) == [15, 16, 16]
     assert kfold.split_speakers(speakers, 3, seed=7) == folds             # input order does not matter
     assert kfold.split_speakers(speakers, 3, seed=8) != folds
-    with pytest.raises(kt.UserError):
+    with pytest.raises(UserError):
         kfold.split_speakers(speakers[:2], 3, seed=7)
 
 
@@ -528,8 +529,8 @@ def test_import_refuses_mixed_dims_nan_and_uncovered_utterances(tmp_path):
 
 def test_import_refuses_bad_ids_in_npz(tmp_path):
     np.savez(tmp_path / 'e.npz', ids=np.array(['a b', 'c']), vectors=np.zeros((2, 3)))
-    with pytest.raises(kt.UserError, match="'a b' is not a Kaldi key"):
+    with pytest.raises(UserError, match="'a b' is not a Kaldi key"):
         ie.load_embeddings(str(tmp_path / 'e.npz'))
     np.savez(tmp_path / 'e.npz', ids=np.array(['a', 'a']), vectors=np.zeros((2, 3)))
-    with pytest.raises(kt.UserError, match='id a appears twice'):
+    with pytest.raises(UserError, match='id a appears twice'):
         ie.load_embeddings(str(tmp_path / 'e.npz'))

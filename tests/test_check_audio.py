@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from data_utils import check_audio
-from data_utils import kaldi_table as kt
+from data_utils.errors import UserError
 from helpers import run_module
 
 
@@ -71,7 +71,7 @@ def test_rates_follow_compute_mfcc_feats_rules(tmp_path, config, rate, accepted)
     if accepted:
         check_audio.check(data, conf)
     else:
-        with pytest.raises(kt.UserError, match=r'u0.wav \(.*wav.scp line 1, u0\): sample rate %d Hz, but '
+        with pytest.raises(UserError, match=r'u0.wav \(.*wav.scp line 1, u0\): sample rate %d Hz, but '
                            % rate):
             check_audio.check(data, conf)
 
@@ -79,7 +79,7 @@ def test_rates_follow_compute_mfcc_feats_rules(tmp_path, config, rate, accepted)
 def test_a_file_that_is_not_wav_is_refused(tmp_path):
     data, conf = audio_dir(tmp_path, [16000])
     (tmp_path / 'u0.wav').write_bytes(b'fLaC\0\0\0\x22' + bytes(40))
-    with pytest.raises(kt.UserError, match='u0.wav .*: not a RIFF/WAVE file'):
+    with pytest.raises(UserError, match='u0.wav .*: not a RIFF/WAVE file'):
         check_audio.check(data, conf)
 
 
@@ -88,10 +88,10 @@ def test_command_entries_are_run_once_for_their_rate(tmp_path):
     scp = tmp_path / 'data' / 'wav.scp'
     (tmp_path / 'u0.wav').write_bytes(wav_bytes(8000))
     scp.write_text('u0 cat %s |\nu1 cat %s |\n' % (tmp_path / 'u0.wav', tmp_path / 'u1.wav'))
-    with pytest.raises(kt.UserError, match=r"wav.scp: line 1: command 'cat .*u0.wav': sample rate 8000 Hz"):
+    with pytest.raises(UserError, match=r"wav.scp: line 1: command 'cat .*u0.wav': sample rate 8000 Hz"):
         check_audio.check(data, conf)
     scp.write_text('u0 cat %s | false |\nu1 cat %s |\n' % (tmp_path / 'u1.wav', tmp_path / 'u1.wav'))
-    with pytest.raises(kt.UserError, match='not a RIFF/WAVE file|failed with exit status'):
+    with pytest.raises(UserError, match='not a RIFF/WAVE file|failed with exit status'):
         check_audio.check(data, conf)
 
 
@@ -102,19 +102,19 @@ def test_an_archive_offset_entry_is_read_at_its_offset(tmp_path):
     (tmp_path / 'data' / 'wav.scp').write_text('u0 %s:3\n' % ark)
     check_audio.check(data, conf)
     ark.write_bytes(b'u0 ' + wav_bytes(8000))
-    with pytest.raises(kt.UserError, match='audio.ark:3 .*sample rate 8000 Hz'):
+    with pytest.raises(UserError, match='audio.ark:3 .*sample rate 8000 Hz'):
         check_audio.check(data, conf)
 
 
 def test_utterances_must_agree_between_files(tmp_path):
     data, conf = audio_dir(tmp_path, [16000, 16000])
     (tmp_path / 'data' / 'utt2spk').write_text('u0 s0\nu1 s1\nu2 s2\n')
-    with pytest.raises(kt.UserError, match=r'data/utt2spk: utterance u2 has no line in .*data/wav.scp$'):
+    with pytest.raises(UserError, match=r'data/utt2spk: utterance u2 has no line in .*data/wav.scp$'):
         check_audio.check(data, conf)
     (tmp_path / 'data' / 'utt2spk').write_text('u0 s0\nu1 s1\n')
     (tmp_path / 'data' / 'segments').write_text('u0 u0 0 0.05\nu1 u1 0 0.05\nu9 u1 0.05 0.1\n')
-    with pytest.raises(kt.UserError, match=r'data/segments: line 3: utterance u9 has no line in .*data/utt2spk$'):
+    with pytest.raises(UserError, match=r'data/segments: line 3: utterance u9 has no line in .*data/utt2spk$'):
         check_audio.check(data, conf)
     (tmp_path / 'data' / 'segments').write_text('u0 u0 0 0.05\nu1 u1 0.05 0.05\n')
-    with pytest.raises(kt.UserError, match=r'data/segments: line 2: expected "utterance recording start end"'):
+    with pytest.raises(UserError, match=r'data/segments: line 2: expected "utterance recording start end"'):
         check_audio.check(data, conf)

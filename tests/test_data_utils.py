@@ -6,7 +6,10 @@ import numpy as np
 import pytest
 
 from data_utils import kaldi_table as kt
+from data_utils.datadir import check_coverage
 from data_utils.demo_corpus import DemoConfig, make_corpus
+from data_utils.errors import UserError
+from data_utils.npz_io import load_npz, save_npz, write_npz
 from helpers import one_error_line, run_module, write_data_dir
 
 
@@ -65,6 +68,50 @@ def test_ark2npz_rejects_bad_dirs(tmp_path, problem, expected):
     assert 'ERROR (ark2npz)' in one_error_line(out.stderr)
     assert pytest.importorskip('re').search(expected, one_error_line(out.stderr)), out.stderr
     assert not (tmp_path / 'o.npz').exists()
+
+
+
+def test_coverage_check_names_the_first_gap_each_way():
+    utt2spk = {'a': 's1', 'b': 's1', 'c': 's2'}
+    check_coverage(['c', 'b', 'a'], utt2spk, 'x.scp', 'utt2spk')
+    with pytest.raises(UserError,
+                       match=r'^utt2spk: names 1 utterances with no vector in x.scp \(first: c\)$'):
+        check_coverage(['a', 'b'], utt2spk, 'x.scp', 'utt2spk')
+    with pytest.raises(UserError, match=r'^x.scp: 2 vectors have no speaker in utt2spk \(first: d\)$'):
+        check_coverage(['a', 'b', 'c', 'd', 'e'], utt2spk, 'x.scp', 'utt2spk')
+    # Each direction can be left out where the tool allows a subset.
+    check_coverage(['a', 'b'], utt2spk, 'x.scp', 'utt2spk', every_utterance=False)
+    check_coverage(['a', 'b', 'c', 'd'], utt2spk, 'x.scp', 'utt2spk', every_vector=False)
+
+
+def test_npz_written_is_read_back_mapped_and_checked(tmp_path):
+    path = str(tmp_path / 'sub' / 'v.npz')
+    vectors = np.arange(12, dtype=np.float64).reshape(4, 3)
+    save_npz(path, ['u2', 'u1', 'u3', 'u4'], vectors, {'u1': 'b', 'u2': 'a', 'u3': 'b', 'u4': 'c'})
+    data = load_npz(path, need_utt_ids=True, need_speakers=True, mmap=True)
+    assert isinstance(data.vectors, np.memmap) and data.vectors.dtype == np.float32
+    np.testing.assert_array_equal(data.vectors, vectors)
+    assert list(data.utt_ids) == ['u2', 'u1', 'u3', 'u4']
+    assert [data.spk_labels[i] for i in data.spk_index] == ['a', 'b', 'b', 'c']
+    assert load_npz(path).utt_ids is not None and load_npz(path, load_utt_ids=False).utt_ids is None
+    vectors[2, 1] = np.inf
+    write_npz(path, vectors, ['u2', 'u1', 'u3', 'u4'])
+    with pytest.raises(UserError, match=r"v.npz: 'vectors' has a non-finite value .* row 2 \(id u3\)"):
+        load_npz(path)
+    write_npz(path, np.zeros((2, 3)), ['a', 'a'])
+    with pytest.raises(UserError, match=r"v.npz: id a appears twice in 'utt_ids'"):
+        load_npz(path)
+    with pytest.raises(UserError, match=r'v.npz: missing array\(s\): spk_index, spk_labels'):
+        load_npz(path, need_speakers=True)
+    with pytest.raises(UserError, match=r'nothing.npz: no such file'):
+        load_npz(str(tmp_path / 'nothing.npz'))
+
+
+def test_os_errors_are_one_line_naming_the_file(tmp_path):
+    # A directory where a list file is expected: the OSError is reported at the file.
+    out = run_module('data_utils.split_data', '--lines', tmp_path, 2, tmp_path / 'dest')
+    assert out.returncode == 1
+    assert one_error_line(out.stderr) == 'ERROR (split_data): %s: Is a directory' % tmp_path
 
 
 def make_sets(root, dim_test=20):

@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 from data_utils import kaldi_table as kt
+from data_utils.errors import UserError, run_main
 from helpers import ROOT, env, one_error_line, run_module, write_data_dir
 
 DIM = 6
@@ -69,7 +70,7 @@ def test_scp_offset_past_end_of_file_says_so(tmp_path, past):
     kt.write_vectors('ark:%s' % ark, ['a'], np.ones((1, DIM)))
     size = os.path.getsize(ark)
     (tmp_path / 'x.scp').write_text('a %s:%d\n' % (ark, size + past))
-    with pytest.raises(kt.UserError) as err:
+    with pytest.raises(UserError) as err:
         kt.read_vector_table('scp:%s' % (tmp_path / 'x.scp'))
     message = str(err.value)
     assert 'offset %d past end of file' % (size + past) in message, message
@@ -80,7 +81,7 @@ def test_garbage_key_is_printed_escaped(tmp_path):
     # A binary file given as an ark (here: the start of a PNG and some random bytes).
     garbage = tmp_path / 'garbage.ark'
     garbage.write_bytes(b'\x89P\x1b[31mNG\x07\x00\x01 \x02\x03' + bytes(range(128, 160)))
-    with pytest.raises(kt.UserError) as err:
+    with pytest.raises(UserError) as err:
         kt.read_vector_table('ark:%s' % garbage)
     message = str(err.value)
     assert message.isascii() and message.isprintable(), repr(message)
@@ -115,13 +116,25 @@ def test_duplicated_utterance_in_spk2utt_is_refused(tmp_path, part):
 # ----------------------------------------------------------------------------
 # Trials separated by tabs (Kaldi's readers accept any whitespace)
 
+def backend_steps(root, out, *score_options):
+    """train_backends.sh, score_backends.sh and compute_metrics.sh on <root>'s dev set."""
+    steps = [['local/train_backends.sh', '--lda-dim', '3', '--pca-dim', '3',
+              os.path.join(root, 'train'), str(out)],
+             ['local/score_backends.sh', *score_options, str(out), os.path.join(root, 'dev', 'enroll'),
+              os.path.join(root, 'dev', 'test'), os.path.join(root, 'dev', 'trials'), str(out / 'dev')],
+             ['local/compute_metrics.sh', *score_options, 'xvector', 'dev', os.path.join(root, 'dev', 'trials'),
+              str(out / 'dev'), str(out / 'dev' / 'results.tsv')]]
+    for step in steps:
+        proc = subprocess.run(step, cwd=ROOT, env=env(), capture_output=True, text=True)
+        if proc.returncode:
+            return proc
+    return proc
+
+
 def test_tab_separated_trials_are_scored(tmp_path):
     root = make_data_root(tmp_path / 'data', trials_sep='\t')
     out = tmp_path / 'exp'
-    proc = subprocess.run(['local/run_backends.sh', '--train-set', 'train', '--eval-sets', 'dev',
-                           '--lda-dim', '3', '--pca-dim', '3', '--backends', 'cosine plda',
-                           'xvector', root, root, str(out)],
-                          cwd=ROOT, env=env(), capture_output=True, text=True)
+    proc = backend_steps(root, out, '--backends', 'cosine plda')
     assert proc.returncode == 0, proc.stderr
     with open(os.path.join(root, 'dev', 'trials')) as f:
         trials = [line.split()[:2] for line in f]
@@ -129,10 +142,39 @@ def test_tab_separated_trials_are_scored(tmp_path):
         with open(out / 'dev' / ('scores_' + backend)) as f:
             scored = [line.split()[:2] for line in f]
         assert scored == trials, backend
-    with open(out / 'results.tsv') as f:
+    with open(out / 'dev' / 'results.tsv') as f:
         rows = [line.split('\t') for line in f][1:]
     assert [r[1] for r in rows] == ['cosine', 'plda']
     assert all(0 <= float(r[3]) <= 100 for r in rows)
+
+
+    # compute_metrics.sh pairs scores and trials line by line: scores out of the trials'
+    # order are refused, naming the line, and no rows are written.
+    scores = out / 'dev' / 'scores_plda'
+    lines = scores.read_text().splitlines()
+    lines[1], lines[2] = lines[2], lines[1]
+    scores.write_text('\n'.join(lines) + '\n')
+    trials = os.path.join(root, 'dev', 'trials')
+    proc = subprocess.run(['local/compute_metrics.sh', '--backends', 'plda', 'xvector', 'dev', trials,
+                           str(out / 'dev'), str(tmp_path / 'again.tsv')],
+                          cwd=ROOT, env=env(), capture_output=True, text=True)
+    assert proc.returncode == 1
+    assert one_error_line(proc.stderr) == 'ERROR (local/compute_metrics.sh): %s: line 2: keys differ ' \
+        'from line 2 of %s' % (scores, trials)
+    assert not (tmp_path / 'again.tsv').exists()
+
+
+def test_as_norm_without_a_cohort_is_refused_up_front(tmp_path):
+    root = make_data_root(tmp_path / 'data')
+    (tmp_path / 'backend').mkdir()
+    proc = subprocess.run(['local/score_backends.sh', '--score-norm', 'asnorm', str(tmp_path / 'backend'),
+                           os.path.join(root, 'dev', 'enroll'), os.path.join(root, 'dev', 'test'),
+                           os.path.join(root, 'dev', 'trials'), str(tmp_path / 'dev')],
+                          cwd=ROOT, env=env(), capture_output=True, text=True)
+    assert proc.returncode == 1
+    assert one_error_line(proc.stderr) == 'ERROR (local/score_backends.sh): %s: missing (AS-norm\'s ' \
+        'cohort: local/train_backends.sh --cohort true)' % (tmp_path / 'backend' / 'cohort.ark')
+    assert not (tmp_path / 'dev' / 'spk_means.ark').exists()
 
 
 # ----------------------------------------------------------------------------
@@ -313,7 +355,9 @@ def test_all_checkpoints_damaged_names_the_damaged_files(tiny_model, tmp_path, c
     from model import train
     model_dir, npz, _ = tiny_model
     copy = damaged_copy(model_dir, tmp_path, [3, 6])
-    assert train.main(['--train-npz', npz, '--model-dir', str(copy), '--epochs', '3']) == 1
+    with pytest.raises(SystemExit) as exit_:
+        run_main('model.train', train.main, ['--train-npz', npz, '--model-dir', str(copy), '--epochs', '3'])
+    assert exit_.value.code == 1
     error = one_error_line(capsys.readouterr().err)
     assert error.startswith('ERROR (model.train): %s: ' % copy), error
     for step in (3, 6):
@@ -334,7 +378,7 @@ def test_exploding_loss_stops_train_sh_with_one_error(tmp_path, data_root):
 
 
 def test_divergence_rule():
-    from model.train import diverged
+    from model.epochs import diverged
     assert not diverged(30.0, 40.0) and not diverged(3e4, 40.0)     # up to 1000x the lowest
     assert diverged(4.1e4, 40.0) and diverged(2e23, 34.0)
     assert not diverged(900.0, 0.01) and diverged(1100.0, 0.01)    # floor: a loss of 1

@@ -21,6 +21,7 @@ import numpy as np
 import pytest
 
 from data_utils import kaldi_table as kt
+from data_utils.kaldi_codec import read_matrix, read_vector
 from helpers import SHARED, env, read_scores
 
 REFERENCE = os.path.join(SHARED, 'kaldi-reference')
@@ -94,7 +95,7 @@ def projection_signs(work, name):
     """Signs that turn our LDA/PCA rows into Kaldi's (None: no projection)."""
     if name is None:
         return None
-    return row_signs(kt.read_matrix(out(work, name)), kt.read_matrix(os.path.join(REF_OUT, name)))
+    return row_signs(read_matrix(out(work, name)), read_matrix(os.path.join(REF_OUT, name)))
 
 
 def assert_plda_close(mine, theirs, col_signs=None, rtol=1e-4):
@@ -131,7 +132,7 @@ def test_vector_tables_match(ours, name):
 
 def test_mean_and_num_utts_match(ours):
     work, _ = ours
-    mine, theirs = kt.read_vector(out(work, 'mean.vec')), kt.read_vector(
+    mine, theirs = read_vector(out(work, 'mean.vec')), read_vector(
         os.path.join(REF_OUT, 'mean.vec'))
     assert max_rel(mine, theirs) < 1e-4
     assert (list(kt.read_int_table('ark:' + out(work, 'num_utts.ark')))
@@ -141,8 +142,8 @@ def test_mean_and_num_utts_match(ours):
 @pytest.mark.parametrize('name', ['lda_cf0.0.mat', 'lda_cf0.1.mat', 'pca.mat'])
 def test_lda_and_pca_matrices_match_up_to_row_signs(ours, name):
     work, _ = ours
-    mine = kt.read_matrix(out(work, name))
-    theirs = kt.read_matrix(os.path.join(REF_OUT, name))
+    mine = read_matrix(out(work, name))
+    theirs = read_matrix(os.path.join(REF_OUT, name))
     # LDA is affine (offset column), PCA with --normalize-mean=false is not.
     assert mine.shape == theirs.shape == ((24, 65) if name.startswith('lda') else (24, 64))
     aligned = mine * row_signs(mine, theirs)[:, None]

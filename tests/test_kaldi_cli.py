@@ -5,6 +5,8 @@ import numpy as np
 import pytest
 
 from data_utils import kaldi_table as kt
+from data_utils.errors import UserError
+from data_utils.kaldi_codec import write_matrix
 from helpers import ROOT, env, one_error_line
 from kaldi_compat.cli import ToolParser
 
@@ -38,7 +40,7 @@ def test_standard_options_and_config_file(tmp_path):
     ([], 'expected 1 to 2 arguments, got 0'),
 ])
 def test_bad_command_lines(argv, message):
-    with pytest.raises(kt.UserError, match=message):
+    with pytest.raises(UserError, match=message):
         parser().parse(argv)
 
 
@@ -68,14 +70,14 @@ def test_transform_vec_linear_affine_and_mismatch(tmp_path):
     affine = np.hstack([linear, [[1.0], [0.0], [5.0]]])
     for name, mat, expected in (('lin', linear, vectors @ linear.T),
                                 ('aff', affine, vectors @ linear.T + [1.0, 0.0, 5.0])):
-        kt.write_matrix(str(tmp_path / name), mat)
+        write_matrix(str(tmp_path / name), mat)
         out = subprocess.run(['transform-vec', str(tmp_path / name), 'ark:%s' % (tmp_path / 'v.ark'),
                               'ark:%s' % (tmp_path / ('o' + name))], cwd=ROOT, env=env(),
                              capture_output=True, text=True)
         assert out.returncode == 0, out.stderr
         np.testing.assert_allclose(kt.read_vector_table('ark:%s' % (tmp_path / ('o' + name)))[1],
                                    expected, rtol=1e-6)
-    kt.write_matrix(str(tmp_path / 'bad'), np.ones((2, 5)))
+    write_matrix(str(tmp_path / 'bad'), np.ones((2, 5)))
     out = subprocess.run(['transform-vec', str(tmp_path / 'bad'), 'ark:%s' % (tmp_path / 'v.ark'),
                           'ark:%s' % (tmp_path / 'obad')], cwd=ROOT, env=env(), capture_output=True, text=True)
     assert out.returncode == 1 and 'matrix has 5 columns, vectors have dimension 2' in one_error_line(out.stderr)
@@ -83,7 +85,7 @@ def test_transform_vec_linear_affine_and_mismatch(tmp_path):
 
 
 def test_text_matrix_layout_is_kaldis(tmp_path):
-    kt.write_matrix(str(tmp_path / 'm'), np.array([[1.5, -2.0], [0.25, 3.0]]), binary=False)
+    write_matrix(str(tmp_path / 'm'), np.array([[1.5, -2.0], [0.25, 3.0]]), binary=False)
     assert (tmp_path / 'm').read_text() == ' [\n  1.5 -2 \n  0.25 3 ]\n'
 
 

@@ -31,6 +31,7 @@ import pytest
 
 import kaldi_oracle
 from data_utils import kaldi_table as kt
+from data_utils.kaldi_codec import read_matrix, read_vector, write_matrix, write_vector
 from helpers import ROOT, env, one_error_line
 from kaldi_compat.plda import read_plda
 
@@ -277,7 +278,7 @@ class Input:
         # Random transforms for transform-vec: affine, linear, and of the wrong size.
         for name, cols in (('affine', self.dim + 1), ('linear', self.dim),
                            ('wrong_size', self.dim + 2)):
-            kt.write_matrix(self.path(name + '.mat'), rng.standard_normal((12, cols)),
+            write_matrix(self.path(name + '.mat'), rng.standard_normal((12, cols)),
                             binary=name == 'linear')
 
     def _trials(self, rng, num=200):
@@ -402,8 +403,8 @@ def parse_log_vector(stderr, pattern):
 def check_ivector_mean(inp):
     k, o = run_both(inp.dir, 'ivector-mean', ['ark:vectors.ark', '{o}mean.vec'])
     if check_behaviour(k, o):
-        assert_close(kt.read_vector(inp.path('ours_mean.vec')),
-                     kt.read_vector(inp.path('kaldi_mean.vec')))
+        assert_close(read_vector(inp.path('ours_mean.vec')),
+                     read_vector(inp.path('kaldi_mean.vec')))
     results = outcome(k, o)
     # (spk2utt plus utterances and a speaker without a vector: the known speakers' means
     # are compared too.)
@@ -421,7 +422,7 @@ def check_ivector_mean(inp):
 
 def check_ivector_subtract_global_mean(inp):
     results = ''
-    kt.write_vector(inp.path('some_mean.vec'), inp.vectors[::2].sum(axis=0) / 3.0)
+    write_vector(inp.path('some_mean.vec'), inp.vectors[::2].sum(axis=0) / 3.0)
     for mean in ([], ['some_mean.vec']):
         k, o = run_both(inp.dir, 'ivector-subtract-global-mean',
                         mean + ['ark:vectors.ark', 'ark:{o}centred.ark'])
@@ -455,7 +456,7 @@ def check_ivector_compute_lda(inp):
         results += outcome(k, o)
         if not check_behaviour(k, o):
             continue
-        mine, theirs = kt.read_matrix(inp.path('ours_lda.mat')), kt.read_matrix(
+        mine, theirs = read_matrix(inp.path('ours_lda.mat')), read_matrix(
             inp.path('kaldi_lda.mat'))
         assert mine.shape == theirs.shape == (dim, inp.dim + 1)
         subprocess.run([kaldi_oracle.binary('ivector-compute-lda'), '--dim=%d' % inp.dim]
@@ -463,7 +464,7 @@ def check_ivector_compute_lda(inp):
                        capture_output=True, check=True)
         s = parse_log_vector(k.stderr, 'on the total covariance, are:')
         assert_same_rows_up_to_rotation(mine, theirs, s,
-                                        kt.read_matrix(inp.path('kaldi_lda_full.mat')))
+                                        read_matrix(inp.path('kaldi_lda_full.mat')))
     return outcomes(results)
 
 
@@ -494,9 +495,9 @@ def check_est_pca(inp):
             (np.abs(s) < 1e-12 * s.max()) & (np.abs(s) > 1e-16))
         if not check_behaviour(k, o, unsure=r'very tiny variance' if rounding else None):
             continue
-        mine, theirs = kt.read_matrix(inp.path('ours_pca.mat')), kt.read_matrix(
+        mine, theirs = read_matrix(inp.path('ours_pca.mat')), read_matrix(
             inp.path('kaldi_pca.mat'))
-        full = kt.read_matrix(inp.path('kaldi_pca_full.mat'))
+        full = read_matrix(inp.path('kaldi_pca_full.mat'))
         assert mine.shape == theirs.shape
         if '--normalize-variance=true' in opts:
             # Rows scaled by 1/sqrt(eigenvalue). Their scales are defined where the

@@ -7,7 +7,10 @@ import sys
 import numpy as np
 import pytest
 
+from data_utils import ark_fast
 from data_utils import kaldi_table as kt
+from data_utils.errors import UserError
+from data_utils.kaldi_codec import read_matrix, write_matrix
 
 
 @pytest.fixture
@@ -33,19 +36,6 @@ def test_binary_round_trip_through_scp_offsets(tmp_path, table):
         assert data[offset:offset + 5] == b'\0BFV '
     # The ark read sequentially gives the same.
     assert kt.read_vector_table('ark:%s' % ark, dtype=np.float32)[0] == keys
-
-
-def test_kaldi_io_reads_what_we_write_and_we_read_what_it_writes(tmp_path, table):
-    keys, vectors = table
-    kt.write_vectors('ark,scp:%s,%s' % (tmp_path / 'a.ark', tmp_path / 'a.scp'), keys, vectors)
-    theirs = dict(kt.kaldi_io.read_vec_flt_scp(str(tmp_path / 'a.scp')))
-    assert list(theirs) == keys
-    assert all(np.array_equal(theirs[k], v) for k, v in zip(keys, vectors))
-    with open(tmp_path / 'b.ark', 'wb') as f:
-        for key, vec in zip(keys, vectors.astype(np.float64)):
-            kt.kaldi_io.write_vec_flt(f, vec, key=key)
-    got_keys, got = kt.read_vector_table('ark:%s' % (tmp_path / 'b.ark'))
-    assert got_keys == keys and np.array_equal(got, vectors.astype(np.float64))
 
 
 def test_text_round_trip_keeps_seven_significant_digits(tmp_path, table):
@@ -80,7 +70,7 @@ def test_pipes_and_stdin(tmp_path, table):
     out = subprocess.run([sys.executable, '-c', code], stdin=open(ark, 'rb'), cwd=root,
                          capture_output=True, text=True, check=True).stdout
     assert out.split() == ['7', '13']
-    with pytest.raises(kt.UserError, match="exit status 3"):
+    with pytest.raises(UserError, match="exit status 3"):
         list(kt.read_vectors('ark:cat %s; exit 3 |' % ark))
 
 
@@ -88,10 +78,10 @@ def test_matrices_round_trip(tmp_path):
     mat = np.arange(12, dtype=np.float64).reshape(3, 4) / 7
     for binary in (True, False):
         path = str(tmp_path / ('m.%d' % binary))
-        kt.write_matrix(path, mat, binary=binary)
-        np.testing.assert_allclose(kt.read_matrix(path), mat, rtol=1e-6)
-    kt.write_matrix(str(tmp_path / 'dm'), mat, binary=True, double=True)
-    assert np.array_equal(kt.read_matrix(str(tmp_path / 'dm')), mat)
+        write_matrix(path, mat, binary=binary)
+        np.testing.assert_allclose(read_matrix(path), mat, rtol=1e-6)
+    write_matrix(str(tmp_path / 'dm'), mat, binary=True, double=True)
+    assert np.array_equal(read_matrix(str(tmp_path / 'dm')), mat)
     assert (tmp_path / 'dm').read_bytes()[:5] == b'\0BDM '
 
 
@@ -100,7 +90,7 @@ def test_truncated_binary_record_names_key_and_file(tmp_path, table):
     ark = tmp_path / 'x.ark'
     kt.write_vectors('ark:%s' % ark, keys, vectors)
     ark.write_bytes(ark.read_bytes()[:-10])
-    with pytest.raises(kt.UserError) as err:
+    with pytest.raises(UserError) as err:
         kt.read_vector_table('ark:%s' % ark)
     message = str(err.value)
     assert str(ark) in message and keys[-1] in message and 'truncated' in message
@@ -110,35 +100,35 @@ def test_truncated_binary_record_names_key_and_file(tmp_path, table):
 def test_text_vector_without_closing_bracket(tmp_path):
     path = tmp_path / 'bad.txt'
     path.write_text('a  [ 1 2 3 ]\nb  [ 1 2 3\nc  [ 4 5 6 ]\n')
-    with pytest.raises(kt.UserError, match=r"bad.txt: key b: .*closing"):
+    with pytest.raises(UserError, match=r"bad.txt: key b: .*closing"):
         kt.read_vector_table('ark:%s' % path)
     path.write_text('a  [ 1 2 3 ]\nb  [ 1 2')
-    with pytest.raises(kt.UserError, match=r"key b: text vector has no closing"):
+    with pytest.raises(UserError, match=r"key b: text vector has no closing"):
         kt.read_vector_table('ark:%s' % path)
 
 
 def test_mixed_dims_nan_and_duplicates_are_errors(tmp_path):
     path = tmp_path / 'x.txt'
     path.write_text('a  [ 1 2 3 ]\nb  [ 1 2 ]\n')
-    with pytest.raises(kt.UserError, match=r"x.txt: key b has dimension 2, earlier vectors have 3"):
+    with pytest.raises(UserError, match=r"x.txt: key b has dimension 2, earlier vectors have 3"):
         kt.read_vector_table('ark:%s' % path)
     path.write_text('a  [ 1 nan 3 ]\n')
-    with pytest.raises(kt.UserError, match=r"x.txt: key a: contains NaN or Inf"):
+    with pytest.raises(UserError, match=r"x.txt: key a: contains NaN or Inf"):
         kt.read_vector_table('ark:%s' % path)
     path.write_text('a  [ 1 2 ]\na  [ 1 2 ]\n')
-    with pytest.raises(kt.UserError, match=r"key a appears twice"):
+    with pytest.raises(UserError, match=r"key a appears twice"):
         kt.read_vector_table('ark:%s' % path)
 
 
 def test_failed_write_leaves_nothing(tmp_path, table):
     keys, vectors = table
     bad_keys = keys[:3] + ['has space'] + keys[4:]
-    with pytest.raises(kt.UserError, match='invalid key'):
+    with pytest.raises(UserError, match='invalid key'):
         kt.write_vectors('ark,scp:%s,%s' % (tmp_path / 'x.ark', tmp_path / 'x.scp'), bad_keys, vectors)
     assert os.listdir(tmp_path) == []
     nan = vectors.copy()
     nan[2, 1] = np.nan
-    with pytest.raises(kt.UserError, match='NaN'):
+    with pytest.raises(UserError, match='NaN'):
         kt.write_vectors('ark:%s' % (tmp_path / 'y.ark'), keys, nan)
     assert os.listdir(tmp_path) == []
 
@@ -153,11 +143,11 @@ def test_int_tables_text_and_binary(tmp_path):
 
 
 def test_specifier_errors():
-    with pytest.raises(kt.UserError, match='not an rspecifier'):
+    with pytest.raises(UserError, match='not an rspecifier'):
         kt.parse_rspecifier('foo.ark')
     assert kt.parse_wspecifier('ark,scp,t:a.ark,a.scp') == ('a.ark', 'a.scp', False)
     assert kt.parse_wspecifier('scp,ark:a.scp,a.ark')[:2] == ('a.ark', 'a.scp')
-    with pytest.raises(kt.UserError, match='scp alone'):
+    with pytest.raises(UserError, match='scp alone'):
         kt.parse_wspecifier('scp:a.scp')
 
 
@@ -188,6 +178,6 @@ def test_records_split_across_pipe_buffer_edges(tmp_path, table, monkeypatch, ch
     @contextlib.contextmanager
     def trickling(_):
         yield io.BufferedReader(_Trickle(data, chunk), buffer_size=8)
-    monkeypatch.setattr(kt, 'open_rx', trickling)
+    monkeypatch.setattr(ark_fast, 'open_rx', trickling)   # the ark reader's opener
     got_keys, got = kt.read_vector_table('ark:anything', dtype=np.float32)
     assert got_keys == keys and np.array_equal(got, vectors)

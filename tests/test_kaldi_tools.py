@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from data_utils import kaldi_table as kt
-from helpers import env, one_error_line, read_scores
+from helpers import add_class_samples, env, one_error_line, read_scores
 from kaldi_compat.compute_eer import compute_eer
 from kaldi_compat.compute_min_dcf import min_dcf
 from kaldi_compat.fastformat import format_g7, join_rows
@@ -220,8 +220,8 @@ def test_plda_with_zero_within_class_variance_in_a_dimension_trains():
     compares the scores with Kaldi's)."""
     from kaldi_compat.plda_train import PldaStats, estimate_plda
     stats = PldaStats(2)
-    stats.add_samples(np.array([[1.0, 5.0], [1.0, 7.0]]))
-    stats.add_samples(np.array([[3.0, 1.0], [3.0, 2.0]]))
+    add_class_samples(stats, [[1.0, 5.0], [1.0, 7.0]])
+    add_class_samples(stats, [[3.0, 1.0], [3.0, 2.0]])
     for iters in (10, 400):
         model = estimate_plda(stats, iters)
         assert np.all(np.isfinite(model.transform)) and np.all(model.psi >= 0)

@@ -16,6 +16,7 @@ import pytest
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import tensorflow as tf  # noqa: E402
 
+from data_utils.errors import run_main  # noqa: E402
 from model import extract as extract_cli  # noqa: E402
 from model import train as train_cli  # noqa: E402
 from model import vae  # noqa: E402
@@ -47,6 +48,13 @@ def make_npz(path, n_spk=8, per_spk=32, dim=24, seed=0, **replace):
 
 def train(argv):
     assert train_cli.main([str(a) for a in argv]) == 0
+
+
+def exit_status(prog, main, argv):
+    """The exit status of main run as from the command line (errors.run_main)."""
+    with pytest.raises(SystemExit) as exit_:
+        run_main(prog, main, [str(a) for a in argv])
+    return exit_.value.code
 
 
 def checkpoint_values(model_dir):
@@ -134,14 +142,15 @@ def test_cohesive_loss_formula():
     mu = rng.randn(6, 5).astype(np.float32)
     spk_idx = np.array([0, 2, 1, 2, 0, 2], np.int32)
     means = rng.randn(3, 5).astype(np.float32)
-    expected = np.mean([np.sum((mu[i] - means[spk_idx[i]]) ** 2) for i in range(6)])
+    # The authors' mean squared error: over the batch and the code's dimensions.
+    expected = np.mean([np.mean((mu[i] - means[spk_idx[i]]) ** 2) for i in range(6)])
     assert evaluate(vae.cohesive_loss, mu, spk_idx, means) == pytest.approx(expected, rel=1e-5)
-    # Hand-computed: squared distances 1, 5 and 2 -> mean 8/3.
+    # Hand-computed: squared distances 1, 5 and 2 over 2 dimensions -> (8 / 2) / 3.
     literal = evaluate(vae.cohesive_loss,
                        np.array([[1, 2], [3, 4], [0, 0]], np.float32),
                        np.array([0, 1, 0], np.int32),
                        np.array([[1, 1], [2, 2]], np.float32))
-    assert literal == pytest.approx(8 / 3, rel=1e-6)
+    assert literal == pytest.approx(4 / 3, rel=1e-6)
 
 
 def test_kl_closed_form():
@@ -230,8 +239,8 @@ def test_resume_is_exact(model, tmp_path, capsys):
 def test_rerun_with_other_architecture_is_refused(trained_vae, capsys):
     model_dir, data = trained_vae
     before = open(model_dir / "config.json").read()
-    assert train_cli.main(["--train-npz", data, "--model-dir", str(model_dir),
-                           "--hidden-dim", "32", "--epochs", "5"]) == 1
+    assert exit_status("model.train", train_cli.main, ["--train-npz", data, "--model-dir", model_dir,
+                                                       "--hidden-dim", 32, "--epochs", 5]) == 1
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "config.json" in err[0] and "hidden_dim" in err[0]
     assert open(model_dir / "config.json").read() == before
@@ -269,7 +278,8 @@ def test_cvae_cohesive_term_uses_speaker_mean_codes(tmp_path, capsys):
 
     With a negligible learning rate the weights stay at their initial values, so
     the epoch's mean cohesive loss must equal the formula evaluated in numpy with
-    the saved weights (mean code per speaker, then mean squared distance)."""
+    the saved weights (each speaker's whole mean code, not only its first dimension as in
+    the authors' code, then the mean squared error over samples and dimensions)."""
     data = make_npz(tmp_path / "train.npz", per_spk=24)
     train(["--train-npz", data, "--model-dir", tmp_path / "cvae", "--model", "cvae",
            "--epochs", 1, "--lr", 1e-30] + SMALL)
@@ -278,17 +288,18 @@ def test_cvae_cohesive_term_uses_speaker_mean_codes(tmp_path, capsys):
     mu = numpy_mu(checkpoint_values(tmp_path / "cvae"), arrays["vectors"].astype(np.float64))
     spk = arrays["spk_index"]
     means = np.stack([mu[spk == s].mean(axis=0) for s in range(len(arrays["spk_labels"]))])
-    expected = np.mean(np.sum((mu - means[spk]) ** 2, axis=1))
+    expected = np.mean((mu - means[spk]) ** 2)
     assert logged == pytest.approx(expected, rel=1e-3)
 
 
 def test_training_set_is_memory_mapped(tmp_path):
     """np.savez's npz: vectors mapped from the file, not read; compressed or float64: read.
     The statistics of the input standardisation are computed block by block."""
-    from model.data import column_mean_std, load_dataset
+    from data_utils.npz_io import load_npz
+    from model.data import column_mean_std
     plain = make_npz(tmp_path / "plain.npz", n_spk=3, per_spk=5, dim=7)
     vectors = np.load(plain)["vectors"]
-    data = load_dataset(plain, need_speakers=True, mmap=True)
+    data = load_npz(plain, need_speakers=True, mmap=True)
     assert isinstance(data.vectors, np.memmap) and data.vectors.dtype == np.float32
     np.testing.assert_array_equal(data.vectors, vectors)
     np.testing.assert_array_equal(data.spk_index, np.load(plain)["spk_index"])
@@ -296,7 +307,7 @@ def test_training_set_is_memory_mapped(tmp_path):
     np.savez_compressed(packed, **dict(np.load(plain)))
     wide = make_npz(tmp_path / "wide.npz", n_spk=3, per_spk=5, dim=7, vectors=vectors.astype(np.float64))
     for other in (str(packed), wide):
-        data = load_dataset(other, mmap=True)
+        data = load_npz(other, mmap=True)
         assert not isinstance(data.vectors, np.memmap)
         np.testing.assert_array_equal(data.vectors, vectors)
     big = np.random.RandomState(3).randn(20000, 3).astype(np.float32) * [1, 10, 0] + [5, -2, 1]
@@ -441,8 +452,8 @@ def test_train_malformed_npz(tmp_path, capsys, problem):
         arrays = dict(np.load(path))
         del arrays["vectors"]
         np.savez(path, **arrays)
-    assert train_cli.main(["--train-npz", str(path), "--model-dir", str(tmp_path / "m"),
-                           "--model", "cvae"]) == 1
+    assert exit_status("model.train", train_cli.main, ["--train-npz", path, "--model-dir",
+                                                       tmp_path / "m", "--model", "cvae"]) == 1
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and err.startswith(f"ERROR (model.train): {path}: ")
     assert not os.path.exists(tmp_path / "m")
@@ -457,3 +468,17 @@ def test_extract_dim_mismatch(trained_vae, tmp_path):
     assert "25" in proc.stderr and "24" in proc.stderr
     assert not os.path.exists(out)
     assert os.listdir(tmp_path) == ["wrong.npz"]   # no temporary files left either
+
+
+def test_a_non_finite_batch_loss_stops_training_at_once(tmp_path, capsys):
+    """Adam at lr 1e30 moves every weight by ~1e30 in one step: the next batch's loss
+    overflows float32, and training stops at that batch, saving nothing."""
+    data = make_npz(tmp_path / "train.npz")
+    status = exit_status(train_cli.PROG, train_cli.main, ["--train-npz", data, "--model-dir",
+                                                          tmp_path / "vae", "--epochs", 2,
+                                                          "--lr", 1e30] + SMALL)
+    err = capsys.readouterr().err
+    assert status == 1
+    assert re.search(r"ERROR \(model.train\): \S+vae: training diverged \(loss (inf|nan)\) "
+                     r"at epoch 1, step [2-8]; try a lower --lr", err), err
+    assert not os.path.exists(tmp_path / "vae" / "checkpoint")

@@ -8,6 +8,7 @@ diagonalise them as a PLDA's should (W -> I, B -> diag(psi), psi descending).
 import numpy as np
 import pytest
 
+from helpers import add_class_samples
 from kaldi_compat.plda_train import PldaStats, estimate_plda
 
 DIM, SPEAKERS = 8, 400
@@ -27,7 +28,7 @@ def sample_corpus(rng, utts_per_speaker):
     for s in range(SPEAKERS):
         n = utts_per_speaker(s)
         speaker = mean + chol_b @ rng.standard_normal(DIM)
-        stats.add_samples(speaker + rng.standard_normal((n, DIM)) @ chol_w.T)
+        add_class_samples(stats, speaker + rng.standard_normal((n, DIM)) @ chol_w.T)
     return stats, mean, between, within
 
 

@@ -1,4 +1,6 @@
-"""The shell plumbing of the recipes: option parsing, job logs, the results table."""
+"""The shell plumbing of the recipes: option parsing, job logs, the results table, the names."""
+import os
+import re
 import subprocess
 
 from helpers import ROOT, env
@@ -26,9 +28,36 @@ def test_parse_options_rejects_unknown_and_valueless_options():
 
 
 def test_parse_options_config_file(tmp_path):
-    (tmp_path / 'my.conf').write_text('epochs=7\n')
-    out = sh('epochs=30; . local/parse_options.sh; echo $epochs', '--config', str(tmp_path / 'my.conf'))
-    assert out.stdout.strip() == '7'
+    conf = tmp_path / 'my.conf'
+    conf.write_text('# a comment\n\n  --epochs 7   # trailing comment\n--model="vae cvae"\n'
+                    '--analysis false\n--kl-weight\t0.5')       # no newline at the end
+    script = ('epochs=30; model=ae; analysis=true; kl_weight=1; . local/parse_options.sh; '
+              'echo "$epochs|$model|$analysis|$kl_weight|$*"')
+    out = sh(script, '--config', str(conf))
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == '7|vae cvae|false|0.5|'
+    # As in Kaldi, the command line overrides the file wherever it stands.
+    for args in (['--config', str(conf), '--epochs', '9'], ['--epochs=9', '--config=' + str(conf)]):
+        out = sh(script, *args, 'positional')
+        assert out.returncode == 0, out.stderr
+        assert out.stdout.strip() == '9|vae cvae|false|0.5|positional', args
+
+
+def test_parse_options_config_file_errors_name_the_file_and_line(tmp_path):
+    script = 'epochs=30; analysis=true; . local/parse_options.sh; echo reached'
+    cases = {'--epochs 3\n--epohcs 4\n': "line 2: unknown option --epohcs (no variable 'epohcs'",
+             '--analysis yes\n': "line 1: option --analysis is boolean: expected true or false, got 'yes'",
+             'epochs=3\n': "line 1: expected --name value or --name=value, got 'epochs=3'",
+             '\n--epochs\n': 'line 2: option --epochs needs a value',
+             '--config other.conf\n': 'line 1: --config inside a config file'}
+    for text, message in cases.items():
+        conf = tmp_path / 'bad.conf'
+        conf.write_text(text)
+        out = sh(script, '--config', str(conf))
+        assert out.returncode == 1 and 'reached' not in out.stdout, text
+        assert out.stderr.startswith('ERROR (recipe): %s: %s' % (conf, message)), (text, out.stderr)
+    out = sh(script, '--config', str(tmp_path / 'missing.conf'))
+    assert out.returncode == 1 and 'missing.conf: config file not found' in out.stderr
 
 
 def test_parse_options_boolean_takes_only_true_or_false():
@@ -137,3 +166,89 @@ def test_import_kaldi_sets_builds_the_layout_with_absolute_scp_paths(tmp_path):
     missing = subprocess.run(['local/import_kaldi_sets.sh', '--sets', 'sitw_eval', str(egs), str(tmp_path / 'x')],
                              cwd=ROOT, capture_output=True, text=True)
     assert missing.returncode == 1 and 'sitw_eval_enroll/utt2spk: missing' in missing.stderr
+
+
+# --------------------------------------------------------------------------- names, defined once
+
+# A names list unlike the repository's: another order, other labels, one back-end more.
+OTHER_FRONT_ENDS = ['# a comment', 'dnf\tN', 'xvector\tX', '', 'vae\tV']
+OTHER_BACKENDS = ['pca_plda\tP+P\tpca\tplda', 'lda_cosine\tL+C\tlda\tcosine', 'cosine\tC\tnone\tcosine']
+
+
+def tree_with_other_names(tmp_path, *scripts):
+    """A copy of the given scripts under tmp_path/local, with the other conf/*.tsv beside."""
+    import shutil
+    (tmp_path / 'local').mkdir()
+    (tmp_path / 'conf').mkdir()
+    for script in scripts:
+        shutil.copy2(os.path.join(ROOT, 'local', script), tmp_path / 'local' / script)
+    (tmp_path / 'conf' / 'front_ends.tsv').write_text('\n'.join(OTHER_FRONT_ENDS) + '\n')
+    (tmp_path / 'conf' / 'backends.tsv').write_text('\n'.join(OTHER_BACKENDS) + '\n')
+    return tmp_path
+
+
+def test_names_sh_reads_the_conf_files(tmp_path):
+    tree = tree_with_other_names(tmp_path, 'names.sh')
+
+    def names(*args):
+        out = subprocess.run([str(tree / 'local' / 'names.sh')] + list(args), capture_output=True, text=True)
+        return out.returncode, out.stdout.strip(), out.stderr.strip()
+    assert names('front_ends') == (0, 'dnf xvector vae', '')
+    assert names('backends') == (0, 'pca_plda lda_cosine cosine', '')
+    assert names('backends', 'cosine') == (0, 'lda_cosine cosine', '')
+    assert names('label', 'lda_cosine') == (0, 'L+C', '')
+    assert names('label', 'xvector') == (0, 'X', '')
+    assert names('label', 'other') == (0, 'other', '')
+    assert names('projection', 'lda_cosine') == (0, 'lda', '')
+    assert names('scorer', 'pca_plda') == (0, 'plda', '')
+    code, _, err = names('projection', 'plda')
+    assert code == 1 and err.startswith('ERROR (names.sh): ') and "no back-end 'plda'" in err
+
+
+def test_results_table_orders_and_labels_by_the_conf_files(tmp_path):
+    tree = tree_with_other_names(tmp_path, 'results_table.py', 'names.py')
+    rows = tmp_path / 'rows.tsv'
+    write_rows(rows, [(f, b, 'dev', '1.0', '0.5') for f in ('vae', 'xvector', 'dnf', 'ae')
+                      for b in ('cosine', 'plda', 'cosine_asnorm', 'lda_cosine', 'pca_plda')])
+    out = subprocess.run(['python3', str(tree / 'local' / 'results_table.py'), '--table-dir',
+                          str(tmp_path / 'results'), str(rows)], cwd=ROOT, env=env(), capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    lines = [line.split('|')[1:3] for line in out.stdout.splitlines()[2:] if line.startswith('|')]
+    order = [(b.strip(), f.strip()) for b, f in lines]
+    # The files' order and labels; names they do not list come last, as they are.
+    backends = ['P+P', 'L+C', 'C', 'C+AS-norm', 'plda']
+    front_ends = ['N', 'X', 'V', 'ae']
+    assert order == [(b, f) for b in backends for f in front_ends]
+
+
+def recipe_code_lines():
+    """(file, line number, code) of the shell recipes, comments left out."""
+    scripts = [os.path.join(ROOT, name) for name in os.listdir(ROOT) if name.endswith('.sh')]
+    scripts += [os.path.join(ROOT, 'local', name) for name in os.listdir(os.path.join(ROOT, 'local'))
+                if name.endswith('.sh') and name != 'names.sh']
+    for script in sorted(scripts):
+        with open(script) as f:
+            for number, line in enumerate(f, 1):
+                code = re.sub(r'(^|\s)#.*', '', line)
+                if code.strip():
+                    yield os.path.relpath(script, ROOT), number, code
+
+
+def test_no_recipe_lists_back_ends_or_labels_of_its_own():
+    """The shell recipes take back-end names and labels from conf/*.tsv (through
+    local/names.sh): no line of code names two back-ends or sets a label."""
+    import names
+    backends = [name for name, _ in names.backends()]
+    labels = [label for _, label in names.front_ends() + names.backends()]
+
+    def tokens(words, code, before=r'(?<![\w$/.+-])'):
+        return {w for w in words if re.search(before + r'%s(?![\w.+-])' % re.escape(w), code)}
+
+    def hard_coded(code):
+        return len(tokens(backends, code)) >= 2 or tokens(labels, code, before='=')
+    found = [(script, number, code.strip()) for script, number, code in recipe_code_lines() if hard_coded(code)]
+    assert found == []
+    # The check finds what it is meant to find: the lines eval.sh had before.
+    assert hard_coded('    for b in cosine pca_cosine plda lda_plda pca_plda; do')
+    assert hard_coded('        case $fe in xvector) label=x-vector ;; ae) label=a-vector ;;')
+    assert not hard_coded('echo "$nnet_dir: missing (not a trained x-vector nnet dir)"')

@@ -145,26 +145,32 @@ def test_extraction_with_three_jobs_equals_one_job(corpus, tiny_model, tmp_path)
 
 def test_scoring_with_three_jobs_equals_one_job(corpus, tmp_path):
     data = corpus / 'data'
-    common = ['--eval-sets', 'sitw_dev', '--lda-dim', 4, '--pca-dim', 4, '--backends', 'cosine plda',
-              '--cmd', 'local/run_log.sh']
-    one = sh('local/run_backends.sh', *common, 'xvector', data, data, tmp_path / 'nj1')
-    assert one.returncode == 0, one.stderr
-    three = sh('local/run_backends.sh', *common, '--nj', 3, '--models-from', tmp_path / 'nj1',
-               'xvector', data, data, tmp_path / 'nj3')
-    assert three.returncode == 0, three.stderr
-    trials = (data / 'sitw_dev' / 'trials').read_text().splitlines()
+    models, trials_file = tmp_path / 'backend', data / 'sitw_dev' / 'trials'
+    runner = ['--cmd', 'local/run_log.sh']
+    out = sh('local/train_backends.sh', *runner, '--lda-dim', 4, '--pca-dim', 4, data / 'train', models)
+    assert out.returncode == 0, out.stderr
+    for nj in (1, 3):
+        out = sh('local/score_backends.sh', *runner, '--nj', nj, '--backends', 'cosine plda', models,
+                 data / 'sitw_dev' / 'enroll', data / 'sitw_dev' / 'test', trials_file, tmp_path / ('nj%d' % nj))
+        assert out.returncode == 0, out.stderr
+        out = sh('local/compute_metrics.sh', *runner, '--backends', 'cosine plda', 'xvector', 'sitw_dev',
+                 trials_file, tmp_path / ('nj%d' % nj), tmp_path / ('nj%d' % nj) / 'results.tsv')
+        assert out.returncode == 0, out.stderr
+    trials = trials_file.read_text().splitlines()
     for backend in ('cosine', 'plda'):
-        scores = (tmp_path / 'nj3' / 'sitw_dev' / ('scores_' + backend)).read_text()
-        assert scores == (tmp_path / 'nj1' / 'sitw_dev' / ('scores_' + backend)).read_text()
+        scores = (tmp_path / 'nj3' / ('scores_' + backend)).read_text()
+        assert scores == (tmp_path / 'nj1' / ('scores_' + backend)).read_text()
         assert [l.split()[:2] for l in scores.splitlines()] == [t.split()[:2] for t in trials]
         for n in (1, 2, 3):
-            assert (tmp_path / 'nj3' / 'log' / ('sitw_dev.%s.%d.log' % (backend, n))).is_file()
-    assert (tmp_path / 'nj3' / 'results.tsv').read_text().splitlines()[1:] == \
-        (tmp_path / 'nj1' / 'results.tsv').read_text().splitlines()[1:]
-    parts = [(tmp_path / 'nj3' / 'sitw_dev' / 'split3' / str(n) / 'trials').read_text() for n in (1, 2, 3)]
+            assert (tmp_path / 'nj3' / 'log' / ('%s.%d.log' % (backend, n))).is_file()
+        # Each metric is a job with its own log.
+        for metric in ('eer', 'mindcf_0.01', 'mindcf_0.001'):
+            assert '# Ended (code 0)' in (tmp_path / 'nj3' / 'log' / ('%s.%s.log' % (backend, metric))).read_text()
+    assert (tmp_path / 'nj3' / 'results.tsv').read_text() == (tmp_path / 'nj1' / 'results.tsv').read_text()
+    parts = [(tmp_path / 'nj3' / 'split3' / str(n) / 'trials').read_text() for n in (1, 2, 3)]
     assert ''.join(parts).splitlines() == trials
     # Progress of the long steps is in the logs: PLDA per EM iteration.
-    plda_log = (tmp_path / 'nj1' / 'log' / 'plda.log').read_text()
+    plda_log = (models / 'log' / 'plda.log').read_text()
     assert [int(n) for n in re.findall(r'Plda estimation iteration (\d+) of 10', plda_log)] == list(range(10))
 
 

@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 
 from data_utils import kaldi_table as kt
+from data_utils.errors import UserError
 from kaldi_compat.plda import Plda, write_plda
 import score_norm
 
@@ -126,7 +127,7 @@ def test_bad_input_is_refused_without_output(tmp_path, problem):
     scores = write_lines(tmp_path / 'scores', lines)
     out = tmp_path / 'out'
     args = (['--top-n=1'] if problem == 'top-n' else []) + [enrol, test, cohort, scores, str(out)]
-    with pytest.raises(kt.UserError) as err:
+    with pytest.raises(UserError) as err:
         score_norm.main(args)
     message = {'unknown-key': 'no test vector for x', 'top-n': '--top-n must be at least 2',
                'bad-score': 'NaN or Inf', 'dim': 'dimension'}[problem]

@@ -11,7 +11,8 @@ characters, which Kaldi never allows inside keys).
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
-from data_utils import kaldi_table as kt
+from data_utils.errors import UserError
+from data_utils.kaldi_streams import describe, open_rx
 
 # _BYTE_MASKS[k] keeps the first k bytes of a little-endian uint64.
 _BYTE_MASKS = np.array([(1 << (8 * k)) - 1 for k in range(8)] + [(1 << 64) - 1],
@@ -97,7 +98,7 @@ def split_columns(data, ncols, where, message=None, first_line=1):
     if bad.size:
         i = int(bad[0])
         text = data[line_starts[i]:].split(b'\n', 1)[0].decode('latin1').rstrip('\r')
-        raise kt.UserError('%s: line %d: %s, got %d: "%s"'
+        raise UserError('%s: line %d: %s, got %d: "%s"'
                             % (where, first_line + i, message or 'expected %d fields' % ncols,
                                per_line[i], text))
     return Columns(data, starts.reshape(-1, ncols), ends.reshape(-1, ncols), line_starts)
@@ -105,9 +106,9 @@ def split_columns(data, ncols, where, message=None, first_line=1):
 
 def read_columns(rxfilename, ncols, message=None):
     """Read a whole rxfilename (file, '-', 'cmd |') and split it into columns."""
-    with kt.open_rx(rxfilename) as stream:
+    with open_rx(rxfilename) as stream:
         data = stream.read()
-    return split_columns(data, ncols, kt.describe(rxfilename), message)
+    return split_columns(data, ncols, describe(rxfilename), message)
 
 
 class KeyIndex:
@@ -178,7 +179,3 @@ def _hash(words):
         h = (h << np.uint64(7)) | (h >> np.uint64(57))
     return h
 
-
-def lookup(column, keys):
-    """Index of each entry of `column` in the list `keys` (str), -1 where absent."""
-    return KeyIndex(keys).find(column)

@@ -14,7 +14,8 @@ import sys
 
 import numpy as np
 
-from data_utils import kaldi_table as kt
+from data_utils.errors import UserError
+from data_utils.kaldi_streams import describe
 from kaldi_compat.cli import ToolParser, log, run_tool
 from kaldi_compat.columns import read_columns
 
@@ -27,7 +28,7 @@ def compute_eer(target_scores, nontarget_scores):
     nontarget = np.sort(np.asarray(nontarget_scores, dtype=np.float32))
     num_tar, num_non = target.size, nontarget.size
     if num_tar == 0 or num_non == 0:
-        raise kt.UserError('need both target and non-target scores')
+        raise UserError('need both target and non-target scores')
     positions = np.arange(num_tar - 1, dtype=np.int64)
     # Kaldi: nontarget_n = (ssize_t)(N * p * 1.0 / T), truncated toward zero.
     nontarget_n = ((num_non * positions).astype(np.float64) / num_tar).astype(np.int64)
@@ -45,9 +46,9 @@ def read_scores(rxfilename):
     is_nontarget = labels == b'nontarget'
     bad = np.flatnonzero(~(is_target | is_nontarget))
     if bad.size:
-        raise kt.UserError("%s: line %d: Invalid input line (second field must be 'target' "
+        raise UserError("%s: line %d: Invalid input line (second field must be 'target' "
                             "or 'nontarget'): %s"
-                            % (kt.describe(rxfilename), bad[0] + 1, cols.line(int(bad[0]))))
+                            % (describe(rxfilename), bad[0] + 1, cols.line(int(bad[0]))))
     raw = cols.column(0)
     try:
         scores = raw.astype(np.float32)
@@ -56,14 +57,14 @@ def read_scores(rxfilename):
             try:
                 float(text)
             except ValueError:
-                raise kt.UserError('%s: line %d: Invalid input line (first field must be '
-                                    'float): %s' % (kt.describe(rxfilename), i + 1, cols.line(i)))
+                raise UserError('%s: line %d: Invalid input line (first field must be '
+                                    'float): %s' % (describe(rxfilename), i + 1, cols.line(i)))
         raise
     nonfinite = np.flatnonzero(~np.isfinite(scores))
     if nonfinite.size:
         i = int(nonfinite[0])
-        raise kt.UserError('%s: line %d: score is NaN or Inf (or out of single-precision '
-                            'range): %s' % (kt.describe(rxfilename), i + 1, cols.line(i)))
+        raise UserError('%s: line %d: score is NaN or Inf (or out of single-precision '
+                            'range): %s' % (describe(rxfilename), i + 1, cols.line(i)))
     return scores[is_target], scores[is_nontarget]
 
 
@@ -72,11 +73,11 @@ def main(argv):
     opts, args = parser.parse(argv)
     target, nontarget = read_scores(args[0])
     if target.size == 0 and nontarget.size == 0:
-        raise kt.UserError('Empty input.')
+        raise UserError('Empty input.')
     if target.size == 0:
-        raise kt.UserError('No target scores seen.')
+        raise UserError('No target scores seen.')
     if nontarget.size == 0:
-        raise kt.UserError('No non-target scores seen.')
+        raise UserError('No non-target scores seen.')
     eer, threshold = compute_eer(target, nontarget)
     log(NAME, 'Equal error rate is %.6g%%, at threshold %.6g' % (100.0 * eer, threshold))
     sys.stdout.write('%.4g' % (100.0 * eer))

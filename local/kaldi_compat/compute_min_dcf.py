@@ -17,7 +17,7 @@ import sys
 
 import numpy as np
 
-from data_utils import kaldi_table as kt
+from data_utils.errors import UserError
 from kaldi_compat.cli import run_tool
 
 NAME = 'compute_min_dcf.py'
@@ -34,7 +34,7 @@ def min_dcf(scores, labels, p_target, c_miss, c_fa):
     num_tar = int(sorted_labels.sum())
     num_non = sorted_labels.size - num_tar
     if num_tar == 0 or num_non == 0:
-        raise kt.UserError('need both target and non-target trials among the scored pairs '
+        raise UserError('need both target and non-target trials among the scored pairs '
                             '(%d targets, %d non-targets)' % (num_tar, num_non))
     fnrs = misses / float(num_tar)
     fprs = 1 - false_alarms_kept / float(num_non)
@@ -49,12 +49,12 @@ def _read_lines(path, ncols, what):
         with open(path, 'rb') as f:
             lines = f.read().decode('utf-8', 'replace').splitlines()
     except OSError as err:
-        raise kt.UserError('%s: cannot open for reading: %s' % (path, err.strerror))
+        raise UserError('%s: cannot open for reading: %s' % (path, err.strerror))
     rows = []
     for lineno, line in enumerate(lines, 1):
         fields = line.split()
         if len(fields) != ncols:
-            raise kt.UserError('%s: line %d: expected %d fields (%s), got %d: "%s"'
+            raise UserError('%s: line %d: expected %d fields (%s), got %d: "%s"'
                                 % (path, lineno, ncols, what, len(fields), line.rstrip()))
         rows.append(fields)
     return rows
@@ -69,19 +69,19 @@ def compute(scores_path, trials_path, p_target, c_miss, c_fa):
             _read_lines(scores_path, 3, '<utt1> <utt2> <score>'), 1):
         label = trials.get(utt1 + ' ' + utt2)
         if label is None:
-            raise kt.UserError('%s: line %d: Missing entry for %s and %s in %s'
+            raise UserError('%s: line %d: Missing entry for %s and %s in %s'
                                 % (scores_path, lineno, utt1, utt2, trials_path))
         try:
             value = float(score)
         except ValueError:
-            raise kt.UserError('%s: line %d: score is not a number: "%s"'
+            raise UserError('%s: line %d: score is not a number: "%s"'
                                 % (scores_path, lineno, score))
         if not np.isfinite(value):
-            raise kt.UserError('%s: line %d: score is NaN or Inf' % (scores_path, lineno))
+            raise UserError('%s: line %d: score is NaN or Inf' % (scores_path, lineno))
         scores.append(value)
         labels.append(1 if label == 'target' else 0)
     if not scores:
-        raise kt.UserError('%s: no scores' % scores_path)
+        raise UserError('%s: no scores' % scores_path)
     return min_dcf(scores, labels, p_target, c_miss, c_fa)
 
 
@@ -100,11 +100,11 @@ def main(argv):
     parser.add_argument('trials_filename', help='trials: <utt1> <utt2> <target/nontarget>')
     args = parser.parse_args(argv)
     if args.c_fa <= 0:
-        raise kt.UserError('--c-fa must be greater than 0')
+        raise UserError('--c-fa must be greater than 0')
     if args.c_miss <= 0:
-        raise kt.UserError('--c-miss must be greater than 0')
+        raise UserError('--c-miss must be greater than 0')
     if not 0 < args.p_target < 1:
-        raise kt.UserError('--p-target must be greater than 0 and less than 1')
+        raise UserError('--p-target must be greater than 0 and less than 1')
     value, threshold = compute(args.scores_filename, args.trials_filename, args.p_target,
                                args.c_miss, args.c_fa)
     sys.stdout.write('{0:.4f}\n'.format(value))

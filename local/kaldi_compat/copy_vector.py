@@ -9,6 +9,8 @@ rounded to float on the way. --change-dim truncates or zero-pads each vector and
 import numpy as np
 
 from data_utils import kaldi_table as kt
+from data_utils.errors import UserError
+from data_utils.kaldi_codec import read_vector, write_vector
 from kaldi_compat.cli import ToolParser, log, run_tool
 
 NAME = 'copy-vector'
@@ -34,7 +36,7 @@ def main(argv):
     opts, args = parser.parse(argv)
     source, target = args
     if _is_table(source) != _is_table(target):
-        raise kt.UserError('both arguments must be tables (ark:/scp:) or both plain files')
+        raise UserError('both arguments must be tables (ark:/scp:) or both plain files')
     if _is_table(source):
         with kt.VectorWriter(target) as writer:
             # Read as float, as Kaldi's copy-vector holds its vectors (double input is rounded).
@@ -46,13 +48,13 @@ def main(argv):
                 writer.write(keys, vectors)
             if not writer.num_written:
                 # Kaldi exits with status 1 when it copied nothing.
-                raise kt.UserError('%s: no vectors to copy' % source)
+                raise UserError('%s: no vectors to copy' % source)
         log(NAME, 'Copied %d vectors' % writer.num_written)
     else:
-        vector = kt.read_vector(source).astype(np.float32)
+        vector = read_vector(source).astype(np.float32)
         if opts.change_dim >= 0:
             vector = change_dim(vector[None, :], opts.change_dim)[0]
-        kt.write_vector(target, vector, binary=opts.binary)
+        write_vector(target, vector, binary=opts.binary)
 
 
 if __name__ == '__main__':

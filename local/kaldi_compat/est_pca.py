@@ -13,6 +13,8 @@ row per frame); --read-vectors=true reads a table of vectors.
 import numpy as np
 
 from data_utils import kaldi_table as kt
+from data_utils.errors import UserError
+from data_utils.kaldi_codec import write_matrix
 from kaldi_compat.cli import ToolParser, log, run_tool, warn
 from kaldi_compat.linalg import sorted_eig
 
@@ -75,14 +77,14 @@ def main(argv):
     log(NAME, 'Accumulated stats from %d %s, %d with errors; %d frames.'
         % (num_done, 'vectors' if opts.read_vectors else 'feature files', num_err, count))
     if num_done == 0:
-        raise kt.UserError('No data accumulated.')
+        raise UserError('No data accumulated.')
     mean = total / count
     covar = sumsq / count - np.outer(mean, mean)
 
     full_dim = mean.shape[0]
     dim = opts.dim if opts.dim > 0 else full_dim
     if dim > full_dim:
-        raise kt.UserError('Final dimension %d is greater than feature dimension %d'
+        raise UserError('Final dimension %d is greater than feature dimension %d'
                             % (dim, full_dim))
     s, p = sorted_eig(covar)
     log(NAME, 'Eigenvalues in PCA are [ %s ]' % ' '.join('%g' % v for v in s))
@@ -101,8 +103,8 @@ def main(argv):
         transform = np.hstack([transform, -(transform @ mean)[:, None]])
     transform = transform.astype(np.float32)
     if opts.write_full_matrix:
-        kt.write_matrix(opts.write_full_matrix, transform, binary=opts.binary)
-    kt.write_matrix(pca_wxfilename, transform[:dim], binary=opts.binary)
+        write_matrix(opts.write_full_matrix, transform, binary=opts.binary)
+    write_matrix(pca_wxfilename, transform[:dim], binary=opts.binary)
 
 
 if __name__ == '__main__':

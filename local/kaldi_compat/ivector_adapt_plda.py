@@ -11,6 +11,7 @@ covariances; --mean-diff-scale weighs the shift of the mean as extra variance.
 import numpy as np
 
 from data_utils import kaldi_table as kt
+from data_utils.errors import UserError
 from kaldi_compat.cli import ToolParser, log, run_tool
 from kaldi_compat.linalg import base_float
 from kaldi_compat.plda import read_plda, write_plda
@@ -37,7 +38,7 @@ def main(argv):
         adaptor.add_stats(vectors.astype(np.float64))
         num_vectors += len(keys)
     if not num_vectors:
-        raise kt.UserError('%s: no adaptation vectors: cannot adapt the PLDA model' % args[1])
+        raise UserError('%s: no adaptation vectors: cannot adapt the PLDA model' % args[1])
     adapted = adaptor.update_plda(plda, mean_diff_scale=base_float(opts.mean_diff_scale),
                                   within_covar_scale=base_float(opts.within_covar_scale),
                                   between_covar_scale=base_float(opts.between_covar_scale),

@@ -7,6 +7,7 @@ are skipped with a warning and counted, as Kaldi does.
 import numpy as np
 
 from data_utils import kaldi_table as kt
+from data_utils.errors import UserError
 from kaldi_compat.cli import ToolParser, log, run_tool
 from kaldi_compat.trials import score_trial_list
 
@@ -20,7 +21,7 @@ def main(argv):
     keys1, vectors1 = kt.read_vector_table(args[1], dtype=np.float32)
     keys2, vectors2 = kt.read_vector_table(args[2], dtype=np.float32)
     if vectors1.size and vectors2.size and vectors1.shape[1] != vectors2.shape[1]:
-        raise kt.UserError('%s has dimension %d but %s has %d'
+        raise UserError('%s has dimension %d but %s has %d'
                             % (args[1], vectors1.shape[1], args[2], vectors2.shape[1]))
 
     def score(rows1, rows2, is_last):

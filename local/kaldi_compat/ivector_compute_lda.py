@@ -16,6 +16,8 @@ arbitrary, in Kaldi as here.
 import numpy as np
 
 from data_utils import kaldi_table as kt
+from data_utils.errors import UserError
+from data_utils.kaldi_codec import write_matrix
 from kaldi_compat.cli import ToolParser, log, run_tool, warn
 from kaldi_compat.linalg import base_float, sorted_eig, symmetric
 from kaldi_compat.streaming import SpeakerSums, read_utt2spk
@@ -28,21 +30,13 @@ def normalizing_transform(covar, floor):
     s, u = sorted_eig(covar)
     floor_value = floor * s[0]
     if not s[0] > 0:
-        raise kt.UserError('the covariance to normalise is zero or negative (largest '
+        raise UserError('the covariance to normalise is zero or negative (largest '
                             'eigenvalue %g): the vectors do not vary' % s[0])
     num_floored = int((s < floor_value).sum())
     if num_floored:
         warn(NAME, 'Floored %d eigenvalues of covariance to %g' % (num_floored, floor_value))
     s = np.maximum(s, floor_value)
     return (s ** -0.5)[:, None] * u.T
-
-
-def compute_lda(vectors, speakers, lda_dim, total_covariance_factor, covariance_floor):
-    """vectors: N x D (mean removed), speakers: list of row-index arrays."""
-    spk_means = np.vstack([vectors[rows].mean(axis=0) for rows in speakers])
-    spk_counts = np.array([len(rows) for rows in speakers], dtype=np.float64)
-    return compute_lda_from_stats(vectors.T @ vectors, spk_means, spk_counts, vectors.shape[0],
-                                  lda_dim, total_covariance_factor, covariance_floor)
 
 
 def compute_lda_from_stats(tot_scatter, spk_means, spk_counts, num_utt, lda_dim,
@@ -54,10 +48,10 @@ def compute_lda_from_stats(tot_scatter, spk_means, spk_counts, num_utt, lda_dim,
     between_scatter = (spk_means * spk_counts[:, None]).T @ spk_means
     log(NAME, 'Stats have %d speakers, %d utterances.' % (num_spk, num_utt))
     if num_utt == num_spk:
-        raise kt.UserError('every speaker has a single utterance: the within-class '
+        raise UserError('every speaker has a single utterance: the within-class '
                             'covariance would be zero')
     if num_utt < dim:
-        raise kt.UserError('Too little data for iVector dimension: %d utterances for '
+        raise UserError('Too little data for iVector dimension: %d utterances for '
                             'dimension %d (the total covariance would be singular)'
                             % (num_utt, dim))
     total_covar = symmetric(tot_scatter / num_utt)
@@ -88,7 +82,7 @@ def main(argv):
     tcf = base_float(opts.total_covariance_factor)
     floor = base_float(opts.covariance_floor)
     if floor < 0:
-        raise kt.UserError('--covariance-floor must be >= 0, got %g' % floor)
+        raise UserError('--covariance-floor must be >= 0, got %g' % floor)
 
     speakers, utt_map, owner = read_utt2spk(utt2spk_rspecifier)
     seen = np.zeros(len(utt_map), dtype=bool)
@@ -114,10 +108,10 @@ def main(argv):
     num_read = stats.count if stats else 0
     log(NAME, 'Read %d utterances, %d with errors.' % (num_read, num_err))
     if not num_read:
-        raise kt.UserError('Did not read any utterances.')
+        raise UserError('Did not read any utterances.')
     dim = stats.dim
     if not 0 < opts.dim <= dim:
-        raise kt.UserError('--dim=%d must be between 1 and the vector dimension %d'
+        raise UserError('--dim=%d must be between 1 and the vector dimension %d'
                             % (opts.dim, dim))
 
     # Kaldi keeps the mean in single precision.
@@ -130,7 +124,7 @@ def main(argv):
                                     opts.dim, tcf, floor).astype(np.float32)
     offset = -(linear.astype(np.float64) @ mean.astype(np.float64))
     lda = np.hstack([linear.astype(np.float64), offset[:, None]]).astype(np.float32)
-    kt.write_matrix(lda_wxfilename, lda, binary=opts.binary)
+    write_matrix(lda_wxfilename, lda, binary=opts.binary)
     log(NAME, 'Wrote LDA transform to %s' % lda_wxfilename)
 
 

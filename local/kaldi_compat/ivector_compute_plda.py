@@ -11,6 +11,7 @@ without a vector are warned about and skipped; a speaker with none is skipped.
 import numpy as np
 
 from data_utils import kaldi_table as kt
+from data_utils.errors import UserError
 from kaldi_compat.cli import ToolParser, log, run_tool, warn
 from kaldi_compat.plda import write_plda
 from kaldi_compat.plda_train import PldaStats, estimate_plda
@@ -29,7 +30,7 @@ def main(argv):
     speakers, utt_map, owner = read_spk2utt(spk2utt_rspecifier)
     entries_per_speaker = np.bincount(owner, minlength=len(speakers))
     for spk in np.flatnonzero(entries_per_speaker == 0)[:1]:
-        raise kt.UserError('%s: speaker %s has no utterances'
+        raise UserError('%s: speaker %s has no utterances'
                             % (spk2utt_rspecifier, speakers[spk]))
     seen = np.zeros(len(utt_map), dtype=bool)
     sums = None
@@ -37,7 +38,7 @@ def main(argv):
     for keys, chunk in kt.read_vector_chunks(ivector_rspecifier, dtype=np.float32):
         rows, entries = utt_map.find_all(keys)
         if seen[entries].any() or np.unique(entries).size < entries.size:
-            raise kt.UserError('%s: key %s appears twice'
+            raise UserError('%s: key %s appears twice'
                                 % (ivector_rspecifier, duplicate_key(utt_map, entries, seen)))
         seen[entries] = True
         if sums is None:
@@ -59,9 +60,9 @@ def main(argv):
     log(NAME, 'Accumulated stats from %d speakers (%d with no utterances), consisting of '
         '%d utterances (%d absent from input).' % (spk_done, spk_err, utt_done, utt_err))
     if spk_done == 0:
-        raise kt.UserError('No stats accumulated, unable to estimate PLDA.')
+        raise UserError('No stats accumulated, unable to estimate PLDA.')
     if spk_done == utt_done:
-        raise kt.UserError('No speakers with multiple utterances, unable to estimate PLDA.')
+        raise UserError('No speakers with multiple utterances, unable to estimate PLDA.')
     plda = estimate_plda(stats, opts.num_em_iters, log=lambda m: log(NAME, m))
     write_plda(plda_wxfilename, plda, opts.binary)
 

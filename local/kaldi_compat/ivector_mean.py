@@ -8,6 +8,8 @@ and num_utts records how many there were (PLDA scoring uses it).
 import numpy as np
 
 from data_utils import kaldi_table as kt
+from data_utils.errors import UserError
+from data_utils.kaldi_codec import write_vector
 from kaldi_compat.cli import ToolParser, log, run_tool, warn
 from kaldi_compat.streaming import add_by_group, duplicate_key, read_spk2utt
 
@@ -20,9 +22,9 @@ def global_mean(rspecifier, wxfilename, binary):
         total = chunk.sum(axis=0) + (0.0 if total is None else total)
         count += len(keys)
     if not count:
-        raise kt.UserError('%s: no vectors to average' % rspecifier)
+        raise UserError('%s: no vectors to average' % rspecifier)
     mean = total / count
-    kt.write_vector(wxfilename, mean, binary=binary)
+    write_vector(wxfilename, mean, binary=binary)
     log(NAME, 'Wrote mean of %d vectors; norm of mean is %g' % (count, np.linalg.norm(mean)))
 
 
@@ -72,7 +74,7 @@ def speaker_means(spk2utt_rspecifier, rspecifier, wspecifier, num_utts_wspecifie
             sums = ModelSums(np.bincount(owner, minlength=len(speakers)), chunk.shape[1])
         rows, entries = utt_map.find_all(keys)
         if seen[entries].any() or np.unique(entries).size < entries.size:
-            raise kt.UserError('%s: key %s appears twice'
+            raise UserError('%s: key %s appears twice'
                                 % (rspecifier, duplicate_key(utt_map, entries, seen)))
         seen[entries] = True
         sums.add(owner[entries], chunk[rows])
@@ -86,7 +88,7 @@ def speaker_means(spk2utt_rspecifier, rspecifier, wspecifier, num_utts_wspecifie
              % speakers[i])
     models = np.flatnonzero(counts > 0)
     if not models.size:
-        raise kt.UserError('%s: no model has any vector in %s' % (spk2utt_rspecifier, rspecifier))
+        raise UserError('%s: no model has any vector in %s' % (spk2utt_rspecifier, rspecifier))
     with kt.VectorWriter(wspecifier) as writer:      # 10k models at a time: no second copy
         for start in range(0, models.size, 10000):
             block = models[start:start + 10000]

@@ -5,6 +5,7 @@
 import numpy as np
 
 from data_utils import kaldi_table as kt
+from data_utils.errors import UserError
 from kaldi_compat.cli import ToolParser, log, run_tool, warn
 
 NAME = 'ivector-normalize-length'
@@ -34,7 +35,7 @@ def main(argv):
             writer.write(keys, normalized if opts.normalize else vectors)
         if not num_done:
             # Kaldi exits with status 1 when it processed nothing.
-            raise kt.UserError('%s: no vectors to normalise' % args[0])
+            raise UserError('%s: no vectors to normalise' % args[0])
     if num_zero:
         warn(NAME, '%d zero-length vectors left unscaled' % num_zero)
     if num_done:

@@ -17,6 +17,7 @@ all trials are scored with matrix products.
 import numpy as np
 
 from data_utils import kaldi_table as kt
+from data_utils.errors import UserError
 from kaldi_compat.cli import ToolParser, log, run_tool, warn
 from kaldi_compat.plda import PldaScorer, plda_config_options, read_plda
 from kaldi_compat.trials import score_trial_list
@@ -31,8 +32,8 @@ def transform_table(plda, opts, vectors, num_examples, what):
     temporaries of the transform go 1,000 rows at a time: a few MB, not hundreds.
     """
     if vectors.shape[0] and vectors.shape[1] != plda.dim:
-        raise kt.UserError('%s vectors have dimension %d but the PLDA model has %d'
-                            % (what, vectors.shape[1], plda.dim))
+        raise UserError('%s vectors have dimension %d but the PLDA model has %d'
+                         % (what, vectors.shape[1], plda.dim))
     n = np.broadcast_to(num_examples, (vectors.shape[0],))
     out = np.empty(vectors.shape, dtype=np.float32)
     factors = np.empty(vectors.shape[0])
@@ -84,8 +85,8 @@ def num_utts_lookup(rspecifier):
             if keys[i] not in table:
                 warn(NAME, 'Number of utterances not given for speaker %s' % keys[i])
             else:
-                raise kt.UserError('%s: speaker %s has %d utterances (must be positive)'
-                                    % (rspecifier, keys[i], counts[i]))
+                raise UserError('%s: speaker %s has %d utterances (must be positive)'
+                                 % (rspecifier, keys[i], counts[i]))
         return counts
 
     return num_utts_of
@@ -137,7 +138,7 @@ def main(argv):
         plda, opts, train_rspecifier, num_utts_lookup(opts.num_utts), 'training')
     log(NAME, 'Read %d training iVectors, errors on %d' % (len(train_keys), num_train_errs))
     if not train_keys:
-        raise kt.UserError('No training iVectors present.')
+        raise UserError('No training iVectors present.')
     log(NAME, 'Average renormalization scale on training iVectors was %g' % factors.mean())
 
     log(NAME, 'Reading test iVectors')
@@ -145,7 +146,7 @@ def main(argv):
         plda, opts, test_rspecifier, num_utts_lookup(None), 'test')
     log(NAME, 'Read %d test iVectors.' % len(test_keys))
     if not test_keys:
-        raise kt.UserError('No test iVectors present.')
+        raise UserError('No test iVectors present.')
     log(NAME, 'Average renormalization scale on test iVectors was %g' % factors.mean())
 
     num_done, num_errors, total, total_sq = score_trials_streamed(

@@ -4,6 +4,8 @@
   ivector-subtract-global-mean [options] <mean-rxfilename> <ivector-rspecifier> <ivector-wspecifier>
 """
 from data_utils import kaldi_table as kt
+from data_utils.errors import UserError
+from data_utils.kaldi_codec import read_vector
 from kaldi_compat.cli import ToolParser, log, run_tool
 from kaldi_compat.streaming import rereadable_chunks
 
@@ -16,7 +18,7 @@ def table_mean(chunks, rspecifier):
         total = total + chunk.sum(axis=0)
         count += len(keys)
     if not count:
-        raise kt.UserError('%s: no vectors to take the mean of' % rspecifier)
+        raise UserError('%s: no vectors to take the mean of' % rspecifier)
     return total / count
 
 
@@ -25,7 +27,7 @@ def main(argv):
     parser.add('subtract-mean', True, 'if false, only copy the vectors')
     opts, args = parser.parse(argv)
     rspecifier, wspecifier = args[-2], args[-1]
-    given_mean = kt.read_vector(args[0]) if len(args) == 3 else None
+    given_mean = read_vector(args[0]) if len(args) == 3 else None
     # With its own mean the table is read twice (a pipe is spooled to disk, not memory).
     with rereadable_chunks(rspecifier) as passes, kt.VectorWriter(wspecifier) as writer:
         mean = given_mean
@@ -33,12 +35,12 @@ def main(argv):
             mean = table_mean(passes(), rspecifier)
         for keys, vectors in passes():
             if given_mean is not None and mean.shape[0] != vectors.shape[1]:
-                raise kt.UserError('%s: mean has dimension %d, vectors in %s have %d'
+                raise UserError('%s: mean has dimension %d, vectors in %s have %d'
                                     % (args[0], mean.shape[0], rspecifier, vectors.shape[1]))
             writer.write(keys, vectors - mean if opts.subtract_mean else vectors)
         if not writer.num_written:
             # Kaldi exits with status 1 when it wrote nothing, with a mean given or not.
-            raise kt.UserError('%s: no vectors to %s' % (
+            raise UserError('%s: no vectors to %s' % (
                 rspecifier, 'subtract the mean from' if given_mean is not None
                 else 'take the mean of'))
     log(NAME, 'Wrote %d mean-subtracted vectors' % writer.num_written)

@@ -8,7 +8,7 @@ Eigenvector signs are arbitrary, in Kaldi as here.
 """
 import numpy as np
 
-from data_utils.kaldi_table import UserError
+from data_utils.errors import UserError
 
 
 def base_float(value):

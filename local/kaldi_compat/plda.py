@@ -24,7 +24,10 @@ of any number of trials come from dot products (see `score_trials`).
 """
 import numpy as np
 
-from data_utils import kaldi_table as kt
+from data_utils.errors import UserError
+from data_utils.kaldi_codec import (expect_token, open_input, read_matrix_obj, read_vector_obj,
+                                    write_matrix_obj, write_token, write_vector_obj)
+from data_utils.kaldi_streams import describe, open_output
 
 
 class Plda:
@@ -34,20 +37,20 @@ class Plda:
         self.psi = np.asarray(psi, dtype=np.float64).reshape(-1)
         dim = self.mean.shape[0]
         if dim == 0:
-            raise kt.UserError('PLDA model has dimension 0')
+            raise UserError('PLDA model has dimension 0')
         if self.transform.shape != (dim, dim) or self.psi.shape != (dim,):
-            raise kt.UserError('inconsistent PLDA model: mean of dimension %d, transform %s, '
-                                'psi of dimension %d'
-                                % (dim, 'x'.join(map(str, self.transform.shape)),
-                                   self.psi.shape[0]))
+            raise UserError('inconsistent PLDA model: mean of dimension %d, transform %s, '
+                             'psi of dimension %d'
+                             % (dim, 'x'.join(map(str, self.transform.shape)),
+                                self.psi.shape[0]))
         for name in ('mean', 'transform', 'psi'):
             if not np.all(np.isfinite(getattr(self, name))):
-                raise kt.UserError('PLDA model: %s contains NaN or Inf' % name)
+                raise UserError('PLDA model: %s contains NaN or Inf' % name)
         # Eigenvalues that should be zero can come out as -1e-17; larger negative
         # between-class variances would make the scores meaningless.
         if np.any(self.psi < -1e-6 * max(1.0, self.psi.max())):
-            raise kt.UserError('PLDA model: between-class variances (psi) must not be '
-                                'negative; smallest is %g' % self.psi.min())
+            raise UserError('PLDA model: between-class variances (psi) must not be '
+                             'negative; smallest is %g' % self.psi.min())
         self.psi = np.maximum(self.psi, 0.0)
 
     @property
@@ -58,9 +61,6 @@ class Plda:
     def offset(self):
         """Kaldi's derived offset_ = -transform * mean."""
         return -(self.transform @ self.mean)
-
-    def copy(self):
-        return Plda(self.mean.copy(), self.transform.copy(), self.psi.copy())
 
     # ------------------------------------------------------------------------
     # Plda::SmoothWithinClassCovariance
@@ -73,8 +73,8 @@ class Plda:
         by scaling the rows of the transform, and psi shrinks accordingly.
         """
         if not 0.0 <= smoothing_factor <= 1.0:
-            raise kt.UserError('smoothing factor must be between 0 and 1, got %g'
-                                % smoothing_factor)
+            raise UserError('smoothing factor must be between 0 and 1, got %g'
+                             % smoothing_factor)
         within = 1.0 + smoothing_factor * self.psi
         self.psi = self.psi / within
         self.transform = self.transform * (within ** -0.5)[:, None]
@@ -98,8 +98,8 @@ class Plda:
         """
         vectors = np.asarray(vectors, dtype=np.float64)
         if vectors.ndim != 2 or vectors.shape[1] != self.dim:
-            raise kt.UserError('vectors have dimension %d but the PLDA model has %d'
-                                % (vectors.shape[-1], self.dim))
+            raise UserError('vectors have dimension %d but the PLDA model has %d'
+                             % (vectors.shape[-1], self.dim))
         out = vectors @ self.transform.T + self.offset
         dim = self.dim
         if simple_length_norm:
@@ -108,7 +108,7 @@ class Plda:
         else:
             n = np.broadcast_to(np.asarray(num_examples, dtype=np.float64), (out.shape[0],))
             if np.any(n <= 0):
-                raise kt.UserError('number of examples must be positive')
+                raise UserError('number of examples must be positive')
             inv_covar = 1.0 / (self.psi[None, :] + (1.0 / n)[:, None])
             denom = np.einsum('ij,ij->i', out * out, inv_covar)
         safe = denom > 0
@@ -242,22 +242,22 @@ def score_trials(plda, enrol, num_train, test, rows_enrol, rows_test, **kwargs):
 
 def read_plda(rxfilename):
     """A Plda from a Kaldi binary or text file (or `cmd |`, `-`)."""
-    where = kt.describe(rxfilename)
-    with kt.open_input(rxfilename) as (stream, binary):
+    where = describe(rxfilename)
+    with open_input(rxfilename) as (stream, binary):
         try:
-            kt.expect_token(stream, binary, '<Plda>')
-            mean = kt.read_vector_obj(stream, binary)
-            transform = kt.read_matrix_obj(stream, binary)
-            psi = kt.read_vector_obj(stream, binary)
-            kt.expect_token(stream, binary, '</Plda>')
+            expect_token(stream, '<Plda>')
+            mean = read_vector_obj(stream, binary)
+            transform = read_matrix_obj(stream, binary)
+            psi = read_vector_obj(stream, binary)
+            expect_token(stream, '</Plda>')
             # A pipe must be read to its end before it is closed, as Kaldi does.
             stream.read()
-        except kt.UserError as err:
-            raise kt.UserError('%s: reading PLDA model: %s' % (where, err))
+        except UserError as err:
+            raise UserError('%s: reading PLDA model: %s' % (where, err))
     try:
         return Plda(mean, transform, psi)
-    except kt.UserError as err:
-        raise kt.UserError('%s: %s' % (where, err))
+    except UserError as err:
+        raise UserError('%s: %s' % (where, err))
 
 
 def _text_vector(vec):
@@ -271,13 +271,13 @@ def _text_matrix(mat):
 
 def write_plda(wxfilename, plda, binary=True):
     """Write as Kaldi's Plda::Write does: byte-identical layout in binary and text."""
-    with kt.open_output(wxfilename, binary) as stream:
+    with open_output(wxfilename, binary) as stream:
         if binary:
-            kt.write_token(stream, binary, '<Plda>')
-            kt.write_vector_obj(stream, binary, plda.mean, double=True)
-            kt.write_matrix_obj(stream, binary, plda.transform, double=True)
-            kt.write_vector_obj(stream, binary, plda.psi, double=True)
-            kt.write_token(stream, binary, '</Plda>')
+            write_token(stream, '<Plda>')
+            write_vector_obj(stream, binary, plda.mean, double=True)
+            write_matrix_obj(stream, binary, plda.transform, double=True)
+            write_vector_obj(stream, binary, plda.psi, double=True)
+            write_token(stream, '</Plda>')
         else:
             # Kaldi's text layout: every number followed by a space, matrix rows on
             # their own lines, no newline after the closing token.

@@ -18,30 +18,20 @@ The maths follow Kaldi's ivector/plda.cc:
 """
 import numpy as np
 
-from data_utils import kaldi_table as kt
+from data_utils.errors import UserError
 from kaldi_compat.linalg import inverse_cholesky, inverse_symmetric, sorted_eig, symmetric
 from kaldi_compat.plda import Plda
 
 
 class PldaStats:
-    """Per-class statistics, built from (n_examples x D) groups of vectors."""
+    """Per-class statistics: example counts, means and the scatter around the class
+    means, added class by class as the streaming reader accumulates them."""
 
     def __init__(self, dim):
         self.dim = dim
         self.counts = []
         self.means = []
         self.offset_scatter = np.zeros((dim, dim))
-
-    def add_samples(self, group):
-        group = np.asarray(group, dtype=np.float64)
-        if group.ndim != 2 or group.shape[1] != self.dim or group.shape[0] == 0:
-            raise kt.UserError('PLDA statistics: expected a non-empty n x %d group, got %s'
-                                % (self.dim, group.shape))
-        mean = group.mean(axis=0)
-        centred = group - mean
-        self.offset_scatter += centred.T @ centred
-        self.counts.append(group.shape[0])
-        self.means.append(mean)
 
     def add_class_stats(self, counts, means, offset_scatter):
         """Classes given by their statistics, as a streaming reader accumulates them:
@@ -64,10 +54,10 @@ def estimate_plda(stats, num_em_iters=10, log=None):
     """Kaldi's PldaEstimator::Estimate: E-M for the two covariances, then GetOutput."""
     log = log or (lambda message: None)
     if stats.num_classes == 0:
-        raise kt.UserError('cannot estimate PLDA with no statistics')
+        raise UserError('cannot estimate PLDA with no statistics')
     if stats.num_examples <= stats.dim:
         # As Kaldi: fewer vectors than dimensions leave the scatter singular for sure.
-        raise kt.UserError('%d training vectors for dimension %d: PLDA needs more vectors '
+        raise UserError('%d training vectors for dimension %d: PLDA needs more vectors '
                             'than dimensions' % (stats.num_examples, stats.dim))
     dim = stats.dim
     counts = np.asarray(stats.counts, dtype=np.int64)
@@ -99,7 +89,7 @@ def estimate_plda(stats, num_em_iters=10, log=None):
         within = symmetric(within_stats / within_count)
         between = symmetric(between_stats / between_count)
         if not (np.all(np.isfinite(within)) and np.all(np.isfinite(between))):
-            raise kt.UserError('PLDA estimation diverged (NaN or Inf in the covariances)')
+            raise UserError('PLDA estimation diverged (NaN or Inf in the covariances)')
         log('Trace of within-class variance is %g' % np.trace(within))
         log('Trace of between-class variance is %g' % np.trace(between))
 
@@ -125,7 +115,7 @@ def diagonalising_transform(within, between, log, what='within-class covariance'
     # Kaldi asserts these are >= 0 and floors at 0; rounding can leave -1e-17.
     negative = psi < 0
     if np.any(psi < -1e-8 * max(1.0, psi.max())):
-        raise kt.UserError('between-class covariance is not positive semi-definite '
+        raise UserError('between-class covariance is not positive semi-definite '
                             '(eigenvalue %g)' % psi.min())
     if negative.any():
         log('Floored %d eigenvalues of between-class variance to zero.' % negative.sum())
@@ -150,7 +140,7 @@ class PldaUnsupervisedAdaptor:
             self.mean_stats = np.zeros(dim)
             self.variance_stats = np.zeros((dim, dim))
         elif vectors.shape[1] != self.mean_stats.shape[0]:
-            raise kt.UserError('adaptation vectors have dimension %d, earlier ones %d'
+            raise UserError('adaptation vectors have dimension %d, earlier ones %d'
                                 % (vectors.shape[1], self.mean_stats.shape[0]))
         self.tot_weight += weight * vectors.shape[0]
         self.mean_stats += weight * vectors.sum(axis=0)
@@ -168,13 +158,13 @@ class PldaUnsupervisedAdaptor:
         """
         log = log or (lambda message: None)
         if self.tot_weight <= 0:
-            raise kt.UserError('no adaptation vectors: cannot adapt the PLDA model')
+            raise UserError('no adaptation vectors: cannot adapt the PLDA model')
         dim = self.mean_stats.shape[0]
         if dim != plda.dim:
-            raise kt.UserError('adaptation vectors have dimension %d but the PLDA model has %d'
+            raise UserError('adaptation vectors have dimension %d but the PLDA model has %d'
                                 % (dim, plda.dim))
         if mean_diff_scale < 0:
-            raise kt.UserError('--mean-diff-scale must be >= 0, got %g' % mean_diff_scale)
+            raise UserError('--mean-diff-scale must be >= 0, got %g' % mean_diff_scale)
         mean = self.mean_stats / self.tot_weight
         variance = self.variance_stats / self.tot_weight - np.outer(mean, mean)
         mean_diff = mean - plda.mean
@@ -200,7 +190,7 @@ class PldaUnsupervisedAdaptor:
         try:
             combined_inv = np.linalg.inv(combined)
         except np.linalg.LinAlgError:
-            raise kt.UserError('PLDA transform is singular: cannot adapt the model')
+            raise UserError('PLDA transform is singular: cannot adapt the model')
         w_mod = symmetric(combined_inv @ w_proj2_mod @ combined_inv.T)
         b_mod = symmetric(combined_inv @ b_proj2_mod @ combined_inv.T)
 

@@ -3,6 +3,8 @@
   transform-vec [options] <transform-rxfilename> <vector-rspecifier> <vector-wspecifier>
 """
 from data_utils import kaldi_table as kt
+from data_utils.errors import UserError
+from data_utils.kaldi_codec import read_matrix
 from kaldi_compat.cli import ToolParser, log, run_tool
 
 NAME = 'transform-vec'
@@ -15,20 +17,20 @@ def apply_transform(transform, vectors, where='transform'):
         return vectors @ transform.T
     if transform.shape[1] == dim + 1:
         return vectors @ transform[:, :dim].T + transform[:, dim]
-    raise kt.UserError('%s: matrix has %d columns, vectors have dimension %d (need %d or %d)'
+    raise UserError('%s: matrix has %d columns, vectors have dimension %d (need %d or %d)'
                         % (where, transform.shape[1], dim, dim, dim + 1))
 
 
 def main(argv):
     parser = ToolParser(NAME, __doc__, 3)
     opts, args = parser.parse(argv)
-    transform = kt.read_matrix(args[0])
+    transform = read_matrix(args[0])
     with kt.VectorWriter(args[2]) as writer:
         for keys, vectors in kt.read_vector_chunks(args[1]):
             writer.write(keys, apply_transform(transform, vectors, args[0]))
         if not writer.num_written:
             # Kaldi exits with status 1 when it transformed nothing.
-            raise kt.UserError('%s: no vectors to transform' % args[1])
+            raise UserError('%s: no vectors to transform' % args[1])
     log(NAME, 'Applied transform to %d vectors' % writer.num_written)
 
 

@@ -7,7 +7,8 @@ trials (20M trials are 1 GB of text).
 """
 import numpy as np
 
-from data_utils import kaldi_table as kt
+from data_utils.errors import UserError
+from data_utils.kaldi_streams import describe, open_output, open_rx
 from kaldi_compat.cli import log_progress, warn
 from kaldi_compat.columns import KeyIndex, split_columns
 from kaldi_compat.fastformat import format_g7, join_rows, key_matrix
@@ -21,10 +22,10 @@ def read_trial_pieces(rxfilename, message, size=PIECE_BYTES):
     Every line must have exactly two fields (as Kaldi's scorers demand); a bad
     line raises UserError naming its number and text.
     """
-    where = kt.describe(rxfilename)
+    where = describe(rxfilename)
     first_line = 1
     pending = None
-    with kt.open_rx(rxfilename) as stream:
+    with open_rx(rxfilename) as stream:
         rest = b''
         while True:
             block = stream.read(size)
@@ -79,7 +80,7 @@ def score_trial_list(tool, trials_rx, scores_wx, keys1, keys2, score, missing1, 
     writer = ScoreWriter(keys1, keys2)
     num_done = num_errors = 0
     total = total_sq = 0.0
-    with kt.open_output(scores_wx, binary=False) as stream:
+    with open_output(scores_wx, binary=False) as stream:
         for trials, is_last in read_trial_pieces(trials_rx, message):
             rows1 = index1.find_in(trials, 0)
             rows2 = index2.find_in(trials, 1)
@@ -100,6 +101,6 @@ def score_trial_list(tool, trials_rx, scores_wx, keys1, keys2, score, missing1, 
             total_sq += float(np.square(scores, dtype=np.float64).sum())
         if not num_done:
             # Kaldi exits with status 1 when it scored nothing; the scores file is not kept.
-            raise kt.UserError('%s: no trial could be scored (%d trials, each with a key '
+            raise UserError('%s: no trial could be scored (%d trials, each with a key '
                                 'missing from the vectors)' % (trials_rx, num_errors))
     return num_done, num_errors, total, total_sq

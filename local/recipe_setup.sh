@@ -1,0 +1,36 @@
+# The start shared by baseline.sh and eval.sh. Source it after the recipe's own defaults,
+# with $recipe set to the recipe's name:
+#   recipe=eval.sh; stage=0; ...; . local/recipe_setup.sh
+# It sources path.sh, cmd.sh, conf/data.sh and conf/backend.sh, parses the options, refuses
+# paths with white space and takes the lock on $exp (one run at a time). It also defines
+# run_backends_on, the back-end stage of both recipes.
+. ./path.sh || exit 1
+. ./cmd.sh
+. conf/data.sh
+. conf/backend.sh
+. local/parse_options.sh || exit 1
+case $score_norm in none|asnorm) ;;
+  *) echo "ERROR ($recipe): --score-norm must be none or asnorm, got '$score_norm'" >&2; exit 1 ;;
+esac
+. local/lock.sh
+# Paths first: a refused path must not leave a lock file behind.
+local/check_paths.sh $recipe "$data" "$exp" && take_lock $exp $recipe || exit 1
+echo "$recipe: engine for back-end tools: $VV_ENGINE" >&2
+
+run_backends_on() {  # <front-end> <vector-root>: back-ends in $exp/backend/<front-end>, scored on each set
+  # <vector-root>/$train_set and <vector-root>/<set>/{enroll,test} hold the front-end's vectors;
+  # rows of the results table go to $exp/backend/<front-end>/<set>/results.tsv.
+  [ $score_norm = asnorm ] && cohort=true || cohort=false
+  local/train_backends.sh --lda-dim $lda_dim --pca-dim $pca_dim --cohort $cohort \
+    --lda-total-covariance-factor $lda_total_covariance_factor $2/$train_set $exp/backend/$1 || return 1
+  for set in $eval_sets; do
+    local/score_backends.sh --nj $nj --score-norm $score_norm --top-n $asnorm_top_n $exp/backend/$1 \
+      $2/$set/enroll $2/$set/test $data/$set/trials $exp/backend/$1/$set || return 1
+    local/compute_metrics.sh --score-norm $score_norm $1 $set $data/$set/trials $exp/backend/$1/$set \
+      $exp/backend/$1/$set/results.tsv || return 1
+  done
+}
+
+results_of() {  # <front-end>...: the results.tsv files run_backends_on wrote for them
+  for fe in "$@"; do for set in $eval_sets; do printf '%s ' $exp/backend/$fe/$set/results.tsv; done; done
+}

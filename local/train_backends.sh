@@ -1,0 +1,52 @@
+#!/bin/sh
+# Train the back-end models of one front-end's vectors, as in Kaldi's sitw/v2 recipe:
+#   mean.vec      the training mean, subtracted everywhere (cosine included);
+#   lda.mat, pca.mat   LDA and PCA of the centred training vectors;
+#   <backend>     one PLDA per PLDA back-end of conf/backends.tsv (plda, lda_plda, pca_plda),
+#                 on the centred, projected, length-normalised training vectors;
+#   cohort.ark    with --cohort true: one mean vector per training speaker (AS-norm's cohort).
+#
+# Usage: local/train_backends.sh [options] <train-dir> <backend-dir>
+#   <train-dir>: a data dir with the front-end's vectors (xvector.scp|ark), utt2spk, spk2utt.
+# Logs go to <backend-dir>/log. With --adapt-from DIR the PLDAs are then adapted without
+# labels to DIR's vectors (local/adapt_backends.sh, in place).
+lda_dim=150
+pca_dim=150
+lda_total_covariance_factor=0.0
+num_em_iters=10
+cohort=false        # true: also the AS-norm cohort (cohort.ark)
+adapt_from=         # data dir: adapt the PLDAs to its vectors without labels (ivector-adapt-plda)
+stage=0
+cmd=${train_cmd:-local/run_log.sh}   # job runner, run.pl-style (cmd.sh)
+. local/parse_options.sh || exit 1
+if [ $# -ne 2 ]; then
+  echo "Usage: $0 [options] <train-dir> <backend-dir>" >&2; exit 1
+fi
+train_dir=$1; backend=$2
+log=$backend/log
+mkdir -p "$log" || exit 1
+
+if [ $stage -le 0 ]; then
+  train_vec=$(local/vectors_of.sh "$train_dir") || exit 1
+  centred="ivector-subtract-global-mean $train_vec ark:- |"
+  $cmd $log/mean.log ivector-mean "$train_vec" $backend/mean.vec || exit 1
+  $cmd $log/lda.log ivector-compute-lda --dim=$lda_dim \
+    --total-covariance-factor=$lda_total_covariance_factor \
+    "ark:$centred" "ark:$train_dir/utt2spk" $backend/lda.mat || exit 1
+  $cmd $log/pca.log est-pca --read-vectors=true --normalize-mean=false --dim=$pca_dim \
+    "ark:$centred" $backend/pca.mat || exit 1
+  for plda in $(local/names.sh backends plda); do
+    proj=$(local/names.sh projection $plda) || exit 1
+    [ $proj = none ] && transform="" || transform="transform-vec $backend/$proj.mat ark:- ark:- |"
+    $cmd $log/$plda.log ivector-compute-plda --num-em-iters=$num_em_iters "ark:$train_dir/spk2utt" \
+      "ark:$centred $transform ivector-normalize-length ark:- ark:- |" $backend/$plda || exit 1
+  done
+  if [ "$cohort" = true ]; then
+    $cmd $log/cohort.log ivector-mean "ark:$train_dir/spk2utt" "$train_vec" ark:$backend/cohort.ark || exit 1
+  fi
+fi
+
+if [ $stage -le 1 ] && [ -n "$adapt_from" ]; then
+  local/adapt_backends.sh --cmd "$cmd" $backend "$adapt_from" $backend || exit 1
+fi
+exit 0
