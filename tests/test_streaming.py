@@ -254,3 +254,35 @@ def test_scp_reader_equals_record_reader(tmp_path):
     with pytest.raises(UserError) as general:
         list(kt.read_vectors('scp:%s' % (tmp_path / 'bad.scp')))
     assert str(fast.value) == str(general.value) and 'key u9' in str(fast.value)
+
+
+def test_speaker_means_of_one_and_many_utterance_models(labelled_set):
+    """One-utterance models (kept as their float32 vector) and many-utterance ones (summed
+    in float64) side by side, with missing utterances on both kinds, in spk2utt order."""
+    path, utts, speakers, vectors = labelled_set
+    lists = {'one': [utts[0]], 'gone': ['no-such-utt'], 'many': utts[10:14],
+             'one_of_two': [utts[20], 'no-such-utt-2'], 'also_one': [utts[299]]}
+    with open(path / 'models', 'w') as f:
+        f.writelines('%s %s\n' % (spk, ' '.join(u)) for spk, u in lists.items())
+    out = run('ivector-mean ark:models ark:train.ark ark:m.ark ark,t:m_num', path)
+    assert out.returncode == 0, out.stderr
+    keys, means = kt.read_vector_table('ark:%s' % (path / 'm.ark'))
+    assert keys == ['one', 'many', 'one_of_two', 'also_one']
+    expected = [vectors[0], vectors[10:14].mean(axis=0), vectors[20], vectors[299]]
+    np.testing.assert_array_equal(means[[0, 2, 3]], np.array(expected)[[0, 2, 3]])
+    np.testing.assert_allclose(means[1], expected[1], rtol=1e-6)
+    assert [v for _, v in kt.read_int_table('ark:%s' % (path / 'm_num'))] == [1, 4, 1, 1]
+    assert 'Not producing output for gone' in out.stderr
+
+
+def test_row_buffer_equals_concatenation():
+    from data_utils.row_buffer import RowBuffer
+    rng = np.random.default_rng(6)
+    chunks = [rng.standard_normal((n, 5)) for n in (3, 1, 0, 40, 7, 100)]
+    buffer = RowBuffer(np.float32)
+    for chunk in chunks:
+        buffer.append(chunk)
+    got = buffer.matrix()
+    assert got.dtype == np.float32 and got.shape == (151, 5)
+    np.testing.assert_array_equal(got, np.concatenate(chunks).astype(np.float32))
+    assert RowBuffer().matrix(dim=4).shape == (0, 4)
