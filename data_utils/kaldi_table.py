@@ -17,6 +17,7 @@ from data_utils.kaldi_codec import (check_finite, consume_binary_header, open_in
                                     read_int_obj, read_matrix_obj, read_vector_obj,
                                     read_word, write_vector_obj)
 from data_utils.kaldi_streams import committed, describe, open_rx, open_wx, printable
+from data_utils.row_buffer import RowBuffer
 
 _SPEC_RE = re.compile(r'^(ark|scp)((?:,[a-z]+)*):(.*)$', re.S)
 
@@ -147,9 +148,15 @@ def read_vectors(rspecifier):
     return _read_table(rspecifier, read_vector_obj)
 
 
-def read_vector_table(rspecifier, dtype=np.float64):
-    """All vectors of a table as (keys, N x D matrix); dims must agree, keys be unique."""
-    keys, chunks = [], []
+def read_vector_table(rspecifier, dtype=np.float64, convert=None):
+    """All vectors of a table as (keys, N x D matrix); dims must agree, keys be unique.
+
+    The rows go into one growing matrix (row_buffer), never a list of chunks and
+    their concatenation. convert(keys, chunk) -> (keys, rows), if given, maps each
+    chunk of up to 10k rows (read as `dtype`) before it is kept: a tool can
+    transform or drop rows without holding the untransformed table.
+    """
+    keys, rows = [], None
     seen = set()
     name = parse_rspecifier(rspecifier)[2]
     for chunk_keys, chunk in read_vector_chunks(rspecifier, dtype=dtype):
@@ -157,10 +164,13 @@ def read_vector_table(rspecifier, dtype=np.float64):
             if key in seen:
                 raise UserError('%s: key %s appears twice' % (describe(name), printable(key)))
             seen.add(key)
+        if convert is not None:
+            chunk_keys, chunk = convert(chunk_keys, chunk)
+        if rows is None:
+            rows = RowBuffer(chunk.dtype)
         keys.extend(chunk_keys)
-        chunks.append(chunk)
-    matrix = np.concatenate(chunks) if chunks else np.zeros((0, 0), dtype)
-    return keys, matrix
+        rows.append(chunk)
+    return keys, rows.matrix() if rows is not None else np.zeros((0, 0), dtype)
 
 
 def read_vector_chunks(rspecifier, chunk_rows=10000, dtype=np.float64):
@@ -173,23 +183,7 @@ def read_vector_chunks(rspecifier, chunk_rows=10000, dtype=np.float64):
     """
     from data_utils import ark_fast     # it builds on this module
     kind, _, name = parse_rspecifier(rspecifier)
-    where = describe(name)
-    records = (ark_fast.vector_records(name) if kind == 'ark'
-               else ark_fast.scp_vector_records(name))
-    keys, parts, dim = [], [], None
-    for key, record_dtype, record_dim, data in records:
-        if dim is None:
-            dim = record_dim
-        elif record_dim != dim:
-            raise UserError('%s: key %s has dimension %d, earlier vectors have %d'
-                             % (where, printable(key), record_dim, dim))
-        keys.append(key)
-        parts.append((record_dtype, data))
-        if len(parts) == chunk_rows:
-            yield keys, ark_fast.stack_rows(parts, dim, dtype, keys, where)
-            keys, parts = [], []
-    if parts:
-        yield keys, ark_fast.stack_rows(parts, dim, dtype, keys, where)
+    yield from ark_fast.vector_chunks(kind, name, chunk_rows, dtype)
 
 
 def read_matrices(rspecifier):

@@ -14,36 +14,34 @@ each a Kaldi data dir (xvector.ark/scp, utt2spk, spk2utt); an evaluation set has
 enroll/ (one model per utterance, as VoxCeleb1's protocols) and test/ dirs and
 "enroll test target|nontarget" trials, half of them targets.
 
-Steps, each timed with its peak RSS (the largest process of the step, from wait4):
-ark->npz of the training set, one epoch of vae training (--train-max-vectors caps
-it, --skip-train skips it and extraction), extraction of every part, and the
-tools of local/run_backends.sh for its five back-ends (cosine, pca_cosine, plda,
-lda_plda, pca_plda) and the EER, run tool by tool on files so that each row is one
-tool. --scorer-trials adds the two scorers on long generated trial lists (memory
-must not grow with them). With --kaldi-bin DIR (or Kaldi's ivector-mean on PATH)
-the same back-end steps run with Kaldi's binaries and the table gets their
-figures and the ratio ours/Kaldi of the wall times.
+Steps, each timed with its peak RSS (the largest process of the step, from wait4;
+see step_timing.py): ark->npz of the training set, one epoch of vae training
+(--train-max-vectors caps it, --skip-train skips it and extraction), extraction of
+every part straight from its scp, and the tools of the recipes' five back-ends
+(cosine, pca_cosine, plda, lda_plda, pca_plda) and the EER, run tool by tool on
+files so that each row is one tool. --scorer-trials adds the two scorers on long
+generated trial lists (memory must not grow with them). With --kaldi-bin DIR (or
+Kaldi's ivector-mean on PATH) the same back-end steps run with Kaldi's binaries and
+the table gets their figures and the ratios ours/Kaldi of the wall and CPU times.
+The synthetic set is written by scale_set.py.
 
 The table goes to stdout (Markdown) and to <work-dir>/benchmark.tsv; the big files
 are deleted at the end unless --keep.
 """
 import argparse
+import itertools
 import os
 import shutil
-import subprocess
 import sys
 import time
-
-import numpy as np
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path[:0] = [ROOT, os.path.join(ROOT, 'local')]
 
-from data_utils import kaldi_table as kt  # noqa: E402
+from scale_set import generate, generate_trial_lists  # noqa: E402
+from step_timing import TIME, format_table, measure, write_tsv  # noqa: E402
 
 OURS_BIN = os.path.join(ROOT, 'local', 'bin')
-TIME = '/usr/bin/time'     # GNU time, for the peak RSS of each step
-COLUMNS = ['step', 'engine', 'items', 'unit', 'wall_s', 'cpu_s', 'per_s', 'peak_rss_mb']
 
 
 def parse_args(argv):
@@ -65,6 +63,8 @@ def parse_args(argv):
     p.add_argument('--skip-train', action='store_true', help='skip training and extraction')
     p.add_argument('--scorer-trials', default='',
                    help='comma-separated trial counts for the scorers alone, e.g. 1000000,20000000')
+    p.add_argument('--kaldi-max-trials', type=int, default=10 ** 12,
+                   help="Kaldi's scorers run the --scorer-trials lists up to this length only")
     p.add_argument('--kaldi-bin', default='',
                    help="dir of Kaldi's binaries (default: Kaldi's ivector-mean on PATH, if any)")
     p.add_argument('--eval-sets', default='o,h', help='which evaluation sets to score: o, h or both')
@@ -80,137 +80,7 @@ def parse_args(argv):
 
 
 # ----------------------------------------------------------------------------
-# The synthetic set
-
-def write_data_dir(path, speakers, vectors_of, num_utts, rng, prefix):
-    """A data dir of num_utts utterances spread over `speakers`, written in 50k-row chunks.
-
-    vectors_of(spk_indices, rng) gives the vectors of utterances of those speakers.
-    Keys are "<spk>-<utt>", sorted (as VoxCeleb's), so spk2utt follows the ark.
-    """
-    os.makedirs(path, exist_ok=True)
-    counts = np.full(len(speakers), num_utts // len(speakers))
-    counts[:num_utts % len(speakers)] += 1
-    owner = np.repeat(np.arange(len(speakers)), counts)
-    utts = ['%s-%s%07d' % (speakers[s], prefix, i) for i, s in enumerate(owner)]
-    spec = 'ark,scp:%s/xvector.ark,%s/xvector.scp' % (path, path)
-    with kt.VectorWriter(spec) as writer:
-        for start in range(0, num_utts, 50_000):
-            sel = slice(start, start + 50_000)
-            writer.write(utts[sel], vectors_of(owner[sel], rng))
-    with open(os.path.join(path, 'utt2spk'), 'w') as f:
-        f.writelines('%s %s\n' % (u, speakers[s]) for u, s in zip(utts, owner))
-    _write_spk2utt(os.path.join(path, 'spk2utt'), speakers, utts, owner)
-    return utts, owner
-
-
-def _write_spk2utt(path, speakers, utts, owner):
-    bounds = np.r_[0, np.cumsum(np.bincount(owner, minlength=len(speakers)))]
-    with open(path, 'w') as f:
-        for s, spk in enumerate(speakers):
-            f.write('%s %s\n' % (spk, ' '.join(utts[bounds[s]:bounds[s + 1]])))
-
-
-def speaker_model(dim, num_speakers, rng):
-    """vectors_of for a Gaussian speaker model: between-speaker variances 1 to 0.01
-    across dimensions (like an x-vector's decaying spectrum), unit within-speaker."""
-    scales = np.logspace(0, -1, dim)
-    centres = rng.standard_normal((num_speakers, dim)) * scales + 0.5
-
-    def vectors_of(owner, rng):
-        return (centres[owner] + rng.standard_normal((owner.size, dim))).astype(np.float32)
-    return vectors_of
-
-
-def write_eval_set(path, name, num_utts, num_speakers, num_trials, dim, rng):
-    """enroll/ (utterance models), test/ and trials: half targets, random pairs."""
-    speakers = ['%s%05d' % (name, s) for s in range(num_speakers)]
-    utts, owner = write_data_dir(os.path.join(path, 'test'), speakers,
-                                 speaker_model(dim, num_speakers, rng), num_utts, rng, 'u')
-    # Enrolment models are single utterances, as in VoxCeleb1's trials.
-    enroll = os.path.join(path, 'enroll')
-    os.makedirs(enroll, exist_ok=True)
-    for f in ('xvector.ark', 'xvector.scp'):
-        shutil.copy(os.path.join(path, 'test', f), os.path.join(enroll, f))
-    scp = open(os.path.join(enroll, 'xvector.scp')).read().replace('/test/', '/enroll/')
-    with open(os.path.join(enroll, 'xvector.scp'), 'w') as f:
-        f.write(scp)
-    with open(os.path.join(enroll, 'spk2utt'), 'w') as f:
-        f.writelines('%s %s\n' % (u, u) for u in utts)
-    with open(os.path.join(enroll, 'utt2spk'), 'w') as f:
-        f.writelines('%s %s\n' % (u, u) for u in utts)
-    write_trials(os.path.join(path, 'trials'), utts, owner, num_trials, rng)
-
-
-def write_trials(path, utts, owner, num_trials, rng, labels=True):
-    """Random trials, half targets (same speaker), in pieces of 1M lines."""
-    utts = np.array(utts)
-    order = np.argsort(owner, kind='stable')
-    bounds = np.r_[0, np.cumsum(np.bincount(owner))]
-    with open(path, 'w') as f:
-        for start in range(0, num_trials, 1_000_000):
-            n = min(1_000_000, num_trials - start)
-            enrol = rng.integers(0, utts.size, n)
-            target = np.arange(n) % 2 == 0
-            spk = owner[enrol]
-            same = order[bounds[spk] + rng.integers(0, np.maximum(bounds[spk + 1] - bounds[spk], 1))]
-            other = rng.integers(0, utts.size, n)
-            test = np.where(target, same, other)
-            is_target = owner[test] == spk
-            lines = np.char.add(np.char.add(utts[enrol], ' '), utts[test])
-            if labels:
-                lines = np.char.add(lines, np.where(is_target, ' target', ' nontarget'))
-            f.write('\n'.join(lines.tolist()) + '\n')
-
-
-def generate(args, data):
-    rng = np.random.default_rng(args.seed)
-    speakers = ['id%05d' % s for s in range(args.speakers)]
-    write_data_dir(os.path.join(data, 'train'), speakers,
-                   speaker_model(args.dim, args.speakers, rng), args.train_vectors, rng, 'u')
-    write_eval_set(os.path.join(data, 'o'), 'o', args.o_utts, args.o_speakers, args.o_trials,
-                   args.dim, rng)
-    write_eval_set(os.path.join(data, 'h'), 'h', args.h_utts, args.h_speakers, args.h_trials,
-                   args.dim, rng)
-
-
-def generate_trial_lists(args, data, counts):
-    """Unlabelled trial lists of the given lengths over the scorers' set."""
-    test_dir = os.path.join(data, scorer_set(args), 'test')
-    utts = [line.split()[0] for line in open(os.path.join(test_dir, 'utt2spk'))]
-    owner = np.unique([u.split('-')[0] for u in utts], return_inverse=True)[1]
-    for count in counts:
-        write_trials(os.path.join(data, 'trials_%d' % count), utts, owner, count,
-                     np.random.default_rng(args.seed + count), labels=False)
-
-
-# ----------------------------------------------------------------------------
 # Running and measuring steps
-
-def run_step(command, env, log_path):
-    """(wall seconds, CPU seconds, peak RSS in MB of the step's largest process) of a
-    shell command; CPU time is user + system of all its processes.
-
-    GNU time reports the largest RSS among the processes of the step (wait4's
-    ru_maxrss). It sits between us and the step because a process started straight
-    from this one would begin with our own high-water RSS (vfork + exec keeps it).
-    """
-    rss_file = log_path + '.rss'
-    start = time.perf_counter()
-    with open(log_path, 'w') as log:
-        status = subprocess.call([TIME, '-f', '%M %U %S', '-o', rss_file, 'bash', '-c',
-                                  'set -o pipefail; ' + command],
-                                 env=env, stdout=log, stderr=subprocess.STDOUT)
-    wall = time.perf_counter() - start
-    if status != 0:
-        with open(log_path) as log:
-            tail = log.read().strip().splitlines()[-3:]
-        raise RuntimeError('step failed (exit %d): %s\n  %s\n  see %s'
-                           % (status, command, '\n  '.join(tail), log_path))
-    with open(rss_file) as f:
-        rss_kb, user, system = f.read().split()[-3:]
-    return wall, float(user) + float(system), int(rss_kb) / 1024.0
-
 
 def engine_env(bin_dir):
     env = dict(os.environ)
@@ -222,7 +92,7 @@ def engine_env(bin_dir):
 
 
 def backend_steps(args, data, out):
-    """(name, items, unit, command) of the back-end tools, run_backends.sh's chains
+    """(name, items, unit, command) of the back-end tools, the recipes' chains
     cut at each tool: train the models, then for each set make the models and score."""
     train = data + '/train'
     n = args.train_vectors
@@ -329,26 +199,13 @@ def python_steps(args, data, out):
     parts = [('train', args.train_vectors)] + [('%s/%s' % (s, d), n) for s, n in
                                                (('o', args.o_utts), ('h', args.h_utts))
                                                for d in ('enroll', 'test')]
-    convert = ' && '.join('%s -m data_utils.ark2npz --vectors scp:%s/%s/xvector.scp %s/%s.npz'
-                          % (py, data, part, out, part.replace('/', '_'))
-                          for part, _ in parts[1:])
-    inputs = ' '.join('--input-npz %s/%s.npz --output ark,scp:%s/vae_%s.ark,%s/vae_%s.scp'
-                      % (out, part.replace('/', '_'), out, part.replace('/', '_'), out,
-                         part.replace('/', '_')) for part, _ in parts)
-    steps.append(('extract all parts (npz->ark)', sum(n for _, n in parts), 'vectors',
-                  '%s && %s -m model.extract --model-dir %s/vae %s'
-                  % (convert, py, out, inputs)))
+    # Extraction reads each part's scp directly (no npz round trip).
+    inputs = ' '.join('--input scp:%s/%s/xvector.scp --output ark,scp:%s/vae_%s.ark,%s/vae_%s.scp'
+                      % (data, part, out, part.replace('/', '_'), out, part.replace('/', '_'))
+                      for part, _ in parts)
+    steps.append(('extract all parts (ark->ark)', sum(n for _, n in parts), 'vectors',
+                  '%s -m model.extract --model-dir %s/vae %s' % (py, out, inputs)))
     return steps
-
-
-def measure(name, items, unit, command, engine, env, log_dir, rows):
-    log_path = os.path.join(log_dir, '%s.%d.log' % (engine, len(rows)))
-    wall, cpu, rss = run_step(command, env, log_path)
-    row = {'step': name, 'engine': engine, 'items': items, 'unit': unit, 'wall_s': wall,
-           'cpu_s': cpu, 'per_s': items / max(wall, 1e-9), 'peak_rss_mb': rss}
-    rows.append(row)
-    print('%-44s %-5s %10.2f s %10.2f cpu s %12.0f %s/s %9.1f MB'
-          % (name, engine, wall, cpu, row['per_s'], unit, rss), file=sys.stderr, flush=True)
 
 
 def eers(out):
@@ -359,33 +216,6 @@ def eers(out):
             if os.path.exists(path):
                 result['%s %s' % (name, backend)] = open(path).read().strip()
     return result
-
-
-def format_table(rows):
-    """Markdown: one line per step, ours and (where run) Kaldi's figures side by side."""
-    kaldi = {r['step']: r for r in rows if r['engine'] == 'kaldi'}
-    lines = ['| step | items | ours: wall s | ours: CPU s | ours: per s | ours: peak RSS MB '
-             '| Kaldi: wall s | Kaldi: CPU s | Kaldi: peak RSS MB | ours/Kaldi: wall | CPU |',
-             '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|']
-    for r in rows:
-        if r['engine'] != 'ours':
-            continue
-        k = kaldi.get(r['step'])
-        theirs = (['%.2f' % k['wall_s'], '%.2f' % k['cpu_s'], '%.0f' % k['peak_rss_mb'],
-                   '%.2f' % (r['wall_s'] / k['wall_s']),
-                   '%.2f' % (r['cpu_s'] / max(k['cpu_s'], 0.01))] if k else [''] * 5)
-        lines.append('| %s | %d %s | %.2f | %.2f | %.0f | %.0f | %s |' % (
-            r['step'], r['items'], r['unit'], r['wall_s'], r['cpu_s'], r['per_s'],
-            r['peak_rss_mb'], ' | '.join(theirs)))
-    return '\n'.join(lines)
-
-
-def write_tsv(path, rows):
-    with open(path, 'w') as f:
-        f.write('\t'.join(COLUMNS) + '\n')
-        for r in rows:
-            f.write('\t'.join(str(r[c]) if not isinstance(r[c], float) else '%.4f' % r[c]
-                              for c in COLUMNS) + '\n')
 
 
 def kaldi_bin_dir(args):
@@ -420,7 +250,7 @@ def main(argv=None):
     if not (os.path.exists(stamp_path) and open(stamp_path).read() == stamp):
         shutil.rmtree(data, ignore_errors=True)
         generate(args, data)
-        generate_trial_lists(args, data, counts)
+        generate_trial_lists(data, scorer_set(args), counts, args.seed)
         with open(stamp_path, 'w') as f:
             f.write(stamp)
         print('generated the set in %.1f s' % (time.perf_counter() - start), file=sys.stderr)
@@ -433,10 +263,13 @@ def main(argv=None):
             measure(*step, 'ours', engine_env(OURS_BIN), log_dir, rows)
     # Back-end steps alternate between the engines, so that both see the same load.
     step_lists = [backend_steps(args, data, os.path.join(work, e))
-                  + scorer_steps(args, data, os.path.join(work, e), counts) for e, _ in runs]
-    for same_step in zip(*step_lists):
+                  + scorer_steps(args, data, os.path.join(work, e),
+                                 [c for c in counts if e == 'ours' or c <= args.kaldi_max_trials])
+                  for e, _ in runs]
+    for same_step in itertools.zip_longest(*step_lists):
         for (engine, bin_dir), step in zip(runs, same_step):
-            measure(*step, engine, engine_env(bin_dir), log_dir, rows)
+            if step:
+                measure(*step, engine, engine_env(bin_dir), log_dir, rows)
     for engine, _ in runs:
         rows.append({'step': 'EER %', 'engine': engine, 'eers': eers(os.path.join(work, engine))})
 

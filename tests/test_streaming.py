@@ -48,6 +48,32 @@ def test_fast_reader_equals_record_reader(tmp_path, monkeypatch, block_bytes):
     assert got[5].tolist() == vectors[5].tolist()
 
 
+@pytest.mark.parametrize('block_bytes', [64, 1000, 1 << 22])
+def test_fast_reader_runs_of_same_layout_equal_record_reader(tmp_path, monkeypatch, block_bytes):
+    """Runs of records with one layout are taken as one matrix; a key of another length,
+    a double record or whitespace between records ends a run, and nothing is lost."""
+    rng = np.random.default_rng(3)
+    keys = ['k%d' % i for i in range(40)]                   # k0..k9, then k10..k39: two lengths
+    vectors = rng.standard_normal((40, 6))
+    ark = tmp_path / 'r.ark'
+    with open(ark, 'wb') as f:
+        for i, (key, vec) in enumerate(zip(keys, vectors)):
+            f.write(key.encode() + b' \0B')
+            kt.write_vector_obj(f, True, vec, double=(i == 25))
+            if i == 30:
+                f.write(b'\n')
+    monkeypatch.setattr(ark_fast, 'BLOCK_BYTES', block_bytes)
+    batches = list(ark_fast.vector_batches(str(ark)))
+    assert [k for b in batches for k in b[0]] == keys
+    if block_bytes == 1 << 22:
+        assert [len(b[0]) for b in batches] == [10, 15, 1, 5, 9]
+    reference = list(kt.read_vectors('ark:%s' % ark))
+    chunks = list(kt.read_vector_chunks('ark:%s' % ark, chunk_rows=7))
+    assert [k for ks, _ in chunks for k in ks] == [k for k, _ in reference]
+    np.testing.assert_array_equal(np.vstack([m for _, m in chunks]),
+                                  np.vstack([v.astype(np.float64) for _, v in reference]))
+
+
 @pytest.mark.parametrize('damage, message', [
     (lambda data: data[:-3], 'key c: truncated binary vector'),
     (lambda data: data.replace(b'FV', b'FX', 2), 'key a: expected a binary vector'),
@@ -183,6 +209,24 @@ def test_duplicate_vector_is_one_error(labelled_set):
     assert not (path / 'plda').exists()
 
 
+@pytest.mark.parametrize('window', [30, 100, 1 << 20])
+def test_scp_read_ahead_windows_equal_record_reader(tmp_path, monkeypatch, window):
+    """Offsets in file order come from read-ahead windows (records straddling a window's
+    end included); backward jumps and repeats are read where they point."""
+    rng = np.random.default_rng(5)
+    keys = ['s%d' % i for i in range(30)]
+    kt.write_vectors('ark,scp:%s,%s' % (tmp_path / 'w.ark', tmp_path / 'w.scp'), keys,
+                     rng.standard_normal((30, 7)))
+    lines = (tmp_path / 'w.scp').read_text().splitlines()
+    (tmp_path / 'x.scp').write_text('\n'.join(lines + lines[3:6] + lines[20:] + lines[:2]) + '\n')
+    monkeypatch.setattr(ark_fast._RecordFile, 'WINDOW', window)
+    reference = list(kt.read_vectors('scp:%s' % (tmp_path / 'x.scp')))
+    chunks = list(kt.read_vector_chunks('scp:%s' % (tmp_path / 'x.scp'), chunk_rows=8))
+    assert [k for ks, _ in chunks for k in ks] == [k for k, _ in reference]
+    np.testing.assert_array_equal(np.vstack([m for _, m in chunks]),
+                                  np.vstack([v.astype(np.float64) for _, v in reference]))
+
+
 def test_scp_reader_equals_record_reader(tmp_path):
     rng = np.random.default_rng(4)
     write_mixed_ark(tmp_path / 'm.ark', rng)
@@ -210,3 +254,35 @@ def test_scp_reader_equals_record_reader(tmp_path):
     with pytest.raises(UserError) as general:
         list(kt.read_vectors('scp:%s' % (tmp_path / 'bad.scp')))
     assert str(fast.value) == str(general.value) and 'key u9' in str(fast.value)
+
+
+def test_speaker_means_of_one_and_many_utterance_models(labelled_set):
+    """One-utterance models (kept as their float32 vector) and many-utterance ones (summed
+    in float64) side by side, with missing utterances on both kinds, in spk2utt order."""
+    path, utts, speakers, vectors = labelled_set
+    lists = {'one': [utts[0]], 'gone': ['no-such-utt'], 'many': utts[10:14],
+             'one_of_two': [utts[20], 'no-such-utt-2'], 'also_one': [utts[299]]}
+    with open(path / 'models', 'w') as f:
+        f.writelines('%s %s\n' % (spk, ' '.join(u)) for spk, u in lists.items())
+    out = run('ivector-mean ark:models ark:train.ark ark:m.ark ark,t:m_num', path)
+    assert out.returncode == 0, out.stderr
+    keys, means = kt.read_vector_table('ark:%s' % (path / 'm.ark'))
+    assert keys == ['one', 'many', 'one_of_two', 'also_one']
+    expected = [vectors[0], vectors[10:14].mean(axis=0), vectors[20], vectors[299]]
+    np.testing.assert_array_equal(means[[0, 2, 3]], np.array(expected)[[0, 2, 3]])
+    np.testing.assert_allclose(means[1], expected[1], rtol=1e-6)
+    assert [v for _, v in kt.read_int_table('ark:%s' % (path / 'm_num'))] == [1, 4, 1, 1]
+    assert 'Not producing output for gone' in out.stderr
+
+
+def test_row_buffer_equals_concatenation():
+    from data_utils.row_buffer import RowBuffer
+    rng = np.random.default_rng(6)
+    chunks = [rng.standard_normal((n, 5)) for n in (3, 1, 0, 40, 7, 100)]
+    buffer = RowBuffer(np.float32)
+    for chunk in chunks:
+        buffer.append(chunk)
+    got = buffer.matrix()
+    assert got.dtype == np.float32 and got.shape == (151, 5)
+    np.testing.assert_array_equal(got, np.concatenate(chunks).astype(np.float32))
+    assert RowBuffer().matrix(dim=4).shape == (0, 4)

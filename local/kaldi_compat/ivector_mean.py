@@ -28,27 +28,61 @@ def global_mean(rspecifier, wxfilename, binary):
     log(NAME, 'Wrote mean of %d vectors; norm of mean is %g' % (count, np.linalg.norm(mean)))
 
 
+class ModelSums:
+    """Per-speaker sums, sized for what each speaker needs.
+
+    A speaker that spk2utt gives one utterance (every model of a VoxCeleb1-H-like
+    set) has its vector as its mean: it is kept in float32, exactly what is written
+    (Kaldi reads and averages in float). The others are summed in float64.
+    """
+
+    def __init__(self, listed, dim):
+        self.single = listed == 1
+        self.slot = np.empty(listed.size, dtype=np.int64)
+        self.slot[self.single] = np.arange(int(self.single.sum()))
+        self.slot[~self.single] = np.arange(int((~self.single).sum()))
+        self.vectors = np.zeros((int(self.single.sum()), dim), dtype=np.float32)
+        self.sums = np.zeros((int((~self.single).sum()), dim))
+        self.sum_counts = np.zeros(self.sums.shape[0], dtype=np.int64)
+        self.counts = np.zeros(listed.size, dtype=np.int64)
+
+    def add(self, speakers, rows):
+        one = self.single[speakers]
+        # A one-utterance speaker gets at most one vector: duplicate keys are refused.
+        self.vectors[self.slot[speakers[one]]] = rows[one]
+        self.counts[speakers[one]] = 1
+        many = speakers[~one]
+        add_by_group(self.sums, self.sum_counts, self.slot[many], rows[~one])
+        self.counts[~self.single] = self.sum_counts
+
+    def means(self, speakers):
+        out = np.empty((speakers.size, max(self.vectors.shape[1], self.sums.shape[1])))
+        one = self.single[speakers]
+        out[one] = self.vectors[self.slot[speakers[one]]]
+        many = self.slot[speakers[~one]]
+        out[~one] = self.sums[many] / self.sum_counts[many, None]
+        return out
+
+
 def speaker_means(spk2utt_rspecifier, rspecifier, wspecifier, num_utts_wspecifier):
     """Streams the vectors once, summing each into the speakers that list it."""
     speakers, utt_map, owner = read_spk2utt(spk2utt_rspecifier)
-    sums = counts = None
+    sums = None
     seen = np.zeros(len(utt_map), dtype=bool)
     for keys, chunk in kt.read_vector_chunks(rspecifier):
         if sums is None:
-            sums = np.zeros((len(speakers), chunk.shape[1]))
-            counts = np.zeros(len(speakers), dtype=np.int64)
+            sums = ModelSums(np.bincount(owner, minlength=len(speakers)), chunk.shape[1])
         rows, entries = utt_map.find_all(keys)
         if seen[entries].any() or np.unique(entries).size < entries.size:
             raise UserError('%s: key %s appears twice'
                                 % (rspecifier, duplicate_key(utt_map, entries, seen)))
         seen[entries] = True
-        add_by_group(sums, counts, owner[entries], chunk[rows])
+        sums.add(owner[entries], chunk[rows])
     missing = np.flatnonzero(~seen)
     for entry in missing:                    # in spk2utt order
         warn(NAME, 'No vector for utterance %s of %s'
              % (utt_map.key(entry), speakers[owner[entry]]))
-    if counts is None:
-        counts = np.zeros(len(speakers), dtype=np.int64)
+    counts = sums.counts if sums is not None else np.zeros(len(speakers), dtype=np.int64)
     for i in np.flatnonzero(counts == 0):
         warn(NAME, 'Not producing output for %s: none of its utterances has a vector'
              % speakers[i])
@@ -58,7 +92,7 @@ def speaker_means(spk2utt_rspecifier, rspecifier, wspecifier, num_utts_wspecifie
     with kt.VectorWriter(wspecifier) as writer:      # 10k models at a time: no second copy
         for start in range(0, models.size, 10000):
             block = models[start:start + 10000]
-            writer.write([speakers[i] for i in block], sums[block] / counts[block, None])
+            writer.write([speakers[i] for i in block], sums.means(block))
     if num_utts_wspecifier:
         kt.write_int_table(num_utts_wspecifier, [speakers[i] for i in models], counts[models])
     log(NAME, 'Computed mean of %d models (%d utterances missing)' % (len(models), missing.size))

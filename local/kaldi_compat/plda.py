@@ -24,7 +24,7 @@ of any number of trials come from dot products (see `score_trials`).
 """
 import numpy as np
 
-from data_utils import kaldi_table as kt
+from data_utils.errors import UserError
 from data_utils.kaldi_codec import (expect_token, open_input, read_matrix_obj, read_vector_obj,
                                     write_matrix_obj, write_token, write_vector_obj)
 from data_utils.kaldi_streams import describe, open_output
@@ -37,20 +37,20 @@ class Plda:
         self.psi = np.asarray(psi, dtype=np.float64).reshape(-1)
         dim = self.mean.shape[0]
         if dim == 0:
-            raise kt.UserError('PLDA model has dimension 0')
+            raise UserError('PLDA model has dimension 0')
         if self.transform.shape != (dim, dim) or self.psi.shape != (dim,):
-            raise kt.UserError('inconsistent PLDA model: mean of dimension %d, transform %s, '
-                                'psi of dimension %d'
-                                % (dim, 'x'.join(map(str, self.transform.shape)),
-                                   self.psi.shape[0]))
+            raise UserError('inconsistent PLDA model: mean of dimension %d, transform %s, '
+                             'psi of dimension %d'
+                             % (dim, 'x'.join(map(str, self.transform.shape)),
+                                self.psi.shape[0]))
         for name in ('mean', 'transform', 'psi'):
             if not np.all(np.isfinite(getattr(self, name))):
-                raise kt.UserError('PLDA model: %s contains NaN or Inf' % name)
+                raise UserError('PLDA model: %s contains NaN or Inf' % name)
         # Eigenvalues that should be zero can come out as -1e-17; larger negative
         # between-class variances would make the scores meaningless.
         if np.any(self.psi < -1e-6 * max(1.0, self.psi.max())):
-            raise kt.UserError('PLDA model: between-class variances (psi) must not be '
-                                'negative; smallest is %g' % self.psi.min())
+            raise UserError('PLDA model: between-class variances (psi) must not be '
+                             'negative; smallest is %g' % self.psi.min())
         self.psi = np.maximum(self.psi, 0.0)
 
     @property
@@ -73,8 +73,8 @@ class Plda:
         by scaling the rows of the transform, and psi shrinks accordingly.
         """
         if not 0.0 <= smoothing_factor <= 1.0:
-            raise kt.UserError('smoothing factor must be between 0 and 1, got %g'
-                                % smoothing_factor)
+            raise UserError('smoothing factor must be between 0 and 1, got %g'
+                             % smoothing_factor)
         within = 1.0 + smoothing_factor * self.psi
         self.psi = self.psi / within
         self.transform = self.transform * (within ** -0.5)[:, None]
@@ -98,8 +98,8 @@ class Plda:
         """
         vectors = np.asarray(vectors, dtype=np.float64)
         if vectors.ndim != 2 or vectors.shape[1] != self.dim:
-            raise kt.UserError('vectors have dimension %d but the PLDA model has %d'
-                                % (vectors.shape[-1], self.dim))
+            raise UserError('vectors have dimension %d but the PLDA model has %d'
+                             % (vectors.shape[-1], self.dim))
         out = vectors @ self.transform.T + self.offset
         dim = self.dim
         if simple_length_norm:
@@ -108,7 +108,7 @@ class Plda:
         else:
             n = np.broadcast_to(np.asarray(num_examples, dtype=np.float64), (out.shape[0],))
             if np.any(n <= 0):
-                raise kt.UserError('number of examples must be positive')
+                raise UserError('number of examples must be positive')
             inv_covar = 1.0 / (self.psi[None, :] + (1.0 / n)[:, None])
             denom = np.einsum('ij,ij->i', out * out, inv_covar)
         safe = denom > 0
@@ -159,27 +159,55 @@ class PldaScorer:
 
     so each trial costs one dot product. When the trials cover a good part of the
     M x T grid (expected_trials >= grid / 4, grid at most max_dense entries) the
-    whole grid comes from one matrix product and trials are picked from it;
+    whole grid comes from matrix products and trials are picked from it;
     otherwise the dot products are taken trial by trial (in chunks).
+
+    The vectors are kept as given (the tools give float32, as Kaldi keeps them):
+    e' and every product are computed in float64 a block of rows at a time, so
+    no double-precision copy of either table is ever held.
     """
 
     def __init__(self, plda, enrol, num_train, test, expected_trials=None,
-                 max_dense=16_000_000):
-        enrol = np.asarray(enrol, dtype=np.float64)
-        self.test = np.asarray(test, dtype=np.float64)
+                 max_dense=16_000_000, block=4096):
+        self.enrol, self.test = np.asarray(enrol), np.asarray(test)
         num_train = np.asarray(num_train, dtype=np.int64)
         distinct_n, self.n_index = np.unique(num_train, return_inverse=True)
         a, inv_v, const = plda.llr_terms(distinct_n)            # (K x D), (K x D), (K,)
-        enrol_a = enrol * a[self.n_index]
-        self.enrol_scaled = enrol_a * inv_v[self.n_index]       # e a / v
-        self.enrol_const = (const[self.n_index]
-                            - 0.5 * np.einsum('ij,ij->i', enrol_a, self.enrol_scaled))
+        self.a, self.inv_v = a, inv_v
+        self.enrol_const = np.empty(self.enrol.shape[0])
+        for sel in _blocks(self.enrol.shape[0], block):
+            enrol_a, scaled = self._scaled_enrol(sel)
+            self.enrol_const[sel] = (const[self.n_index[sel]]
+                                     - 0.5 * np.einsum('ij,ij->i', enrol_a, scaled))
         test_weights = 0.5 * (1.0 / (1.0 + plda.psi)[None, :] - inv_v)   # (K x D)
-        self.test_const = (self.test * self.test) @ test_weights.T       # (T x K)
-        grid = enrol.shape[0] * self.test.shape[0]
+        self.test_const = np.empty((self.test.shape[0], len(distinct_n)))   # (T x K)
+        for sel in _blocks(self.test.shape[0], block):
+            rows = self.test[sel].astype(np.float64)
+            self.test_const[sel] = (rows * rows) @ test_weights.T
+        grid = self.enrol.shape[0] * self.test.shape[0]
         self.dense = grid <= max_dense and (expected_trials is None
                                             or grid <= max(4 * expected_trials, 1 << 16))
+        self.block = block
         self.grid = None
+
+    def _scaled_enrol(self, rows):
+        """(e a, e a / v) in float64 for the enrolment rows `rows` (a slice or indices)."""
+        n = self.n_index[rows]
+        enrol_a = self.enrol[rows].astype(np.float64) * self.a[n]
+        return enrol_a, enrol_a * self.inv_v[n]
+
+    @property
+    def enrol_scaled(self):
+        """e a / v of every enrolment vector, M x D float64 (a whole copy: for small sets)."""
+        return self._scaled_enrol(slice(None))[1]
+
+    def _dense_grid(self):
+        grid = np.empty((self.enrol.shape[0], self.test.shape[0]))
+        for sel_e in _blocks(self.enrol.shape[0], self.block):
+            scaled = self._scaled_enrol(sel_e)[1]
+            for sel_t in _blocks(self.test.shape[0], self.block):
+                grid[sel_e, sel_t] = scaled @ self.test[sel_t].astype(np.float64).T
+        return grid
 
     def score(self, rows_enrol, rows_test, chunk=32768):
         rows_enrol = np.asarray(rows_enrol, dtype=np.int64)
@@ -190,14 +218,17 @@ class PldaScorer:
             return scores
         if self.dense:
             if self.grid is None:
-                self.grid = self.enrol_scaled @ self.test.T
+                self.grid = self._dense_grid()
             scores += self.grid[rows_enrol, rows_test]
         else:
-            for start in range(0, rows_enrol.size, chunk):
-                sel = slice(start, start + chunk)
-                scores[sel] += np.einsum('ij,ij->i', self.enrol_scaled[rows_enrol[sel]],
-                                         self.test[rows_test[sel]])
+            for sel in _blocks(rows_enrol.size, chunk):
+                scores[sel] += np.einsum('ij,ij->i', self._scaled_enrol(rows_enrol[sel])[1],
+                                         self.test[rows_test[sel]].astype(np.float64))
         return scores
+
+
+def _blocks(size, block):
+    return (slice(start, start + block) for start in range(0, size, block))
 
 
 def score_trials(plda, enrol, num_train, test, rows_enrol, rows_test, **kwargs):
@@ -221,12 +252,12 @@ def read_plda(rxfilename):
             expect_token(stream, '</Plda>')
             # A pipe must be read to its end before it is closed, as Kaldi does.
             stream.read()
-        except kt.UserError as err:
-            raise kt.UserError('%s: reading PLDA model: %s' % (where, err))
+        except UserError as err:
+            raise UserError('%s: reading PLDA model: %s' % (where, err))
     try:
         return Plda(mean, transform, psi)
-    except kt.UserError as err:
-        raise kt.UserError('%s: %s' % (where, err))
+    except UserError as err:
+        raise UserError('%s: %s' % (where, err))
 
 
 def _text_vector(vec):
