@@ -17,6 +17,7 @@ import tempfile
 import numpy as np
 
 from data_utils import kaldi_table as kt
+from data_utils.errors import UserError
 
 _BLOCK = 100000      # keys gathered in Python lists before becoming a numpy block
 
@@ -104,7 +105,7 @@ def read_utt2spk(rspecifier):
     def utterances():
         for utt, fields in kt.read_token_table(rspecifier):
             if len(fields) != 1:
-                raise kt.UserError('%s: utterance %s: expected one speaker, got %d fields'
+                raise UserError('%s: utterance %s: expected one speaker, got %d fields'
                                     % (rspecifier, utt, len(fields)))
             owners.append(speaker_index.setdefault(fields[0], len(speaker_index)))
             yield utt
