@@ -4,6 +4,7 @@ Every check here fails with one UserError line naming the file and the problem,
 before anything is written, so a bad set never leaves half a result behind.
 """
 import os
+import sys
 
 from data_utils import kaldi_table as kt
 from data_utils.errors import UserError
@@ -36,7 +37,9 @@ def read_pairs(path, what):
             if fields[0] in table:
                 raise UserError('%s: line %d: %s appears twice'
                                     % (path, lineno, printable(fields[0])))
-            table[fields[0]] = fields[1]
+            # One str per speaker, not one per line: a VoxCeleb utt2spk has 1.2M lines
+            # of 7,200 speakers (saves about 56 bytes a line).
+            table[fields[0]] = sys.intern(fields[1])
     if not table:
         raise UserError('%s: empty' % path)
     return table
