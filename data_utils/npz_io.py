@@ -101,9 +101,14 @@ class NpzWriter:
     def __init__(self, path):
         self.path = path
         self.num_rows = self.dim = 0
-        self._new_dirs = _missing_dirs(os.path.dirname(os.path.abspath(path)))
-        os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-        fd, self._raw_path = make_temp_beside(path)
+        directory = os.path.dirname(os.path.abspath(path))
+        self._new_dirs = _missing_dirs(directory)
+        try:
+            os.makedirs(directory, exist_ok=True)
+            fd, self._raw_path = make_temp_beside(path)
+        except OSError as exc:
+            self._remove_new_dirs()
+            raise UserError(path, 'cannot write: %s' % (exc.strerror or exc)) from None
         self._raw = os.fdopen(fd, 'wb')
 
     def append(self, rows):
@@ -152,6 +157,9 @@ class NpzWriter:
         self._raw.close()
         if os.path.exists(self._raw_path):
             os.unlink(self._raw_path)
+        self._remove_new_dirs()
+
+    def _remove_new_dirs(self):
         for directory in self._new_dirs:
             try:
                 os.rmdir(directory)

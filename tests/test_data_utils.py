@@ -132,7 +132,12 @@ def test_failed_conversion_leaves_no_output_and_no_temp_file(tmp_path, monkeypat
         assert sorted(os.listdir(tmp_path)) == before
 
 
-def test_npz_writer_refuses_a_change_of_dimension(tmp_path):
+def test_npz_writer_refuses_a_change_of_dimension_and_an_unwritable_path(tmp_path):
+    (tmp_path / 'file').write_text('')
+    for bad in ('file/o.npz', 'file/sub/o.npz'):
+        with pytest.raises(UserError, match=r'%s: cannot write: (File exists|Not a directory)' % bad):
+            NpzWriter(str(tmp_path / bad))
+    (tmp_path / 'file').unlink()
     with NpzWriter(str(tmp_path / 'o.npz')) as writer:
         writer.append(np.zeros((3, 4)))
         with pytest.raises(UserError, match=r'o.npz: rows of shape \(2, 5\) after rows of dimension 4'):
