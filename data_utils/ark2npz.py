@@ -11,27 +11,34 @@ import argparse
 import sys
 
 from data_utils import kaldi_table as kt
-from data_utils.datadir import check_coverage, load_data_dir, read_pairs
+from data_utils.datadir import DataDirLabels, check_coverage, read_pairs
 from data_utils.errors import UserError, run_main
-from data_utils.npz_io import save_npz
+from data_utils.npz_io import NpzWriter, speaker_arrays
 
 PROG = 'ark2npz'
 
 
 def convert(out, data_dir=None, vectors=None, utt2spk_path=None):
-    if data_dir:
-        data = load_data_dir(data_dir, dtype='float32')
-        keys, matrix, utt2spk = data.keys, data.vectors, data.utt2spk
-    else:
-        keys, matrix = kt.read_vector_table(vectors, dtype='float32')
-        if not keys:
-            raise UserError('%s: no vectors' % vectors)
-        utt2spk = read_pairs(utt2spk_path, 'utt2spk') if utt2spk_path else None
-        if utt2spk is not None:
-            check_coverage(keys, utt2spk, kt.parse_rspecifier(vectors)[2], utt2spk_path,
-                           every_utterance=False)
-    save_npz(out, keys, matrix, utt2spk)
-    return len(keys), matrix.shape[1]
+    """Stream the vectors into the npz: memory holds one chunk of rows and the keys."""
+    labels = DataDirLabels(data_dir) if data_dir else None
+    rspecifier = labels.rspecifier if labels else vectors
+    keys = []
+    with NpzWriter(out) as writer:
+        for chunk_keys, chunk in kt.read_unique_vector_chunks(rspecifier, dtype='float32'):
+            writer.append(chunk)
+            keys.extend(chunk_keys)
+        if labels:
+            labels.check(keys)
+            utt2spk = labels.utt2spk
+        else:
+            if not keys:
+                raise UserError('%s: no vectors' % vectors)
+            utt2spk = read_pairs(utt2spk_path, 'utt2spk') if utt2spk_path else None
+            if utt2spk is not None:
+                check_coverage(keys, utt2spk, kt.parse_rspecifier(vectors)[2], utt2spk_path,
+                               every_utterance=False)
+        writer.finish(keys, *speaker_arrays(keys, utt2spk))
+    return len(keys), writer.dim
 
 
 def main(argv=None):

@@ -157,13 +157,7 @@ def read_vector_table(rspecifier, dtype=np.float64, convert=None):
     transform or drop rows without holding the untransformed table.
     """
     keys, rows = [], None
-    seen = set()
-    name = parse_rspecifier(rspecifier)[2]
-    for chunk_keys, chunk in read_vector_chunks(rspecifier, dtype=dtype):
-        for key in chunk_keys:
-            if key in seen:
-                raise UserError('%s: key %s appears twice' % (describe(name), printable(key)))
-            seen.add(key)
+    for chunk_keys, chunk in read_unique_vector_chunks(rspecifier, dtype=dtype):
         if convert is not None:
             chunk_keys, chunk = convert(chunk_keys, chunk)
         if rows is None:
@@ -184,6 +178,18 @@ def read_vector_chunks(rspecifier, chunk_rows=10000, dtype=np.float64):
     from data_utils import ark_fast     # it builds on this module
     kind, _, name = parse_rspecifier(rspecifier)
     yield from ark_fast.vector_chunks(kind, name, chunk_rows, dtype)
+
+
+def read_unique_vector_chunks(rspecifier, dtype=np.float64):
+    """read_vector_chunks, with a repeated key an error (the keys are kept in a set)."""
+    seen = set()
+    name = parse_rspecifier(rspecifier)[2]
+    for chunk_keys, chunk in read_vector_chunks(rspecifier, dtype=dtype):
+        for key in chunk_keys:
+            if key in seen:
+                raise UserError('%s: key %s appears twice' % (describe(name), printable(key)))
+            seen.add(key)
+        yield chunk_keys, chunk
 
 
 def read_matrices(rspecifier):

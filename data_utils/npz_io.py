@@ -19,9 +19,11 @@ from typing import Optional
 
 import numpy as np
 
-from data_utils.atomic import atomic_write
+from data_utils.atomic import atomic_open, atomic_write, make_temp_beside
 from data_utils.errors import UserError
 
+# Bytes copied per step from the raw rows into the archive.
+_COPY_BYTES = 4 << 20
 # Rows checked per step by the finiteness test: keeps the temporary boolean
 # array small instead of the size of the whole matrix.
 _CHECK_ROWS = 65536
@@ -52,27 +54,132 @@ def save_npz(path, utt_ids, vectors, utt2spk=None):
     vectors = np.asarray(vectors, dtype=np.float32)
     if vectors.ndim != 2 or vectors.shape[0] != len(utt_ids):
         raise UserError('%s: %d ids for vectors of shape %s' % (path, len(utt_ids), vectors.shape))
-    spk_index = spk_labels = None
-    if utt2spk is not None:
-        spk_labels = sorted(set(utt2spk[u] for u in utt_ids))
-        index = {spk: i for i, spk in enumerate(spk_labels)}
-        spk_index = [index[utt2spk[u]] for u in utt_ids]
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-    write_npz(path, vectors, utt_ids, spk_index, spk_labels)
+    write_npz(path, vectors, utt_ids, *speaker_arrays(utt_ids, utt2spk))
+
+
+def speaker_arrays(utt_ids, utt2spk):
+    """(spk_index, spk_labels): labels sorted, the index of each utterance's speaker;
+    (None, None) without utt2spk."""
+    if utt2spk is None:
+        return None, None
+    spk_labels = sorted(set(utt2spk[u] for u in utt_ids))
+    index = {spk: i for i, spk in enumerate(spk_labels)}
+    return [index[utt2spk[u]] for u in utt_ids], spk_labels
 
 
 def write_npz(path, vectors, utt_ids, spk_index=None, spk_labels=None):
     """Write atomically (complete or not at all), uncompressed as np.savez lays it out,
     which is what load_npz(mmap=True) can map."""
-    arrays = {'vectors': np.asarray(vectors, dtype=np.float32),
-              'utt_ids': np.asarray(utt_ids, dtype=str)}
-    if spk_index is not None:
-        arrays['spk_index'] = np.asarray(spk_index, dtype=np.int32)
-        arrays['spk_labels'] = np.asarray(spk_labels, dtype=str)
+    arrays = {'vectors': np.asarray(vectors, dtype=np.float32)}
+    arrays.update(_small_arrays(utt_ids, spk_index, spk_labels))
     try:
         atomic_write(path, lambda f: np.savez(f, **arrays))
     except OSError as exc:
         raise UserError(path, 'cannot write: %s' % (exc.strerror or exc)) from None
+
+
+def _small_arrays(utt_ids, spk_index, spk_labels):
+    arrays = {'utt_ids': np.asarray(utt_ids, dtype=str)}
+    if spk_index is not None:
+        arrays['spk_index'] = np.asarray(spk_index, dtype=np.int32)
+        arrays['spk_labels'] = np.asarray(spk_labels, dtype=str)
+    return arrays
+
+
+class NpzWriter:
+    """An npz written from rows that arrive chunk by chunk, in bounded memory.
+
+    append() writes the rows (float32) to a raw temp file beside the output;
+    finish() writes the archive np.savez would write (uncompressed zip64 members,
+    np.load and load_npz(mmap=True) read it alike): `vectors.npy` by hand, its .npy
+    header for the final shape and then the raw rows copied a few MB at a time, and
+    the small arrays through np.lib.format. The npz appears only when complete; the
+    temp files are removed whatever happens (use it as a context manager).
+    """
+
+    def __init__(self, path):
+        self.path = path
+        self.num_rows = self.dim = 0
+        directory = os.path.dirname(os.path.abspath(path))
+        self._new_dirs = _missing_dirs(directory)
+        try:
+            os.makedirs(directory, exist_ok=True)
+            fd, self._raw_path = make_temp_beside(path)
+        except OSError as exc:
+            self._remove_new_dirs()
+            raise UserError(path, 'cannot write: %s' % (exc.strerror or exc)) from None
+        self._raw = os.fdopen(fd, 'wb')
+
+    def append(self, rows):
+        """Rows (n x D) of the table, in order; D must stay the same."""
+        rows = np.ascontiguousarray(rows, dtype=np.float32)
+        if rows.ndim != 2 or (self.num_rows and rows.shape[1] != self.dim):
+            raise UserError(self.path, 'rows of shape %s after rows of dimension %d'
+                            % (rows.shape, self.dim))
+        self.dim = rows.shape[1]
+        self._write(self._raw.write, memoryview(rows).cast('B'))
+        self.num_rows += rows.shape[0]
+
+    def finish(self, utt_ids, spk_index=None, spk_labels=None):
+        """Write the archive: the rows appended, with their ids and speakers."""
+        self._raw.close()
+        if self.num_rows == 0 or len(utt_ids) != self.num_rows:
+            raise UserError(self.path, '%d ids for %d vectors' % (len(utt_ids), self.num_rows))
+        header = {'descr': np.lib.format.dtype_to_descr(np.dtype(np.float32)),
+                  'fortran_order': False, 'shape': (self.num_rows, self.dim)}
+        small = _small_arrays(utt_ids, spk_index, spk_labels)
+        try:
+            with atomic_open(self.path) as stream, \
+                    zipfile.ZipFile(stream, 'w', zipfile.ZIP_STORED, allowZip64=True) as archive:
+                # Members as np.savez opens them (zip64 sizes, so no size limit).
+                with archive.open('vectors.npy', 'w', force_zip64=True) as member, \
+                        open(self._raw_path, 'rb') as raw:
+                    np.lib.format.write_array_header_1_0(member, header)
+                    for block in iter(lambda: raw.read(_COPY_BYTES), b''):
+                        self._write(member.write, block)
+                for name, array in small.items():
+                    with archive.open(name + '.npy', 'w', force_zip64=True) as member:
+                        np.lib.format.write_array(member, array, allow_pickle=False)
+        except OSError as exc:
+            raise UserError(self.path, 'cannot write: %s' % (exc.strerror or exc)) from None
+        self._new_dirs = []
+        self.close()
+
+    def _write(self, write, data):
+        try:
+            write(data)
+        except OSError as exc:
+            raise UserError(self.path, 'cannot write: %s' % (exc.strerror or exc)) from None
+
+    def close(self):
+        """Remove the raw temp file, and, if no archive was written, the dirs made for it."""
+        self._raw.close()
+        if os.path.exists(self._raw_path):
+            os.unlink(self._raw_path)
+        self._remove_new_dirs()
+
+    def _remove_new_dirs(self):
+        for directory in self._new_dirs:
+            try:
+                os.rmdir(directory)
+            except OSError:
+                break    # not empty: someone else wrote there
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+def _missing_dirs(directory):
+    """The dirs that os.makedirs(directory) would create, deepest first."""
+    missing = []
+    while directory and not os.path.exists(directory):
+        missing.append(directory)
+        directory = os.path.dirname(directory)
+    return missing
 
 
 # ----------------------------------------------------------------------------

@@ -1,15 +1,18 @@
 """ark <-> npz conversion, data-dir and trials checks, and the demo corpus."""
+import functools
 import os
 import shutil
+import zipfile
 
 import numpy as np
 import pytest
 
+from data_utils import ark2npz
 from data_utils import kaldi_table as kt
 from data_utils.datadir import check_coverage
 from data_utils.demo_corpus import DemoConfig, make_corpus
 from data_utils.errors import UserError
-from data_utils.npz_io import load_npz, save_npz, write_npz
+from data_utils.npz_io import NpzWriter, load_npz, save_npz, speaker_arrays, write_npz
 from helpers import one_error_line, run_module, write_data_dir
 
 
@@ -69,6 +72,77 @@ def test_ark2npz_rejects_bad_dirs(tmp_path, problem, expected):
     assert pytest.importorskip('re').search(expected, one_error_line(out.stderr)), out.stderr
     assert not (tmp_path / 'o.npz').exists()
 
+
+
+def read_in_chunks_of(monkeypatch, rows):
+    """Make every table reader of ark2npz read `rows` vectors at a time."""
+    monkeypatch.setattr(kt, 'read_vector_chunks',
+                        functools.partial(kt.read_vector_chunks, chunk_rows=rows))
+
+
+@pytest.mark.parametrize('count, dim, dead', [(23, 13, [0, 5, 12]), (1, 4, []), (14, 1, [])])
+def test_streamed_npz_equals_in_memory_writer(tmp_path, monkeypatch, count, dim, dead):
+    # Odd sizes: 23 rows read 7 at a time ends on a part chunk, 14 on a whole one.
+    rng = np.random.default_rng(count)
+    vectors = rng.standard_normal((count, dim)).astype(np.float32)
+    vectors[:, dead] = 0.0
+    utt2spk = {'spk%d-utt%02d' % (i % 3, i): 'spk%d' % (i % 3) for i in range(count)}
+    write_data_dir(str(tmp_path / 'd'), utt2spk, vectors)
+    read_in_chunks_of(monkeypatch, 7)
+    assert ark2npz.convert(str(tmp_path / 'streamed.npz'), data_dir=str(tmp_path / 'd')) == (count, dim)
+    keys = list(utt2spk)
+    write_npz(tmp_path / 'saved.npz', vectors, keys, *speaker_arrays(keys, utt2spk))
+    with np.load(tmp_path / 'streamed.npz') as streamed, np.load(tmp_path / 'saved.npz') as saved:
+        assert streamed.files == saved.files == ['vectors', 'utt_ids', 'spk_index', 'spk_labels']
+        for name in saved.files:
+            assert streamed[name].dtype == saved[name].dtype, name
+            np.testing.assert_array_equal(streamed[name], saved[name])
+    # Member by member the same bytes (.npy headers included) as np.savez's.
+    with zipfile.ZipFile(tmp_path / 'streamed.npz') as streamed, \
+            zipfile.ZipFile(tmp_path / 'saved.npz') as saved:
+        for info in saved.infolist():
+            assert streamed.getinfo(info.filename).compress_type == zipfile.ZIP_STORED
+            assert streamed.read(info.filename) == saved.read(info.filename), info.filename
+    data = load_npz(str(tmp_path / 'streamed.npz'), mmap=True)
+    assert isinstance(data.vectors, np.memmap)
+    np.testing.assert_array_equal(data.vectors, vectors)
+
+
+@pytest.mark.parametrize('problem, message', [
+    ('nan_in_chunk_3', r'key u15: contains NaN'),
+    ('repeated_key', r'key u3 appears twice'),
+    ('no_speaker', r'v.ark: 1 vectors have no speaker in .*utt2spk \(first: u19\)'),
+])
+def test_failed_conversion_leaves_no_output_and_no_temp_file(tmp_path, monkeypatch, problem,
+                                                             message):
+    keys = ['u%d' % i for i in range(20)]
+    rows = ['%s  [ %s ]\n' % (k, ' '.join(['1'] * 4)) for k in keys]
+    if problem == 'nan_in_chunk_3':
+        rows[15] = 'u15  [ 1 nan 2 3 ]\n'
+    elif problem == 'repeated_key':
+        rows[12] = rows[3]
+    (tmp_path / 'v.ark').write_text(''.join(rows))
+    (tmp_path / 'utt2spk').write_text(''.join('u%d s\n' % i for i in range(19)))
+    read_in_chunks_of(monkeypatch, 6)
+    before = sorted(os.listdir(tmp_path))
+    for out in (tmp_path / 'o.npz', tmp_path / 'new' / 'dir' / 'o.npz'):
+        with pytest.raises(UserError, match=message):
+            ark2npz.convert(str(out), vectors='ark:%s' % (tmp_path / 'v.ark'),
+                            utt2spk_path=str(tmp_path / 'utt2spk'))
+        assert sorted(os.listdir(tmp_path)) == before
+
+
+def test_npz_writer_refuses_a_change_of_dimension_and_an_unwritable_path(tmp_path):
+    (tmp_path / 'file').write_text('')
+    for bad in ('file/o.npz', 'file/sub/o.npz'):
+        with pytest.raises(UserError, match=r'%s: cannot write: (File exists|Not a directory)' % bad):
+            NpzWriter(str(tmp_path / bad))
+    (tmp_path / 'file').unlink()
+    with NpzWriter(str(tmp_path / 'o.npz')) as writer:
+        writer.append(np.zeros((3, 4)))
+        with pytest.raises(UserError, match=r'o.npz: rows of shape \(2, 5\) after rows of dimension 4'):
+            writer.append(np.zeros((2, 5)))
+    assert os.listdir(tmp_path) == []
 
 
 def test_coverage_check_names_the_first_gap_each_way():
