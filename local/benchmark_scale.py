@@ -18,7 +18,7 @@ Steps, each timed with its peak RSS (the largest process of the step, from wait4
 see step_timing.py): ark->npz of the training set, one epoch of vae training
 (--train-max-vectors caps it, --skip-train skips it and extraction), extraction of
 every part straight from its scp, and the tools of the recipes' five back-ends
-(cosine, pca_cosine, plda, lda_plda, pca_plda) and the EER, run tool by tool on
+(conf/backends.tsv) and the EER, run tool by tool on
 files so that each row is one tool. --scorer-trials adds the two scorers on long
 generated trial lists (memory must not grow with them). With --kaldi-bin DIR (or
 Kaldi's ivector-mean on PATH) the same back-end steps run with Kaldi's binaries and
@@ -38,6 +38,8 @@ import time
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path[:0] = [ROOT, os.path.join(ROOT, 'local')]
 
+import names  # noqa: E402
+from data_utils.errors import UserError, run_main  # noqa: E402
 from scale_set import generate, generate_trial_lists  # noqa: E402
 from step_timing import TIME, format_table, measure, write_tsv  # noqa: E402
 
@@ -128,19 +130,19 @@ def backend_steps(args, data, out):
         trials = "cut -d ' ' -f 1,2 %s/trials |" % sd
         steps.append(('%s: ivector-mean (models)' % name, num_utts, 'vectors',
                       'mkdir -p %s && ivector-mean ark:%s/enroll/spk2utt scp:%s/enroll/xvector.scp '
-                      'ark:%s/models.ark ark,t:%s/num_utts.ark' % (sdir, sd, sd, sdir, sdir)))
-        for backend in ('cosine', 'pca_cosine', 'plda', 'lda_plda', 'pca_plda'):
-            proj = ('transform-vec %s/%s.mat ark:- ark:- |' % (out, backend.split('_')[0])
-                    if '_' in backend else '')
-            scaleup = '--scaleup=false' if backend.endswith('cosine') else ''
+                      'ark:%s/spk_means.ark ark,t:%s/num_utts.ark' % (sdir, sd, sd, sdir, sdir)))
+        for backend, projection, scorer in names.backend_steps():
+            proj = ('transform-vec %s/%s.mat ark:- ark:- |' % (out, projection)
+                    if projection != 'none' else '')
+            scaleup = '--scaleup=false' if scorer == 'cosine' else ''
             prepare = ('ivector-subtract-global-mean %s/mean.vec %%s ark:- | %s '
                        'ivector-normalize-length %s ark:- ark:%%s' % (out, proj, scaleup))
             models, tests = '%s/models_%s.ark' % (sdir, backend), '%s/test_%s.ark' % (sdir, backend)
             steps.append(('%s: prepare vectors (%s)' % (name, backend), 2 * num_utts, 'vectors',
-                          (prepare % ('ark:%s/models.ark' % sdir, models)) + ' && '
+                          (prepare % ('ark:%s/spk_means.ark' % sdir, models)) + ' && '
                           + (prepare % ('scp:%s/test/xvector.scp' % sd, tests))))
             scores = '%s/scores_%s' % (sdir, backend)
-            if backend.endswith('cosine'):
+            if scorer == 'cosine':
                 score = ('ivector-compute-dot-products "%s" ark:%s ark:%s %s'
                          % (trials, models, tests, scores))
             else:
@@ -211,7 +213,7 @@ def python_steps(args, data, out):
 def eers(out):
     result = {}
     for name in ('o', 'h'):
-        for backend in ('cosine', 'pca_cosine', 'plda', 'lda_plda', 'pca_plda'):
+        for backend, _ in names.backends():
             path = '%s/%s/scores_%s.eer' % (out, name, backend)
             if os.path.exists(path):
                 result['%s %s' % (name, backend)] = open(path).read().strip()
@@ -221,7 +223,7 @@ def eers(out):
 def kaldi_bin_dir(args):
     if args.kaldi_bin:
         if not os.path.isfile(os.path.join(args.kaldi_bin, 'ivector-plda-scoring')):
-            sys.exit('ERROR (benchmark_scale.py): %s: no ivector-plda-scoring there' % args.kaldi_bin)
+            raise UserError(args.kaldi_bin, 'no ivector-plda-scoring there')
         return os.path.abspath(args.kaldi_bin)
     found = shutil.which('ivector-plda-scoring')
     if found and os.path.dirname(os.path.realpath(found)) != os.path.realpath(OURS_BIN):
@@ -232,7 +234,7 @@ def kaldi_bin_dir(args):
 def main(argv=None):
     args = parse_args(sys.argv[1:] if argv is None else argv)
     if not os.access(TIME, os.X_OK):
-        sys.exit('ERROR (benchmark_scale.py): %s (GNU time) is needed to measure peak RSS' % TIME)
+        raise UserError(TIME, 'GNU time is needed to measure peak RSS')
     engines = set(args.only.split(',')) if args.only else {'ours', 'kaldi'}
     work = os.path.abspath(args.work_dir)
     data, log_dir = os.path.join(work, 'data'), os.path.join(work, 'log')
@@ -286,4 +288,4 @@ def main(argv=None):
 
 
 if __name__ == '__main__':
-    main()
+    run_main('benchmark_scale.py', main)

@@ -3,6 +3,7 @@
 
   front_ends()  [(name, label), ...] in the tables' order: xvector x-vector, ae a-vector, ...
   backends()    [(name, label), ...] in the tables' order: cosine Cosine, ...
+  backend_steps()  [(name, projection, scorer), ...]: plda none plda, lda_plda lda plda, ...
 """
 import os
 
@@ -21,3 +22,9 @@ def front_ends():
 
 def backends():
     return [(row[0], row[1]) for row in read_rows('backends')]
+
+
+def backend_steps():
+    """[(name, projection, scorer), ...]: how each back-end is computed (none|lda|pca,
+    cosine|plda), as local/score_backends.sh does it."""
+    return [(row[0], row[2], row[3]) for row in read_rows('backends')]
