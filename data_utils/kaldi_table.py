@@ -11,6 +11,7 @@ import struct
 
 import numpy as np
 
+from data_utils.ark_records import binary_vector_records, encoded_keys
 from data_utils.atomic import AtomicFile
 from data_utils.errors import UserError
 from data_utils.kaldi_codec import (check_finite, consume_binary_header, open_input,
@@ -243,6 +244,27 @@ class VectorWriter:
             raise UserError('%s: %d keys for a matrix of shape %s'
                              % (self.ark_name, len(keys), matrix.shape))
         check_finite(matrix, '%s: vectors to write' % self.ark_name)
+        encoded = encoded_keys(keys) if self.binary else None
+        if encoded is None:
+            self._write_records(keys, matrix)
+        else:
+            self._write_chunk(keys, encoded, matrix)
+        self.num_written += len(keys)
+
+    def _write_chunk(self, keys, encoded, matrix):
+        """Binary records of valid keys: the whole chunk in one write (ark_records)."""
+        rows = np.ascontiguousarray(matrix, dtype='<f8' if self.double else '<f4')
+        records, lengths = binary_vector_records(*encoded, rows, self.double)
+        if self._scp:
+            # The offset points just past "key ", where Kaldi's scp offsets point.
+            offsets = self._ark.tell() + np.cumsum(lengths) - lengths + encoded[1] + 1
+            self._scp.write(''.join('%s %s:%d\n' % (key, self.ark_name, offset)
+                                    for key, offset in zip(keys, offsets.tolist()))
+                            .encode('latin1'))
+        self._ark.write(records)
+
+    def _write_records(self, keys, matrix):
+        """Record by record: text, or keys that must be reported (empty, whitespace)."""
         ark = self._ark
         scp_lines = []
         if self.binary:
@@ -264,7 +286,6 @@ class VectorWriter:
                 write_vector_obj(ark, False, row, self.double)
         if self._scp:
             self._scp.write(''.join(scp_lines).encode('latin1'))
-        self.num_written += len(keys)
 
     def commit(self):
         for out in self._outputs:
