@@ -219,19 +219,30 @@ def _read_at(handle, offset):
     return (dtype, dim, data) if len(data) == dim * dtype.itemsize else None
 
 
-def vector_chunks(kind, name, chunk_rows, dtype):
+def vector_chunks(kind, name, chunk_rows, dtype, chunk_bytes=None):
     """Iterate (keys, rows x D matrix of dtype) over an ark or scp table, at most
-    chunk_rows rows at a time; dimensions must agree and values be finite."""
+    chunk_rows rows at a time; dimensions must agree and values be finite.
+
+    dtype None keeps the stored precision: float32 for float vectors, float64 once a
+    double vector is met (exact either way). chunk_bytes, if given, also bounds a
+    chunk's size in bytes, so that a tool's temporaries stay small and are reused.
+    """
     where = describe(name)
     batches = vector_batches(name) if kind == 'ark' else _scp_batches(name)
-    keys, chunk, dim = [], None, None
-    for batch_keys, _, batch_dim, rows in batches:
+    keys, chunk, dim, stored = [], None, None, dtype is None
+    for batch_keys, batch_dtype, batch_dim, rows in batches:
         if dim is None:
             dim = batch_dim
+            dtype = np.dtype(batch_dtype if stored else dtype).newbyteorder('=')
+            if chunk_bytes:
+                chunk_rows = min(chunk_rows, max(1, chunk_bytes // max(1, dim * dtype.itemsize)))
             chunk = np.empty((chunk_rows, dim), dtype)
         elif batch_dim != dim:
             raise UserError('%s: key %s has dimension %d, earlier vectors have %d'
                              % (where, printable(batch_keys[0]), batch_dim, dim))
+        if stored and np.dtype(batch_dtype).itemsize > dtype.itemsize:    # then a double
+            dtype = np.dtype(np.float64)
+            chunk = chunk.astype(dtype)
         start = 0
         while start < len(batch_keys):
             take = min(chunk_rows - len(keys), len(batch_keys) - start)

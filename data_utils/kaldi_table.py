@@ -174,17 +174,18 @@ def read_vector_table(rspecifier, dtype=np.float64, convert=None):
     return keys, rows.matrix() if rows is not None else np.zeros((0, 0), dtype)
 
 
-def read_vector_chunks(rspecifier, chunk_rows=10000, dtype=np.float64):
+def read_vector_chunks(rspecifier, chunk_rows=10000, dtype=np.float64, chunk_bytes=None):
     """Iterate (keys, rows x D matrix) over a table, at most chunk_rows rows at a time.
 
     The streaming form of read_vector_table: memory stays bounded by one chunk
     whatever the table's size. Dimensions must agree and values be finite (keys
     are not checked for repeats: that would need every key in memory). Binary
-    arks take a fast path (see ark_fast).
+    arks take a fast path (see ark_fast). dtype None keeps the stored precision;
+    chunk_bytes bounds a chunk's bytes too (ark_fast.vector_chunks).
     """
     from data_utils import ark_fast     # it builds on this module
     kind, _, name = parse_rspecifier(rspecifier)
-    yield from ark_fast.vector_chunks(kind, name, chunk_rows, dtype)
+    yield from ark_fast.vector_chunks(kind, name, chunk_rows, dtype, chunk_bytes)
 
 
 def read_matrices(rspecifier):

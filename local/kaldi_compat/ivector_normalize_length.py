@@ -7,16 +7,21 @@ import numpy as np
 from data_utils import kaldi_table as kt
 from data_utils.errors import UserError
 from kaldi_compat.cli import ToolParser, log, run_tool, warn
+from kaldi_compat.streaming import stored_chunks
 
 NAME = 'ivector-normalize-length'
 
 
-def normalize_length(vectors, scaleup=True):
-    """Rows scaled to norm sqrt(dim) (scaleup) or 1; zero rows are left as they are."""
-    norms = np.linalg.norm(vectors, axis=1)
+def normalize_length(vectors, scaleup=True, out=None):
+    """Rows scaled to norm sqrt(dim) (scaleup) or 1; zero rows are left as they are.
+
+    The maths is in float64 whatever the input; out (e.g. float32, what is written)
+    receives the result rounded once, without a float64 copy of the table.
+    """
+    norms = np.sqrt(np.add.reduce(np.square(vectors, dtype=np.float64), axis=1))
     ratios = norms / np.sqrt(vectors.shape[1]) if scaleup else norms
     safe = np.where(ratios == 0.0, 1.0, ratios)
-    return vectors / safe[:, None], ratios
+    return np.divide(vectors, safe[:, None], out=out, dtype=np.float64, casting='unsafe'), ratios
 
 
 def main(argv):
@@ -27,8 +32,9 @@ def main(argv):
     num_done = num_zero = 0
     ratio_sum = 0.0
     with kt.VectorWriter(args[1]) as writer:
-        for keys, vectors in kt.read_vector_chunks(args[0]):
-            normalized, ratios = normalize_length(vectors, opts.scaleup)
+        for keys, vectors in stored_chunks(args[0]):
+            normalized, ratios = normalize_length(vectors, opts.scaleup,
+                                                  np.empty(vectors.shape, np.float32))
             num_zero += int(np.sum(ratios == 0.0))
             ratio_sum += float(ratios.sum())
             num_done += len(keys)

@@ -6,6 +6,7 @@ from data_utils import kaldi_table as kt
 from data_utils.errors import UserError
 from data_utils.kaldi_codec import read_matrix
 from kaldi_compat.cli import ToolParser, log, run_tool
+from kaldi_compat.streaming import stored_chunks
 
 NAME = 'transform-vec'
 
@@ -26,7 +27,7 @@ def main(argv):
     opts, args = parser.parse(argv)
     transform = read_matrix(args[0])
     with kt.VectorWriter(args[2]) as writer:
-        for keys, vectors in kt.read_vector_chunks(args[1]):
+        for keys, vectors in stored_chunks(args[1]):     # float32 @ float64: float64 maths
             writer.write(keys, apply_transform(transform, vectors, args[0]))
         if not writer.num_written:
             # Kaldi exits with status 1 when it transformed nothing.
