@@ -74,6 +74,29 @@ def test_fast_reader_runs_of_same_layout_equal_record_reader(tmp_path, monkeypat
                                   np.vstack([v.astype(np.float64) for _, v in reference]))
 
 
+@pytest.mark.parametrize('chunk_bytes, rows', [(None, 7), (60, 2), (1, 1)])
+def test_stored_precision_chunks_are_exact_and_bounded(tmp_path, chunk_bytes, rows):
+    """dtype None: float32 chunks until a double record, float64 from then on, every value
+    as stored; chunk_bytes caps the rows of a chunk (6 floats: 24 bytes a row)."""
+    keys = ['k%d' % i for i in range(12)]
+    vectors = np.random.default_rng(5).standard_normal((12, 6))
+    ark = tmp_path / 's.ark'
+    with open(ark, 'wb') as f:
+        for i, (key, vec) in enumerate(zip(keys, vectors)):
+            f.write(key.encode() + b' \0B')
+            kt.write_vector_obj(f, True, vec, double=(i == 9))
+    chunks = list(kt.read_vector_chunks('ark:%s' % ark, chunk_rows=7, dtype=None,
+                                        chunk_bytes=chunk_bytes))
+    assert [len(ks) for ks, _ in chunks][:-1] == [rows] * (len(chunks) - 1)
+    assert [k for ks, _ in chunks for k in ks] == keys
+    widened = next(i for i, (ks, _) in enumerate(chunks) if 'k9' in ks)
+    assert [m.dtype for _, m in chunks] == [np.float32] * widened + [np.float64] * (len(chunks) - widened)
+    got = np.vstack([m.astype(np.float64) for _, m in chunks])
+    np.testing.assert_array_equal(got, np.vstack([v.astype(np.float64) for _, v in
+                                                  kt.read_vectors('ark:%s' % ark)]))
+    assert got[9].tolist() == vectors[9].tolist()
+
+
 @pytest.mark.parametrize('damage, message', [
     (lambda data: data[:-3], 'key c: truncated binary vector'),
     (lambda data: data.replace(b'FV', b'FX', 2), 'key a: expected a binary vector'),
