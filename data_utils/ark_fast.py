@@ -19,6 +19,7 @@ import re
 import numpy as np
 
 from data_utils import kaldi_table as kt
+from data_utils import scp_fast
 from data_utils.kaldi_codec import read_vector_obj
 from data_utils.errors import UserError
 from data_utils.kaldi_streams import describe, open_rx, printable
@@ -131,18 +132,19 @@ def vector_batches(rxfilename, block_bytes=None):
             yield [key], value.dtype, value.shape[0], value[None, :]
 
 
-def scp_vector_records(rxfilename):
+def scp_vector_records(rxfilename, entries=None):
     """Iterate (key, dtype, dim, data) over a vector scp, one record at a time.
 
     Entries "file:offset" that point at binary vector records are read from the
     file, which stays open while the entries point into it (as Kaldi's scp reader
     does; see _RecordFile); any other entry, or one that does not look right, goes
-    to the general reader, which reads it or reports the error.
+    to the general reader, which reads it or reports the error. entries: (key,
+    location) pairs of the scp to read, if not all of it.
     """
     where = describe(rxfilename)
     path, records = None, None
     try:
-        for key, location in kt.scp_entries(rxfilename):
+        for key, location in kt.scp_entries(rxfilename) if entries is None else entries:
             record = None
             match = re.match(r'^(.*):(\d+)$', location)
             if match:
@@ -257,10 +259,43 @@ def vector_chunks(kind, name, chunk_rows, dtype, chunk_bytes=None):
 
 
 def _scp_batches(rxfilename, size=1024):
-    """scp_vector_records grouped as vector_batches yields them: up to `size` records
-    of the same dtype and dimension become one matrix."""
+    """Batches as vector_batches yields them, of up to `size` entries: one read of the
+    ark each where a block of entries allows (scp_fast), else entry by entry."""
+    reader = scp_fast.BlockReader()
+    try:
+        for block in _blocks(kt.scp_entries(rxfilename), size):
+            batch = reader.read(block)
+            if batch is not None:
+                yield batch
+            else:
+                yield from _grouped(scp_vector_records(rxfilename, block), size)
+    finally:
+        reader.close()
+
+
+def _blocks(entries, size):
+    """Lists of up to `size` entries; the entries before a bad scp line come first, so
+    that errors are reported in the order of the scp, as entry by entry."""
+    block = []
+    try:
+        for entry in entries:
+            block.append(entry)
+            if len(block) == size:
+                yield block
+                block = []
+    except UserError:
+        if block:
+            yield block
+        raise
+    if block:
+        yield block
+
+
+def _grouped(records, size):
+    """(key, dtype, dim, data) records grouped: up to `size` records of the same dtype
+    and dimension become one matrix."""
     keys, parts, layout = [], [], None
-    for key, dtype, dim, data in scp_vector_records(rxfilename):
+    for key, dtype, dim, data in records:
         if (dtype, dim) != layout or len(keys) == size:
             if keys:
                 yield keys, layout[0], layout[1], _stacked(parts, *layout)
