@@ -12,16 +12,17 @@ from kaldi_compat.streaming import stored_chunks
 NAME = 'ivector-normalize-length'
 
 
-def normalize_length(vectors, scaleup=True, out=None):
+def normalize_length(vectors, scaleup=True):
     """Rows scaled to norm sqrt(dim) (scaleup) or 1; zero rows are left as they are.
 
-    The maths is in float64 whatever the input; out (e.g. float32, what is written)
-    receives the result rounded once, without a float64 copy of the table.
+    In the vectors' own precision: float vectors in float, as Kaldi's binary does
+    (norm, then a scale by the float of 1/ratio), doubles in double.
     """
-    norms = np.sqrt(np.add.reduce(np.square(vectors, dtype=np.float64), axis=1))
-    ratios = norms / np.sqrt(vectors.shape[1]) if scaleup else norms
+    norms = np.sqrt(np.einsum('ij,ij->i', vectors, vectors))
+    ratios = norms / norms.dtype.type(np.sqrt(vectors.shape[1])) if scaleup else norms
     safe = np.where(ratios == 0.0, 1.0, ratios)
-    return np.divide(vectors, safe[:, None], out=out, dtype=np.float64, casting='unsafe'), ratios
+    scales = (1.0 / safe.astype(np.float64)).astype(vectors.dtype)
+    return vectors * scales[:, None], ratios.astype(np.float64)
 
 
 def main(argv):
@@ -33,8 +34,7 @@ def main(argv):
     ratio_sum = 0.0
     with kt.VectorWriter(args[1]) as writer:
         for keys, vectors in stored_chunks(args[0]):
-            normalized, ratios = normalize_length(vectors, opts.scaleup,
-                                                  np.empty(vectors.shape, np.float32))
+            normalized, ratios = normalize_length(vectors, opts.scaleup)
             num_zero += int(np.sum(ratios == 0.0))
             ratio_sum += float(ratios.sum())
             num_done += len(keys)
