@@ -56,7 +56,9 @@ class ModelSums:
         self.counts[~self.single] = self.sum_counts
 
     def means(self, speakers):
-        out = np.empty((speakers.size, max(self.vectors.shape[1], self.sums.shape[1])))
+        """float32, what is written: each mean rounded once from its float64 sum."""
+        out = np.empty((speakers.size, max(self.vectors.shape[1], self.sums.shape[1])),
+                       dtype=np.float32)
         one = self.single[speakers]
         out[one] = self.vectors[self.slot[speakers[one]]]
         many = self.slot[speakers[~one]]

@@ -94,16 +94,16 @@ def read_spk2utt(rspecifier):
 
     Speakers keep their order; an empty speaker keeps its place with no entries.
     """
-    speakers, owners = [], []
+    speakers, sizes = [], []
 
     def utterances():
         for spk, utts in kt.read_token_table(rspecifier):
-            owners.append(np.full(len(utts), len(speakers), dtype=np.int32))
+            sizes.append(len(utts))
             speakers.append(spk)
             yield from utts
 
     utt_map = KeyMap(utterances())
-    owner = np.concatenate(owners) if owners else np.zeros(0, dtype=np.int32)
+    owner = np.repeat(np.arange(len(speakers), dtype=np.int32), sizes)
     return speakers, utt_map, owner
 
 
