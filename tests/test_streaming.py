@@ -309,3 +309,18 @@ def test_row_buffer_equals_concatenation():
     assert got.dtype == np.float32 and got.shape == (151, 5)
     np.testing.assert_array_equal(got, np.concatenate(chunks).astype(np.float32))
     assert RowBuffer().matrix(dim=4).shape == (0, 4)
+
+
+def test_normalize_length_in_float_falls_back_to_double_at_the_float_range_edges():
+    """Float rows are normalised in float; a row whose squares overflow or underflow in
+    float (or a zero row) sends its chunk to double, so that it is still scaled."""
+    from kaldi_compat.ivector_normalize_length import normalize_length
+    rows = np.array([[3e20, 4e20], [3e-25, 4e-25], [0, 0], [3, 4]], dtype=np.float32)
+    expected = [[0.6 * np.sqrt(2), 0.8 * np.sqrt(2)]] * 2 + [[0, 0], [0.6 * np.sqrt(2), 0.8 * np.sqrt(2)]]
+    normalized, ratios = normalize_length(rows)
+    np.testing.assert_allclose(normalized, expected, rtol=1e-6)
+    np.testing.assert_allclose(ratios, [5e20 / np.sqrt(2), 5e-25 / np.sqrt(2), 0, 5 / np.sqrt(2)],
+                               rtol=1e-6)
+    plain, _ = normalize_length(rows[3:])
+    assert plain.dtype == np.float32
+    np.testing.assert_allclose(plain, expected[3:], rtol=1e-6)

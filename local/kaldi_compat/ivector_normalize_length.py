@@ -19,6 +19,9 @@ def normalize_length(vectors, scaleup=True):
     (norm, then a scale by the float of 1/ratio), doubles in double.
     """
     norms = np.sqrt(np.einsum('ij,ij->i', vectors, vectors))
+    if vectors.dtype != np.float64 and not np.all(np.isfinite(norms) & (norms > 0)):
+        # A square overflowed or underflowed in float (or a row is zero): in double.
+        return normalize_length(vectors.astype(np.float64), scaleup)
     ratios = norms / norms.dtype.type(np.sqrt(vectors.shape[1])) if scaleup else norms
     safe = np.where(ratios == 0.0, 1.0, ratios)
     scales = (1.0 / safe.astype(np.float64)).astype(vectors.dtype)
