@@ -11,6 +11,7 @@ from data_utils.errors import UserError
 from data_utils.kaldi_codec import read_matrix, read_vector, write_vector_obj
 from helpers import ROOT, env, one_error_line
 from kaldi_compat.ivector_compute_lda import compute_lda_from_stats
+from kaldi_compat.ivector_normalize_length import normalize_length
 from kaldi_compat.streaming import KeyMap, SpeakerSums
 from kaldi_compat.trials import read_trial_pieces
 
@@ -314,7 +315,6 @@ def test_row_buffer_equals_concatenation():
 def test_normalize_length_in_float_falls_back_to_double_at_the_float_range_edges():
     """Float rows are normalised in float; a row whose squares overflow or underflow in
     float (or a zero row) sends its chunk to double, so that it is still scaled."""
-    from kaldi_compat.ivector_normalize_length import normalize_length
     rows = np.array([[3e20, 4e20], [3e-25, 4e-25], [0, 0], [3, 4]], dtype=np.float32)
     expected = [[0.6 * np.sqrt(2), 0.8 * np.sqrt(2)]] * 2 + [[0, 0], [0.6 * np.sqrt(2), 0.8 * np.sqrt(2)]]
     normalized, ratios = normalize_length(rows)
