@@ -59,14 +59,25 @@ _NOT_IN_KEY[[0, 9, 10, 13, 32]] = True
 def _same_layout_run(buf, pos, key_len, record_len, header):
     """How many records from pos (at least the first) share the first one's layout:
     each its key_len key bytes without whitespace or NUL, then the same 11 header
-    bytes; exactly what the record-by-record parse would accept."""
-    count = (len(buf) - pos) // record_len
-    if count < 2:
+    bytes; exactly what the record-by-record parse would accept.
+
+    The records are checked in windows growing 4-fold: a short run (keys of varying
+    length) costs its own length, not the rest of the block's.
+    """
+    available = (len(buf) - pos) // record_len
+    if available < 2:
         return 1
-    rows = np.frombuffer(buf, np.uint8, count * record_len, pos).reshape(count, record_len)
-    ok = (rows[:, key_len:key_len + 11] == np.frombuffer(header, np.uint8)).all(axis=1)
-    ok &= ~_NOT_IN_KEY[rows[:, :key_len]].any(axis=1)
-    return count if ok.all() else max(int(np.argmin(ok)), 1)
+    window = 16
+    while True:
+        count = min(window, available)
+        rows = np.frombuffer(buf, np.uint8, count * record_len, pos).reshape(count, record_len)
+        ok = (rows[:, key_len:key_len + 11] == np.frombuffer(header, np.uint8)).all(axis=1)
+        ok &= ~_NOT_IN_KEY[rows[:, :key_len]].any(axis=1)
+        if not ok.all():
+            return max(int(np.argmin(ok)), 1)
+        if count == available:
+            return count
+        window *= 4
 
 
 def _binary_batches(stream, block_bytes):
