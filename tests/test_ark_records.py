@@ -66,4 +66,3 @@ def test_bad_key_still_reported_by_name(tmp_path, bad):
 def test_key_outside_latin1_fails_as_before(tmp_path):
     with pytest.raises(UnicodeEncodeError):
         kt.write_vectors('ark:%s' % (tmp_path / 'x.ark'), ['ok', 'k\u20ac'], np.ones((2, 3)))
-/root/.pyenv/libexec/pyenv-hooks: line 24: enable: cannot open shared object /root/.pyenv/libexec/pyenv-realpath.dylib: /root/.pyenv/libexec/pyenv-realpath.dylib: cannot open shared object file: No such file or directory
