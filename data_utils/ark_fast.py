@@ -80,6 +80,28 @@ def _same_layout_run(buf, pos, key_len, record_len, header):
         window *= 4
 
 
+def _mixed_key_run(buf, pos, header, data_len, limit=4096):
+    """(keys, their data joined, end) of the records from pos with this header (one
+    dtype and dimension) whose keys differ in length: keys of varying length make
+    _same_layout_run's runs short, and each run would cost a batch. A record with
+    whitespace before it, a key with a control byte the record reader treats
+    otherwise, or another header ends the run; the caller goes on from there."""
+    keys, parts, size = [], [], len(buf)
+    view = memoryview(buf)
+    while len(keys) < limit:
+        space = buf.find(b' ', pos)
+        end = space + len(header)
+        if space <= pos or end + data_len > size or buf[space:end] != header:
+            break
+        key = buf[pos:space]
+        if b'\t' in key or b'\n' in key or b'\r' in key or b'\0' in key:
+            break
+        keys.append(key)
+        parts.append(view[end:end + data_len])
+        pos = end + data_len
+    return keys, b''.join(parts), pos
+
+
 def _binary_batches(stream, block_bytes):
     """Yield (keys as bytes, dtype, dim, rows) for runs of binary vector records, rows
     an n x dim matrix (read-only: a view of the block).
@@ -107,6 +129,12 @@ def _binary_batches(stream, block_bytes):
                 key_len, record_len = space - pos, data_end - pos
                 count = (_same_layout_run(buf, pos, key_len, record_len, buf[space:end])
                          if b'\0' not in key else 1)
+                if count < 4 and b'\0' not in key:
+                    keys, data, after = _mixed_key_run(buf, pos, buf[space:end], data_end - end)
+                    if len(keys) > count:
+                        yield keys, dtype, dim, np.frombuffer(data, dtype).reshape(len(keys), dim)
+                        pos = after
+                        continue
                 rows = np.frombuffer(buf, np.uint8, count * record_len, pos)
                 rows = rows.reshape(count, record_len)
                 keys = (rows[:, :key_len].copy().view('S%d' % key_len).ravel().tolist()

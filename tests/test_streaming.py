@@ -75,6 +75,31 @@ def test_fast_reader_runs_of_same_layout_equal_record_reader(tmp_path, monkeypat
                                   np.vstack([v.astype(np.float64) for _, v in reference]))
 
 
+@pytest.mark.parametrize('block_bytes', [64, 700, 1 << 22])
+def test_fast_reader_keys_of_varying_length_equal_record_reader(tmp_path, monkeypatch, block_bytes):
+    """Keys whose lengths change from record to record are read as runs of mixed keys;
+    whitespace between records, a double record and a key with a NUL end such a run."""
+    rng = np.random.default_rng(4)
+    keys = ['u%d' % (7 ** (i % 5) + i) for i in range(60)]
+    keys[33] = 'nul\0key'
+    vectors = rng.standard_normal((60, 3))
+    ark = tmp_path / 'm.ark'
+    with open(ark, 'wb') as f:
+        for i, (key, vec) in enumerate(zip(keys, vectors)):
+            f.write(key.encode() + b' \0B')
+            kt.write_vector_obj(f, True, vec, double=(i == 20))
+            if i == 45:
+                f.write(b'\n')
+    monkeypatch.setattr(ark_fast, 'BLOCK_BYTES', block_bytes)
+    batches = list(ark_fast.vector_batches(str(ark)))
+    if block_bytes == 1 << 22:
+        assert max(len(b[0]) for b in batches) >= 12       # runs of mixed keys, not of 1-3
+    reference = list(kt.read_vectors('ark:%s' % ark))
+    assert [k for b in batches for k in b[0]] == [k for k, _ in reference]
+    np.testing.assert_array_equal(np.vstack([b[3].astype(np.float64) for b in batches]),
+                                  np.vstack([v.astype(np.float64) for _, v in reference]))
+
+
 @pytest.mark.parametrize('chunk_bytes, rows', [(None, 7), (60, 2), (1, 1)])
 def test_stored_precision_chunks_are_exact_and_bounded(tmp_path, chunk_bytes, rows):
     """dtype None: float32 chunks until a double record, float64 from then on, every value
