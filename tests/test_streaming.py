@@ -49,6 +49,17 @@ def test_fast_reader_equals_record_reader(tmp_path, monkeypatch, block_bytes):
     assert got[5].tolist() == vectors[5].tolist()
 
 
+def write_records(ark, keys, vectors, double_at, newline_after):
+    """Binary float records, one double record, and a newline between two records."""
+    with open(ark, 'wb') as f:
+        for i, (key, vec) in enumerate(zip(keys, vectors)):
+            f.write(key.encode('latin1') + b' \0B')
+            kt.write_vector_obj(f, True, vec, double=(i == double_at))
+            if i == newline_after:
+                f.write(b'\n')
+    return ark
+
+
 @pytest.mark.parametrize('block_bytes', [64, 1000, 1 << 22])
 def test_fast_reader_runs_of_same_layout_equal_record_reader(tmp_path, monkeypatch, block_bytes):
     """Runs of records with one layout are taken as one matrix; a key of another length,
@@ -56,13 +67,7 @@ def test_fast_reader_runs_of_same_layout_equal_record_reader(tmp_path, monkeypat
     rng = np.random.default_rng(3)
     keys = ['k%d' % i for i in range(40)]                   # k0..k9, then k10..k39: two lengths
     vectors = rng.standard_normal((40, 6))
-    ark = tmp_path / 'r.ark'
-    with open(ark, 'wb') as f:
-        for i, (key, vec) in enumerate(zip(keys, vectors)):
-            f.write(key.encode() + b' \0B')
-            kt.write_vector_obj(f, True, vec, double=(i == 25))
-            if i == 30:
-                f.write(b'\n')
+    ark = write_records(tmp_path / 'r.ark', keys, vectors, double_at=25, newline_after=30)
     monkeypatch.setattr(ark_fast, 'BLOCK_BYTES', block_bytes)
     batches = list(ark_fast.vector_batches(str(ark)))
     assert [k for b in batches for k in b[0]] == keys
@@ -83,13 +88,7 @@ def test_fast_reader_keys_of_varying_length_equal_record_reader(tmp_path, monkey
     keys = ['u%d' % (7 ** (i % 5) + i) for i in range(60)]
     keys[33] = 'nul\0key'
     vectors = rng.standard_normal((60, 3))
-    ark = tmp_path / 'm.ark'
-    with open(ark, 'wb') as f:
-        for i, (key, vec) in enumerate(zip(keys, vectors)):
-            f.write(key.encode() + b' \0B')
-            kt.write_vector_obj(f, True, vec, double=(i == 20))
-            if i == 45:
-                f.write(b'\n')
+    ark = write_records(tmp_path / 'm.ark', keys, vectors, double_at=20, newline_after=45)
     monkeypatch.setattr(ark_fast, 'BLOCK_BYTES', block_bytes)
     batches = list(ark_fast.vector_batches(str(ark)))
     if block_bytes == 1 << 22:
