@@ -19,6 +19,7 @@ import re
 import numpy as np
 
 from data_utils import kaldi_table as kt
+from data_utils import scp_fast
 from data_utils.kaldi_codec import read_vector_obj
 from data_utils.errors import UserError
 from data_utils.kaldi_streams import describe, open_rx, printable
@@ -58,14 +59,47 @@ _NOT_IN_KEY[[0, 9, 10, 13, 32]] = True
 def _same_layout_run(buf, pos, key_len, record_len, header):
     """How many records from pos (at least the first) share the first one's layout:
     each its key_len key bytes without whitespace or NUL, then the same 11 header
-    bytes; exactly what the record-by-record parse would accept."""
-    count = (len(buf) - pos) // record_len
-    if count < 2:
+    bytes; exactly what the record-by-record parse would accept.
+
+    The records are checked in windows growing 4-fold: a short run (keys of varying
+    length) costs its own length, not the rest of the block's.
+    """
+    available = (len(buf) - pos) // record_len
+    if available < 2:
         return 1
-    rows = np.frombuffer(buf, np.uint8, count * record_len, pos).reshape(count, record_len)
-    ok = (rows[:, key_len:key_len + 11] == np.frombuffer(header, np.uint8)).all(axis=1)
-    ok &= ~_NOT_IN_KEY[rows[:, :key_len]].any(axis=1)
-    return count if ok.all() else max(int(np.argmin(ok)), 1)
+    window = 16
+    while True:
+        count = min(window, available)
+        rows = np.frombuffer(buf, np.uint8, count * record_len, pos).reshape(count, record_len)
+        ok = (rows[:, key_len:key_len + 11] == np.frombuffer(header, np.uint8)).all(axis=1)
+        ok &= ~_NOT_IN_KEY[rows[:, :key_len]].any(axis=1)
+        if not ok.all():
+            return max(int(np.argmin(ok)), 1)
+        if count == available:
+            return count
+        window *= 4
+
+
+def _mixed_key_run(buf, pos, header, data_len, limit=4096):
+    """(keys, their data joined, end) of the records from pos with this header (one
+    dtype and dimension) whose keys differ in length: keys of varying length make
+    _same_layout_run's runs short, and each run would cost a batch. A record with
+    whitespace before it, a key with a control byte the record reader treats
+    otherwise, or another header ends the run; the caller goes on from there."""
+    keys, parts, size = [], [], len(buf)
+    view = memoryview(buf)
+    while len(keys) < limit:
+        space = buf.find(b' ', pos)
+        end = space + len(header)
+        if space <= pos or end + data_len > size or buf[space:end] != header:
+            break
+        key = buf[pos:space]
+        if b'\t' in key or b'\n' in key or b'\r' in key or b'\0' in key:
+            break
+        keys.append(key)
+        parts.append(view[end:end + data_len])
+        pos = end + data_len
+    return keys, b''.join(parts), pos
 
 
 def _binary_batches(stream, block_bytes):
@@ -95,6 +129,12 @@ def _binary_batches(stream, block_bytes):
                 key_len, record_len = space - pos, data_end - pos
                 count = (_same_layout_run(buf, pos, key_len, record_len, buf[space:end])
                          if b'\0' not in key else 1)
+                if count < 4 and b'\0' not in key:
+                    keys, data, after = _mixed_key_run(buf, pos, buf[space:end], data_end - end)
+                    if len(keys) > count:
+                        yield keys, dtype, dim, np.frombuffer(data, dtype).reshape(len(keys), dim)
+                        pos = after
+                        continue
                 rows = np.frombuffer(buf, np.uint8, count * record_len, pos)
                 rows = rows.reshape(count, record_len)
                 keys = (rows[:, :key_len].copy().view('S%d' % key_len).ravel().tolist()
@@ -131,18 +171,19 @@ def vector_batches(rxfilename, block_bytes=None):
             yield [key], value.dtype, value.shape[0], value[None, :]
 
 
-def scp_vector_records(rxfilename):
+def scp_vector_records(rxfilename, entries=None):
     """Iterate (key, dtype, dim, data) over a vector scp, one record at a time.
 
     Entries "file:offset" that point at binary vector records are read from the
     file, which stays open while the entries point into it (as Kaldi's scp reader
     does; see _RecordFile); any other entry, or one that does not look right, goes
-    to the general reader, which reads it or reports the error.
+    to the general reader, which reads it or reports the error. entries: (key,
+    location) pairs of the scp to read, if not all of it.
     """
     where = describe(rxfilename)
     path, records = None, None
     try:
-        for key, location in kt.scp_entries(rxfilename):
+        for key, location in kt.scp_entries(rxfilename) if entries is None else entries:
             record = None
             match = re.match(r'^(.*):(\d+)$', location)
             if match:
@@ -219,19 +260,30 @@ def _read_at(handle, offset):
     return (dtype, dim, data) if len(data) == dim * dtype.itemsize else None
 
 
-def vector_chunks(kind, name, chunk_rows, dtype):
+def vector_chunks(kind, name, chunk_rows, dtype, chunk_bytes=None):
     """Iterate (keys, rows x D matrix of dtype) over an ark or scp table, at most
-    chunk_rows rows at a time; dimensions must agree and values be finite."""
+    chunk_rows rows at a time; dimensions must agree and values be finite.
+
+    dtype None keeps the stored precision: float32 for float vectors, float64 once a
+    double vector is met (exact either way). chunk_bytes, if given, also bounds a
+    chunk's size in bytes, so that a tool's temporaries stay small and are reused.
+    """
     where = describe(name)
     batches = vector_batches(name) if kind == 'ark' else _scp_batches(name)
-    keys, chunk, dim = [], None, None
-    for batch_keys, _, batch_dim, rows in batches:
+    keys, chunk, dim, stored = [], None, None, dtype is None
+    for batch_keys, batch_dtype, batch_dim, rows in batches:
         if dim is None:
             dim = batch_dim
+            dtype = np.dtype(batch_dtype if stored else dtype).newbyteorder('=')
+            if chunk_bytes:
+                chunk_rows = min(chunk_rows, max(1, chunk_bytes // max(1, dim * dtype.itemsize)))
             chunk = np.empty((chunk_rows, dim), dtype)
         elif batch_dim != dim:
             raise UserError('%s: key %s has dimension %d, earlier vectors have %d'
                              % (where, printable(batch_keys[0]), batch_dim, dim))
+        if stored and np.dtype(batch_dtype).itemsize > dtype.itemsize:    # then a double
+            dtype = np.dtype(np.float64)
+            chunk = chunk.astype(dtype)
         start = 0
         while start < len(batch_keys):
             take = min(chunk_rows - len(keys), len(batch_keys) - start)
@@ -246,10 +298,43 @@ def vector_chunks(kind, name, chunk_rows, dtype):
 
 
 def _scp_batches(rxfilename, size=1024):
-    """scp_vector_records grouped as vector_batches yields them: up to `size` records
-    of the same dtype and dimension become one matrix."""
+    """Batches as vector_batches yields them, of up to `size` entries: one read of the
+    ark each where a block of entries allows (scp_fast), else entry by entry."""
+    reader = scp_fast.BlockReader()
+    try:
+        for block in _blocks(kt.scp_entries(rxfilename), size):
+            batch = reader.read(block)
+            if batch is not None:
+                yield batch
+            else:
+                yield from _grouped(scp_vector_records(rxfilename, block), size)
+    finally:
+        reader.close()
+
+
+def _blocks(entries, size):
+    """Lists of up to `size` entries; the entries before a bad scp line come first, so
+    that errors are reported in the order of the scp, as entry by entry."""
+    block = []
+    try:
+        for entry in entries:
+            block.append(entry)
+            if len(block) == size:
+                yield block
+                block = []
+    except UserError:
+        if block:
+            yield block
+        raise
+    if block:
+        yield block
+
+
+def _grouped(records, size):
+    """(key, dtype, dim, data) records grouped: up to `size` records of the same dtype
+    and dimension become one matrix."""
     keys, parts, layout = [], [], None
-    for key, dtype, dim, data in scp_vector_records(rxfilename):
+    for key, dtype, dim, data in records:
         if (dtype, dim) != layout or len(keys) == size:
             if keys:
                 yield keys, layout[0], layout[1], _stacked(parts, *layout)

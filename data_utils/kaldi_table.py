@@ -11,6 +11,7 @@ import struct
 
 import numpy as np
 
+from data_utils.ark_records import binary_vector_records, encoded_keys
 from data_utils.atomic import AtomicFile
 from data_utils.errors import UserError
 from data_utils.kaldi_codec import (check_finite, consume_binary_header, open_input,
@@ -167,17 +168,18 @@ def read_vector_table(rspecifier, dtype=np.float64, convert=None):
     return keys, rows.matrix() if rows is not None else np.zeros((0, 0), dtype)
 
 
-def read_vector_chunks(rspecifier, chunk_rows=10000, dtype=np.float64):
+def read_vector_chunks(rspecifier, chunk_rows=10000, dtype=np.float64, chunk_bytes=None):
     """Iterate (keys, rows x D matrix) over a table, at most chunk_rows rows at a time.
 
     The streaming form of read_vector_table: memory stays bounded by one chunk
     whatever the table's size. Dimensions must agree and values be finite (keys
     are not checked for repeats: that would need every key in memory). Binary
-    arks take a fast path (see ark_fast).
+    arks take a fast path (see ark_fast). dtype None keeps the stored precision;
+    chunk_bytes bounds a chunk's bytes too (ark_fast.vector_chunks).
     """
     from data_utils import ark_fast     # it builds on this module
     kind, _, name = parse_rspecifier(rspecifier)
-    yield from ark_fast.vector_chunks(kind, name, chunk_rows, dtype)
+    yield from ark_fast.vector_chunks(kind, name, chunk_rows, dtype, chunk_bytes)
 
 
 def read_unique_vector_chunks(rspecifier, dtype=np.float64):
@@ -249,6 +251,27 @@ class VectorWriter:
             raise UserError('%s: %d keys for a matrix of shape %s'
                              % (self.ark_name, len(keys), matrix.shape))
         check_finite(matrix, '%s: vectors to write' % self.ark_name)
+        encoded = encoded_keys(keys) if self.binary else None
+        if encoded is None:
+            self._write_records(keys, matrix)
+        else:
+            self._write_chunk(keys, encoded, matrix)
+        self.num_written += len(keys)
+
+    def _write_chunk(self, keys, encoded, matrix):
+        """Binary records of valid keys: the whole chunk in one write (ark_records)."""
+        rows = np.ascontiguousarray(matrix, dtype='<f8' if self.double else '<f4')
+        records, lengths = binary_vector_records(*encoded, rows, self.double)
+        if self._scp:
+            # The offset points just past "key ", where Kaldi's scp offsets point.
+            offsets = self._ark.tell() + np.cumsum(lengths) - lengths + encoded[1] + 1
+            self._scp.write(''.join('%s %s:%d\n' % (key, self.ark_name, offset)
+                                    for key, offset in zip(keys, offsets.tolist()))
+                            .encode('latin1'))
+        self._ark.write(records)
+
+    def _write_records(self, keys, matrix):
+        """Record by record: text, or keys that must be reported (empty, whitespace)."""
         ark = self._ark
         scp_lines = []
         if self.binary:
@@ -270,7 +293,6 @@ class VectorWriter:
                 write_vector_obj(ark, False, row, self.double)
         if self._scp:
             self._scp.write(''.join(scp_lines).encode('latin1'))
-        self.num_written += len(keys)
 
     def commit(self):
         for out in self._outputs:

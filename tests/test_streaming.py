@@ -11,6 +11,7 @@ from data_utils.errors import UserError
 from data_utils.kaldi_codec import read_matrix, read_vector, write_vector_obj
 from helpers import ROOT, env, one_error_line
 from kaldi_compat.ivector_compute_lda import compute_lda_from_stats
+from kaldi_compat.ivector_normalize_length import normalize_length
 from kaldi_compat.streaming import KeyMap, SpeakerSums
 from kaldi_compat.trials import read_trial_pieces
 
@@ -48,6 +49,17 @@ def test_fast_reader_equals_record_reader(tmp_path, monkeypatch, block_bytes):
     assert got[5].tolist() == vectors[5].tolist()
 
 
+def write_records(ark, keys, vectors, double_at, newline_after):
+    """Binary float records, one double record, and a newline between two records."""
+    with open(ark, 'wb') as f:
+        for i, (key, vec) in enumerate(zip(keys, vectors)):
+            f.write(key.encode('latin1') + b' \0B')
+            kt.write_vector_obj(f, True, vec, double=(i == double_at))
+            if i == newline_after:
+                f.write(b'\n')
+    return ark
+
+
 @pytest.mark.parametrize('block_bytes', [64, 1000, 1 << 22])
 def test_fast_reader_runs_of_same_layout_equal_record_reader(tmp_path, monkeypatch, block_bytes):
     """Runs of records with one layout are taken as one matrix; a key of another length,
@@ -55,13 +67,7 @@ def test_fast_reader_runs_of_same_layout_equal_record_reader(tmp_path, monkeypat
     rng = np.random.default_rng(3)
     keys = ['k%d' % i for i in range(40)]                   # k0..k9, then k10..k39: two lengths
     vectors = rng.standard_normal((40, 6))
-    ark = tmp_path / 'r.ark'
-    with open(ark, 'wb') as f:
-        for i, (key, vec) in enumerate(zip(keys, vectors)):
-            f.write(key.encode() + b' \0B')
-            kt.write_vector_obj(f, True, vec, double=(i == 25))
-            if i == 30:
-                f.write(b'\n')
+    ark = write_records(tmp_path / 'r.ark', keys, vectors, double_at=25, newline_after=30)
     monkeypatch.setattr(ark_fast, 'BLOCK_BYTES', block_bytes)
     batches = list(ark_fast.vector_batches(str(ark)))
     assert [k for b in batches for k in b[0]] == keys
@@ -72,6 +78,48 @@ def test_fast_reader_runs_of_same_layout_equal_record_reader(tmp_path, monkeypat
     assert [k for ks, _ in chunks for k in ks] == [k for k, _ in reference]
     np.testing.assert_array_equal(np.vstack([m for _, m in chunks]),
                                   np.vstack([v.astype(np.float64) for _, v in reference]))
+
+
+@pytest.mark.parametrize('block_bytes', [64, 700, 1 << 22])
+def test_fast_reader_keys_of_varying_length_equal_record_reader(tmp_path, monkeypatch, block_bytes):
+    """Keys whose lengths change from record to record are read as runs of mixed keys;
+    whitespace between records, a double record and a key with a NUL end such a run."""
+    rng = np.random.default_rng(4)
+    keys = ['u%d' % (7 ** (i % 5) + i) for i in range(60)]
+    keys[33] = 'nul\0key'
+    vectors = rng.standard_normal((60, 3))
+    ark = write_records(tmp_path / 'm.ark', keys, vectors, double_at=20, newline_after=45)
+    monkeypatch.setattr(ark_fast, 'BLOCK_BYTES', block_bytes)
+    batches = list(ark_fast.vector_batches(str(ark)))
+    if block_bytes == 1 << 22:
+        assert max(len(b[0]) for b in batches) >= 12       # runs of mixed keys, not of 1-3
+    reference = list(kt.read_vectors('ark:%s' % ark))
+    assert [k for b in batches for k in b[0]] == [k for k, _ in reference]
+    np.testing.assert_array_equal(np.vstack([b[3].astype(np.float64) for b in batches]),
+                                  np.vstack([v.astype(np.float64) for _, v in reference]))
+
+
+@pytest.mark.parametrize('chunk_bytes, rows', [(None, 7), (60, 2), (1, 1)])
+def test_stored_precision_chunks_are_exact_and_bounded(tmp_path, chunk_bytes, rows):
+    """dtype None: float32 chunks until a double record, float64 from then on, every value
+    as stored; chunk_bytes caps the rows of a chunk (6 floats: 24 bytes a row)."""
+    keys = ['k%d' % i for i in range(12)]
+    vectors = np.random.default_rng(5).standard_normal((12, 6))
+    ark = tmp_path / 's.ark'
+    with open(ark, 'wb') as f:
+        for i, (key, vec) in enumerate(zip(keys, vectors)):
+            f.write(key.encode() + b' \0B')
+            kt.write_vector_obj(f, True, vec, double=(i == 9))
+    chunks = list(kt.read_vector_chunks('ark:%s' % ark, chunk_rows=7, dtype=None,
+                                        chunk_bytes=chunk_bytes))
+    assert [len(ks) for ks, _ in chunks][:-1] == [rows] * (len(chunks) - 1)
+    assert [k for ks, _ in chunks for k in ks] == keys
+    widened = next(i for i, (ks, _) in enumerate(chunks) if 'k9' in ks)
+    assert [m.dtype for _, m in chunks] == [np.float32] * widened + [np.float64] * (len(chunks) - widened)
+    got = np.vstack([m.astype(np.float64) for _, m in chunks])
+    np.testing.assert_array_equal(got, np.vstack([v.astype(np.float64) for _, v in
+                                                  kt.read_vectors('ark:%s' % ark)]))
+    assert got[9].tolist() == vectors[9].tolist()
 
 
 @pytest.mark.parametrize('damage, message', [
@@ -286,3 +334,17 @@ def test_row_buffer_equals_concatenation():
     assert got.dtype == np.float32 and got.shape == (151, 5)
     np.testing.assert_array_equal(got, np.concatenate(chunks).astype(np.float32))
     assert RowBuffer().matrix(dim=4).shape == (0, 4)
+
+
+def test_normalize_length_in_float_falls_back_to_double_at_the_float_range_edges():
+    """Float rows are normalised in float; a row whose squares overflow or underflow in
+    float (or a zero row) sends its chunk to double, so that it is still scaled."""
+    rows = np.array([[3e20, 4e20], [3e-25, 4e-25], [0, 0], [3, 4]], dtype=np.float32)
+    expected = [[0.6 * np.sqrt(2), 0.8 * np.sqrt(2)]] * 2 + [[0, 0], [0.6 * np.sqrt(2), 0.8 * np.sqrt(2)]]
+    normalized, ratios = normalize_length(rows)
+    np.testing.assert_allclose(normalized, expected, rtol=1e-6)
+    np.testing.assert_allclose(ratios, [5e20 / np.sqrt(2), 5e-25 / np.sqrt(2), 0, 5 / np.sqrt(2)],
+                               rtol=1e-6)
+    plain, _ = normalize_length(rows[3:])
+    assert plain.dtype == np.float32
+    np.testing.assert_allclose(plain, expected[3:], rtol=1e-6)

@@ -11,15 +11,15 @@ from data_utils import kaldi_table as kt
 from data_utils.errors import UserError
 from data_utils.kaldi_codec import write_vector
 from kaldi_compat.cli import ToolParser, log, run_tool, warn
-from kaldi_compat.streaming import add_by_group, duplicate_key, read_spk2utt
+from kaldi_compat.streaming import add_by_group, duplicate_key, read_spk2utt, stored_chunks
 
 NAME = 'ivector-mean'
 
 
 def global_mean(rspecifier, wxfilename, binary):
     total, count = None, 0
-    for keys, chunk in kt.read_vector_chunks(rspecifier):
-        total = chunk.sum(axis=0) + (0.0 if total is None else total)
+    for keys, chunk in stored_chunks(rspecifier):
+        total = chunk.sum(axis=0, dtype=np.float64) + (0.0 if total is None else total)
         count += len(keys)
     if not count:
         raise UserError('%s: no vectors to average' % rspecifier)
@@ -56,7 +56,9 @@ class ModelSums:
         self.counts[~self.single] = self.sum_counts
 
     def means(self, speakers):
-        out = np.empty((speakers.size, max(self.vectors.shape[1], self.sums.shape[1])))
+        """float32, what is written: each mean rounded once from its float64 sum."""
+        out = np.empty((speakers.size, max(self.vectors.shape[1], self.sums.shape[1])),
+                       dtype=np.float32)
         one = self.single[speakers]
         out[one] = self.vectors[self.slot[speakers[one]]]
         many = self.slot[speakers[~one]]
@@ -69,7 +71,7 @@ def speaker_means(spk2utt_rspecifier, rspecifier, wspecifier, num_utts_wspecifie
     speakers, utt_map, owner = read_spk2utt(spk2utt_rspecifier)
     sums = None
     seen = np.zeros(len(utt_map), dtype=bool)
-    for keys, chunk in kt.read_vector_chunks(rspecifier):
+    for keys, chunk in stored_chunks(rspecifier):
         if sums is None:
             sums = ModelSums(np.bincount(owner, minlength=len(speakers)), chunk.shape[1])
         rows, entries = utt_map.find_all(keys)

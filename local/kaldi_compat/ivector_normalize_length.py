@@ -7,16 +7,25 @@ import numpy as np
 from data_utils import kaldi_table as kt
 from data_utils.errors import UserError
 from kaldi_compat.cli import ToolParser, log, run_tool, warn
+from kaldi_compat.streaming import stored_chunks
 
 NAME = 'ivector-normalize-length'
 
 
 def normalize_length(vectors, scaleup=True):
-    """Rows scaled to norm sqrt(dim) (scaleup) or 1; zero rows are left as they are."""
-    norms = np.linalg.norm(vectors, axis=1)
-    ratios = norms / np.sqrt(vectors.shape[1]) if scaleup else norms
+    """Rows scaled to norm sqrt(dim) (scaleup) or 1; zero rows are left as they are.
+
+    In the vectors' own precision: float vectors in float, as Kaldi's binary does
+    (norm, then a scale by the float of 1/ratio), doubles in double.
+    """
+    norms = np.sqrt(np.einsum('ij,ij->i', vectors, vectors))
+    if vectors.dtype != np.float64 and not np.all(np.isfinite(norms) & (norms > 0)):
+        # A square overflowed or underflowed in float (or a row is zero): in double.
+        return normalize_length(vectors.astype(np.float64), scaleup)
+    ratios = norms / norms.dtype.type(np.sqrt(vectors.shape[1])) if scaleup else norms
     safe = np.where(ratios == 0.0, 1.0, ratios)
-    return vectors / safe[:, None], ratios
+    scales = (1.0 / safe.astype(np.float64)).astype(vectors.dtype)
+    return vectors * scales[:, None], ratios.astype(np.float64)
 
 
 def main(argv):
@@ -27,7 +36,7 @@ def main(argv):
     num_done = num_zero = 0
     ratio_sum = 0.0
     with kt.VectorWriter(args[1]) as writer:
-        for keys, vectors in kt.read_vector_chunks(args[0]):
+        for keys, vectors in stored_chunks(args[0]):
             normalized, ratios = normalize_length(vectors, opts.scaleup)
             num_zero += int(np.sum(ratios == 0.0))
             ratio_sum += float(ratios.sum())

@@ -3,6 +3,8 @@
   ivector-subtract-global-mean [options] <ivector-rspecifier> <ivector-wspecifier>
   ivector-subtract-global-mean [options] <mean-rxfilename> <ivector-rspecifier> <ivector-wspecifier>
 """
+import numpy as np
+
 from data_utils import kaldi_table as kt
 from data_utils.errors import UserError
 from data_utils.kaldi_codec import read_vector
@@ -15,7 +17,7 @@ NAME = 'ivector-subtract-global-mean'
 def table_mean(chunks, rspecifier):
     total, count = 0.0, 0
     for keys, chunk in chunks:
-        total = total + chunk.sum(axis=0)
+        total = total + chunk.sum(axis=0, dtype=np.float64)
         count += len(keys)
     if not count:
         raise UserError('%s: no vectors to take the mean of' % rspecifier)
@@ -37,7 +39,11 @@ def main(argv):
             if given_mean is not None and mean.shape[0] != vectors.shape[1]:
                 raise UserError('%s: mean has dimension %d, vectors in %s have %d'
                                     % (args[0], mean.shape[0], rspecifier, vectors.shape[1]))
-            writer.write(keys, vectors - mean if opts.subtract_mean else vectors)
+            if opts.subtract_mean:
+                # In float64, rounded once to the float32 written (no float64 copy).
+                vectors = np.subtract(vectors, mean, out=np.empty(vectors.shape, np.float32),
+                                      dtype=np.float64, casting='unsafe')
+            writer.write(keys, vectors)
         if not writer.num_written:
             # Kaldi exits with status 1 when it wrote nothing, with a mean given or not.
             raise UserError('%s: no vectors to %s' % (
