@@ -18,7 +18,7 @@ import re
 
 import numpy as np
 
-from data_utils import kaldi_table as kt
+from data_utils.kaldi_records import ark_records_in, read_scp_entry, scp_entries
 from data_utils import scp_fast
 from data_utils.kaldi_codec import read_vector_obj
 from data_utils.errors import UserError
@@ -167,7 +167,7 @@ def vector_batches(rxfilename, block_bytes=None):
         if rest is None:
             return
         rest_stream = io.BufferedReader(_Prepended(rest, stream), 1 << 16)
-        for key, value in kt.ark_records_in(rest_stream, where, read_vector_obj):
+        for key, value in ark_records_in(rest_stream, where, read_vector_obj):
             yield [key], value.dtype, value.shape[0], value[None, :]
 
 
@@ -183,7 +183,7 @@ def scp_vector_records(rxfilename, entries=None):
     where = describe(rxfilename)
     path, records = None, None
     try:
-        for key, location in kt.scp_entries(rxfilename) if entries is None else entries:
+        for key, location in scp_entries(rxfilename) if entries is None else entries:
             record = None
             match = re.match(r'^(.*):(\d+)$', location)
             if match:
@@ -196,7 +196,7 @@ def scp_vector_records(rxfilename, entries=None):
                 if records:
                     record = records.read(int(match.group(2)))
             if record is None:
-                value = kt.read_scp_entry(where, key, location, read_vector_obj)
+                value = read_scp_entry(where, key, location, read_vector_obj)
                 record = value.dtype, value.shape[0], value
             yield (key,) + record
     finally:
@@ -302,7 +302,7 @@ def _scp_batches(rxfilename, size=1024):
     ark each where a block of entries allows (scp_fast), else entry by entry."""
     reader = scp_fast.BlockReader()
     try:
-        for block in _blocks(kt.scp_entries(rxfilename), size):
+        for block in _blocks(scp_entries(rxfilename), size):
             batch = reader.read(block)
             if batch is not None:
                 yield batch

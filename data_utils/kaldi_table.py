@@ -11,12 +11,14 @@ import struct
 
 import numpy as np
 
+from data_utils.ark_fast import vector_chunks
 from data_utils.ark_records import binary_vector_records, encoded_keys
 from data_utils.atomic import AtomicFile
 from data_utils.errors import UserError
-from data_utils.kaldi_codec import (check_finite, consume_binary_header, open_input,
+from data_utils.kaldi_codec import (check_finite, consume_binary_header,
                                     read_int_obj, read_matrix_obj, read_vector_obj,
                                     read_word, write_vector_obj)
+from data_utils.kaldi_records import ark_records, scp_entries, scp_objects
 from data_utils.kaldi_streams import committed, describe, open_rx, open_wx, printable
 from data_utils.row_buffer import RowBuffer
 
@@ -62,58 +64,11 @@ def parse_wspecifier(wspecifier):
 # ----------------------------------------------------------------------------
 # Readers
 
-def _ark_records(rxfilename, read_value):
-    """Iterate (key, value) over an ark stream; read_value(stream, binary)."""
-    with open_rx(rxfilename) as stream:
-        yield from ark_records_in(stream, describe(rxfilename), read_value)
-
-
-def ark_records_in(stream, where, read_value):
-    """Iterate (key, value) over the records of an open ark stream."""
-    while True:
-        key = read_word(stream)
-        if not key:
-            return
-        key = key.decode('latin1')
-        try:
-            binary = consume_binary_header(stream)
-            value = read_value(stream, binary)
-        except UserError as err:
-            raise UserError('%s: key %s: %s' % (where, printable(key), err))
-        yield key, value
-
-
-def scp_entries(rxfilename):
-    where = describe(rxfilename)
-    with open_rx(rxfilename) as stream:
-        for lineno, line in enumerate(stream, 1):
-            parts = line.decode('latin1').strip().split(None, 1)
-            if not parts:
-                continue
-            if len(parts) != 2:
-                raise UserError('%s: line %d: expected "key rxfilename"' % (where, lineno))
-            yield parts[0], parts[1]
-
-
-def _read_scp_objects(rxfilename, read_value):
-    for key, location in scp_entries(rxfilename):
-        yield key, read_scp_entry(describe(rxfilename), key, location, read_value)
-
-
-def read_scp_entry(where, key, location, read_value):
-    """The object an scp entry points at; errors name the scp, key and location."""
-    try:
-        with open_input(location) as (stream, binary):
-            return read_value(stream, binary)
-    except UserError as err:
-        raise UserError('%s: key %s (%s): %s' % (where, printable(key), printable(location), err))
-
-
 def _read_table(rspecifier, read_value):
     """Iterate (key, array) over an ark or scp table; every value finite."""
     kind, _, name = parse_rspecifier(rspecifier)
-    records = (_ark_records(name, read_value) if kind == 'ark'
-               else _read_scp_objects(name, read_value))
+    records = (ark_records(name, read_value) if kind == 'ark'
+               else scp_objects(name, read_value))
     for key, value in records:
         check_finite(value, '%s: key %s' % (describe(name), printable(key)))
         yield key, value
@@ -177,9 +132,8 @@ def read_vector_chunks(rspecifier, chunk_rows=10000, dtype=np.float64, chunk_byt
     arks take a fast path (see ark_fast). dtype None keeps the stored precision;
     chunk_bytes bounds a chunk's bytes too (ark_fast.vector_chunks).
     """
-    from data_utils import ark_fast     # it builds on this module
     kind, _, name = parse_rspecifier(rspecifier)
-    yield from ark_fast.vector_chunks(kind, name, chunk_rows, dtype, chunk_bytes)
+    yield from vector_chunks(kind, name, chunk_rows, dtype, chunk_bytes)
 
 
 def read_unique_vector_chunks(rspecifier, dtype=np.float64):
@@ -215,8 +169,8 @@ def read_token_table(rspecifier):
 def read_int_table(rspecifier):
     """Integer tables such as num_utts (text or binary ark)."""
     kind, _, name = parse_rspecifier(rspecifier)
-    records = (_ark_records(name, read_int_obj) if kind == 'ark'
-               else _read_scp_objects(name, read_int_obj))
+    records = (ark_records(name, read_int_obj) if kind == 'ark'
+               else scp_objects(name, read_int_obj))
     yield from records
 
 
