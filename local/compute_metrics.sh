@@ -13,9 +13,7 @@ score_norm=none     # asnorm: also every back-end's AS-norm scores (scores_<back
 p_targets="0.01 0.001"
 cmd=${train_cmd:-local/run_log.sh}   # job runner, run.pl-style (cmd.sh)
 . local/parse_options.sh || exit 1
-case $score_norm in none|asnorm) ;;
-  *) echo "ERROR ($0): --score-norm must be none or asnorm, got '$score_norm'" >&2; exit 1 ;;
-esac
+local/check_choice.sh $0 --score-norm "$score_norm" none asnorm || exit 1
 if [ $# -ne 5 ]; then
   echo "Usage: $0 [options] <front-end> <set> <trials> <score-dir> <results-tsv>" >&2; exit 1
 fi

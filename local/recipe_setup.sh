@@ -9,9 +9,7 @@
 . conf/data.sh
 . conf/backend.sh
 . local/parse_options.sh || exit 1
-case $score_norm in none|asnorm) ;;
-  *) echo "ERROR ($recipe): --score-norm must be none or asnorm, got '$score_norm'" >&2; exit 1 ;;
-esac
+local/check_choice.sh $recipe --score-norm "$score_norm" none asnorm || exit 1
 . local/lock.sh
 # Paths first: a refused path must not leave a lock file behind.
 local/check_paths.sh $recipe "$data" "$exp" && take_lock $exp $recipe || exit 1

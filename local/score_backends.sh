@@ -17,9 +17,7 @@ top_n=300           # AS-norm: cohort scores per side in the statistics
 nj=1                # scoring jobs per back-end; the trials are split into nj parts
 cmd=${train_cmd:-local/run_log.sh}   # job runner, run.pl-style (cmd.sh)
 . local/parse_options.sh || exit 1
-case $score_norm in none|asnorm) ;;
-  *) echo "ERROR ($0): --score-norm must be none or asnorm, got '$score_norm'" >&2; exit 1 ;;
-esac
+local/check_choice.sh $0 --score-norm "$score_norm" none asnorm || exit 1
 if [ $# -ne 5 ]; then
   echo "Usage: $0 [options] <backend-dir> <enroll-dir> <test-dir> <trials> <score-dir>" >&2; exit 1
 fi
