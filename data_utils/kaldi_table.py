@@ -19,7 +19,7 @@ from data_utils.kaldi_codec import (check_finite, consume_binary_header,
                                     read_int_obj, read_matrix_obj, read_vector_obj,
                                     read_word, write_vector_obj)
 from data_utils.kaldi_records import ark_records, scp_entries, scp_objects
-from data_utils.kaldi_streams import committed, describe, open_rx, open_wx, printable
+from data_utils.kaldi_streams import committed, describe, open_rx, open_wx, printable, write_in_pieces
 from data_utils.row_buffer import RowBuffer
 
 _SPEC_RE = re.compile(r'^(ark|scp)((?:,[a-z]+)*):(.*)$', re.S)
@@ -222,7 +222,7 @@ class VectorWriter:
             self._scp.write(''.join('%s %s:%d\n' % (key, self.ark_name, offset)
                                     for key, offset in zip(keys, offsets.tolist()))
                             .encode('latin1'))
-        self._ark.write(records)
+        write_in_pieces(self._ark.write, records)
 
     def _write_records(self, keys, matrix):
         """Record by record: text, or keys that must be reported (empty, whitespace)."""

@@ -66,3 +66,26 @@ def test_bad_key_still_reported_by_name(tmp_path, bad):
 def test_key_outside_latin1_fails_as_before(tmp_path):
     with pytest.raises(UnicodeEncodeError):
         kt.write_vectors('ark:%s' % (tmp_path / 'x.ark'), ['ok', 'k\u20ac'], np.ones((2, 3)))
+
+
+def test_big_chunks_are_written_in_pieces_and_bytes_unchanged(tmp_path):
+    """A chunk larger than WRITE_PIECE goes out as several writes of at most that size
+    (Linux copies big writes slowly), and the ark is still byte for byte the same."""
+    from data_utils import kaldi_streams
+    sizes = []
+    pieces = []
+
+    def record(piece):
+        sizes.append(memoryview(piece).nbytes)
+        pieces.append(bytes(piece))
+
+    data = np.random.default_rng(5).integers(0, 256, 3 * kaldi_streams.WRITE_PIECE + 17,
+                                             dtype=np.uint8)
+    kaldi_streams.write_in_pieces(record, data)
+    assert b''.join(pieces) == data.tobytes()
+    assert max(sizes) == kaldi_streams.WRITE_PIECE and len(sizes) == 4
+    rng = np.random.default_rng(6)
+    keys = ['utt%06d' % i for i in range(3000)]
+    matrix = rng.standard_normal((3000, 300)).astype(np.float32)   # 3.6 MB in one chunk
+    assert _write(tmp_path, 'a', [(keys, matrix)], fast=True) == \
+        _write(tmp_path, 'b', [(keys, matrix)], fast=False)

@@ -7,6 +7,7 @@ recipe command lines work unchanged with either engine.
 import sys
 
 from data_utils.errors import UserError, run_main
+from data_utils.heap import keep_freed_memory
 
 
 def _normalise(name):
@@ -132,4 +133,5 @@ def warn(tool, message):
 def run_tool(name, main, argv=None):
     """Run main(argv) as Kaldi's binaries run: the command line echoed first (it makes
     logs self-describing), a user error as one 'ERROR (tool): ...' line and exit 1."""
+    keep_freed_memory()       # chunk after chunk reuses the same memory (data_utils/heap.py)
     run_main(name, main, argv, echo=True)
