@@ -377,3 +377,34 @@ def test_kept_heap_reuses_freed_chunks_without_page_faults():
                              capture_output=True, text=True, check=True).stdout
         faults[mode] = int(out.split()[-1])
     assert faults['default'] > 20 * 1000 and faults['keep'] < 3000, faults
+
+
+@pytest.mark.parametrize('table', ['ark:vectors.ark', 'scp:vectors.scp'])
+def test_est_pca_over_chunks_skips_other_dimensions_as_kaldi(tmp_path, table):
+    """More vectors than one accumulation buffer (10,000), one of another dimension and
+    an empty one among them: those two are warned about and skipped, as Kaldi's est-pca
+    does, and the rows are the covariance's eigenvectors, largest eigenvalue first."""
+    rng = np.random.default_rng(4)
+    vectors = 3.0 + rng.standard_normal((23000, 6)) * np.array([5.0, 4.0, 3.0, 2.0, 1.0, 0.5])
+    keys = ['u%05d' % i for i in range(23000)]
+    records = list(zip(keys, vectors))
+    records.insert(5, ('odd', np.ones(4)))
+    records.insert(15000, ('empty', np.zeros(0)))
+    with open(tmp_path / 'vectors.ark', 'wb') as ark, open(tmp_path / 'vectors.scp', 'w') as scp:
+        for key, vec in records:
+            ark.write(key.encode() + b' ')
+            scp.write('%s %s:%d\n' % (key, tmp_path / 'vectors.ark', ark.tell()))
+            ark.write(b'\0B')
+            write_vector_obj(ark, True, vec)
+    out = run('est-pca --read-vectors=true --normalize-mean=true %s pca.mat' % table, tmp_path)
+    assert out.returncode == 0, out.stderr
+    assert 'WARNING (est-pca) Feature dimension mismatch 6 vs. 4' in out.stderr
+    assert 'WARNING (est-pca) Empty input vector for empty' in out.stderr
+    assert 'Accumulated stats from 23000 vectors, 2 with errors; 23000 frames.' in out.stderr
+    stored = vectors.astype(np.float32).astype(np.float64)
+    s, u = np.linalg.eigh(np.cov(stored.T, bias=True))
+    expected = u[:, ::-1].T
+    pca = read_matrix(str(tmp_path / 'pca.mat'))
+    signs = np.sign(np.sum(pca[:, :6] * expected, axis=1))
+    np.testing.assert_allclose(pca[:, :6] * signs[:, None], expected, atol=1e-5)
+    np.testing.assert_allclose(pca[:, 6], -pca[:, :6] @ stored.mean(axis=0), rtol=1e-5)

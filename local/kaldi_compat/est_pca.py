@@ -17,8 +17,44 @@ from data_utils.errors import UserError
 from data_utils.kaldi_codec import write_matrix
 from kaldi_compat.cli import ToolParser, log, run_tool, warn
 from kaldi_compat.linalg import sorted_eig
+from kaldi_compat.streaming import vector_batches
 
 NAME = 'est-pca'
+
+
+class Scatter:
+    """Sum and scatter (sum of x x^T) of vectors in double, gathered 10,000 rows at a
+    time so that each is one symmetric rank-k product (numpy's a.T @ a is BLAS syrk)."""
+
+    def __init__(self, dim, rows=10000):
+        self.dim = dim
+        self.total = np.zeros(dim)
+        self.sumsq = np.zeros((dim, dim))
+        self.buffer = np.empty((rows, dim))
+        self.pending = 0
+        self.added = 0
+
+    def add(self, rows):
+        start = 0
+        while start < rows.shape[0]:
+            take = min(self.buffer.shape[0] - self.pending, rows.shape[0] - start)
+            self.buffer[self.pending:self.pending + take] = rows[start:start + take]
+            self.pending += take
+            start += take
+            if self.pending == self.buffer.shape[0]:
+                self._flush()
+
+    def _flush(self):
+        mat = self.buffer[:self.pending]
+        self.total += mat.sum(axis=0)
+        self.sumsq += mat.T @ mat
+        self.added += self.pending
+        self.pending = 0
+
+    def count(self):
+        """The number of rows (those still buffered are accumulated first)."""
+        self._flush()
+        return self.added
 
 
 def main(argv):
@@ -37,49 +73,35 @@ def main(argv):
     rspecifier, pca_wxfilename = args
 
     num_done = num_err = 0
-    count = 0
-    total = sumsq = None
-    pending = []        # vectors wait here to be accumulated 10k at a time (one matrix product)
-
-    def accumulate(mat):
-        nonlocal total, sumsq, count
-        total += mat.sum(axis=0)
-        sumsq += mat.T @ mat
-        count += mat.shape[0]
-
-    records = (kt.read_vectors(rspecifier) if opts.read_vectors
-               else kt.read_matrices(rspecifier))
-    for key, value in records:
+    stats = None
+    what = 'vector' if opts.read_vectors else 'feature matrix'
+    # Vectors come in runs of one dimension, as the fast readers cut them out of the
+    # table; matrices one by one (each is a run of frames).
+    batches = (vector_batches(rspecifier) if opts.read_vectors else
+               (([key], np.atleast_2d(value)) for key, value in kt.read_matrices(rspecifier)))
+    for keys, rows in batches:
+        if rows.size == 0:
+            for key in keys:
+                warn(NAME, 'Empty input %s for %s' % (what, key))
+            num_err += len(keys)
+            continue
+        if stats is None:
+            stats = Scatter(rows.shape[1])
+        if rows.shape[1] != stats.dim:
+            for _ in keys:
+                warn(NAME, 'Feature dimension mismatch %d vs. %d' % (stats.dim, rows.shape[1]))
+            num_err += len(keys)
+            continue
+        num_done += len(keys)
         # Kaldi reads BaseFloat and accumulates in double.
-        mat = np.atleast_2d(np.asarray(value, dtype=np.float32)).astype(np.float64)
-        if mat.size == 0:
-            warn(NAME, 'Empty input %s for %s' % ('vector' if opts.read_vectors
-                                                   else 'feature matrix', key))
-            num_err += 1
-            continue
-        if total is None:
-            total = np.zeros(mat.shape[1])
-            sumsq = np.zeros((mat.shape[1], mat.shape[1]))
-        if mat.shape[1] != total.shape[0]:
-            warn(NAME, 'Feature dimension mismatch %d vs. %d' % (total.shape[0], mat.shape[1]))
-            num_err += 1
-            continue
-        num_done += 1
-        if opts.read_vectors:
-            pending.append(mat)
-            if len(pending) == 10000:
-                accumulate(np.vstack(pending))
-                pending = []
-        else:
-            accumulate(mat)
-    if pending:
-        accumulate(np.vstack(pending))
+        stats.add(rows if rows.dtype == np.float32 else rows.astype(np.float32))
+    count = stats.count() if stats else 0
     log(NAME, 'Accumulated stats from %d %s, %d with errors; %d frames.'
         % (num_done, 'vectors' if opts.read_vectors else 'feature files', num_err, count))
     if num_done == 0:
         raise UserError('No data accumulated.')
-    mean = total / count
-    covar = sumsq / count - np.outer(mean, mean)
+    mean = stats.total / count
+    covar = stats.sumsq / count - np.outer(mean, mean)
 
     full_dim = mean.shape[0]
     dim = opts.dim if opts.dim > 0 else full_dim

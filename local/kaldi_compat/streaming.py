@@ -16,8 +16,10 @@ import tempfile
 
 import numpy as np
 
+from data_utils import ark_fast
 from data_utils import kaldi_table as kt
 from data_utils.errors import UserError
+from data_utils.kaldi_streams import describe
 
 _BLOCK = 100000      # keys gathered in Python lists before becoming a numpy block
 # Chunks of the tools that map or sum vectors: a few MB, so that their temporaries are
@@ -29,6 +31,22 @@ def stored_chunks(rspecifier, chunk_rows=10000):
     """read_vector_chunks in the table's own precision (float32 for float vectors) and
     chunks of at most CHUNK_BYTES: for tools whose maths widens to float64 itself."""
     return kt.read_vector_chunks(rspecifier, chunk_rows, dtype=None, chunk_bytes=CHUNK_BYTES)
+
+
+def vector_batches(rspecifier):
+    """(keys, rows) over a vector table in the runs its fast readers cut out (ark_fast),
+    rows in the stored precision, each run of one dimension: for a tool that, as
+    Kaldi's est-pca, skips vectors of another dimension with a warning rather than
+    stopping. Values must be finite, as the other readers require."""
+    kind, _, name = kt.parse_rspecifier(rspecifier)
+    # (ark_fast's scp batches are the ones read_vector_chunks takes: one read a block.)
+    batches = ark_fast.vector_batches(name) if kind == 'ark' else ark_fast._scp_batches(name)
+    for keys, _, _, rows in batches:
+        finite = np.isfinite(rows).all(axis=1)
+        if not finite.all():
+            raise UserError('%s: key %s: contains NaN or Inf'
+                            % (describe(name), keys[int(np.flatnonzero(~finite)[0])]))
+        yield keys, rows
 
 
 class KeyMap:
