@@ -12,6 +12,7 @@ from data_utils.kaldi_codec import read_matrix, read_vector, write_vector_obj
 from helpers import ROOT, env, one_error_line
 from kaldi_compat.ivector_compute_lda import compute_lda_from_stats
 from kaldi_compat.ivector_normalize_length import normalize_length
+from kaldi_compat.model_means import OrderedMeans
 from kaldi_compat.streaming import KeyMap, SpeakerSums
 from kaldi_compat.trials import read_trial_pieces
 
@@ -159,6 +160,13 @@ def test_key_map_finds_all_entries_and_rejects_longer_keys():
     positions, entries = key_map.find_all(['b', 'zz', 'a', 'abc', 'ab'])
     assert sorted(zip(positions.tolist(), entries.tolist())) == [(0, 0), (0, 3), (2, 1), (4, 2)]
     assert key_map.find_last(['b', 'a', 'abc', 'x']).tolist() == [3, 1, -1, -1]
+    assert [key_map.key(e) for e in range(5)] == ['b', 'a', 'ab', 'b', 'c']
+    # Keys given in sorted order (Kaldi's sorted tables) are looked up the same way.
+    in_order = KeyMap(iter(['a', 'ab', 'b', 'b', 'c']))
+    positions, entries = in_order.find_all(['b', 'zz', 'a', 'abc', 'ab'])
+    assert sorted(zip(positions.tolist(), entries.tolist())) == [(0, 2), (0, 3), (2, 0), (4, 1)]
+    assert in_order.find_last(['b', 'a', 'abc', 'x', 'c']).tolist() == [3, 0, -1, -1, 4]
+    assert [in_order.key(e) for e in range(5)] == ['a', 'ab', 'b', 'b', 'c']
 
 
 def test_speaker_sums_equal_direct_statistics():
@@ -176,10 +184,15 @@ def test_speaker_sums_equal_direct_statistics():
     within = sum((vectors[speakers == s] - vectors[speakers == s].mean(axis=0)).T
                  @ (vectors[speakers == s] - vectors[speakers == s].mean(axis=0))
                  for s in present)
-    np.testing.assert_allclose(sums.within_scatter(present), within, rtol=1e-9, atol=1e-9)
-    np.testing.assert_allclose(sums.speaker_means(present),
-                               [vectors[speakers == s].mean(axis=0) for s in present], rtol=1e-13)
+    spk_means = [vectors[speakers == s].mean(axis=0) for s in present]
+    for block in (2, 1024):
+        means, within_scatter = sums.class_stats(present, block)
+        np.testing.assert_allclose(within_scatter, within, rtol=1e-9, atol=1e-9)
+        np.testing.assert_allclose(means, spk_means, rtol=1e-13)
     assert sums.spk_counts.tolist() == np.bincount(speakers, minlength=7).tolist()
+    np.testing.assert_allclose(sums.pop_speaker_means(present, mean), spk_means - mean,
+                               rtol=1e-9, atol=1e-12)
+    assert sums.spk_sums is None
 
 
 def test_trial_pieces_cover_every_line_whatever_the_piece_size(tmp_path):
@@ -321,6 +334,48 @@ def test_speaker_means_of_one_and_many_utterance_models(labelled_set):
     np.testing.assert_allclose(means[1], expected[1], rtol=1e-6)
     assert [v for _, v in kt.read_int_table('ark:%s' % (path / 'm_num'))] == [1, 4, 1, 1]
     assert 'Not producing output for gone' in out.stderr
+
+
+@pytest.mark.parametrize('shuffled', [False, True])
+def test_ordered_means_written_in_speaker_order_as_soon_as_complete(shuffled):
+    """Models of 0-4 utterances (one utterance under two speakers, some never given),
+    their vectors given in chunks in table order or shuffled: every model is its
+    float32 mean, written once and in speaker order; in table order each is written
+    by the chunk that completes it, so only a chunk's worth is ever held."""
+    rng = np.random.default_rng(7)
+    listed = rng.integers(0, 5, size=3000)
+    listed[:1000] = 1                                        # one-utterance models first
+    listed[2990] = 2
+    owner = np.repeat(np.arange(listed.size), listed)
+    utt_of_entry = np.arange(owner.size)
+    utt_of_entry[5] = utt_of_entry[1700]                     # one utterance, two speakers
+    vectors = rng.standard_normal((owner.size, 6)).astype(np.float32)
+    # Speaker 2990 never gets its second vector: it holds back those after it.
+    missing = {np.flatnonzero(owner == 2990)[1], np.flatnonzero(owner == 2995)[0]}
+    entries = np.array([e for e in range(owner.size) if utt_of_entry[e] not in missing])
+    if shuffled:
+        entries = rng.permutation(entries)
+    written = []
+    models = OrderedMeans(listed, 6, lambda spk, means: written.append((spk.copy(), means.copy())))
+    for start in range(0, entries.size, 250):
+        chunk = entries[start:start + 250]
+        models.add(owner[chunk], vectors[utt_of_entry[chunk]])
+        if not shuffled and start + 250 < entries.size:
+            # every speaker whose entries all came before the next chunk is written
+            assert models.next == min(owner[entries[start + 250]], 2990)
+    models.close()
+    spk = np.concatenate([w[0] for w in written])
+    means = np.vstack([w[1] for w in written])
+    given = np.bincount(owner[entries], minlength=listed.size)
+    assert spk.tolist() == np.flatnonzero(given > 0).tolist()
+    assert models.counts.tolist() == given.tolist()
+    sums = np.zeros((listed.size, 6))
+    np.add.at(sums, owner[entries], vectors[utt_of_entry[entries]].astype(np.float64))
+    np.testing.assert_allclose(means, sums[spk] / given[spk, None], rtol=1e-6)
+    one = given[spk] == 1                                    # exactly their float32 vector
+    np.testing.assert_array_equal(means[one], sums[spk[one]].astype(np.float32))
+    if not shuffled:
+        assert models.means.rows.shape[0] <= 1024 and models.sums.rows.shape[0] <= 1024
 
 
 def test_row_buffer_equals_concatenation():

@@ -45,7 +45,10 @@ def compute_lda_from_stats(tot_scatter, spk_means, spk_counts, num_utt, lda_dim,
     (D x D), the speakers' means (S x D) and utterance counts (S)."""
     dim = tot_scatter.shape[0]
     num_spk = len(spk_counts)
-    between_scatter = (spk_means * spk_counts[:, None]).T @ spk_means
+    between_scatter = np.zeros((dim, dim))
+    for start in range(0, num_spk, 1024):      # in blocks: no temporary of every speaker
+        some = slice(start, start + 1024)
+        between_scatter += (spk_means[some] * spk_counts[some, None]).T @ spk_means[some]
     log(NAME, 'Stats have %d speakers, %d utterances.' % (num_spk, num_utt))
     if num_utt == num_spk:
         raise UserError('every speaker has a single utterance: the within-class '
@@ -103,8 +106,8 @@ def main(argv):
         seen[entries[ok]] = True
         if stats is None:
             stats = SpeakerSums(len(speakers), chunk.shape[1])
-        # Kaldi reads BaseFloat and accumulates in double.
-        stats.add(chunk[ok].astype(np.float64), owner[entries[ok]])
+        # Kaldi reads BaseFloat and accumulates in double (SpeakerSums widens).
+        stats.add(chunk if ok.all() else chunk[ok], owner[entries[ok]])
     num_read = stats.count if stats else 0
     log(NAME, 'Read %d utterances, %d with errors.' % (num_read, num_err))
     if not num_read:
@@ -118,8 +121,9 @@ def main(argv):
     mean = stats.mean().astype(np.float32)
     log(NAME, '2-norm of iVector mean is %g' % np.linalg.norm(mean))
     present = np.flatnonzero(stats.spk_counts > 0)
-    spk_means = stats.speaker_means(present) - mean
-    linear = compute_lda_from_stats(stats.scatter_around(mean), spk_means,
+    tot_scatter = stats.scatter_around(mean)
+    spk_means = stats.pop_speaker_means(present, mean)
+    linear = compute_lda_from_stats(tot_scatter, spk_means,
                                     stats.spk_counts[present].astype(np.float64), num_read,
                                     opts.dim, tcf, floor).astype(np.float32)
     offset = -(linear.astype(np.float64) @ mean.astype(np.float64))

@@ -20,13 +20,10 @@ from kaldi_compat.streaming import SpeakerSums, duplicate_key, read_spk2utt
 NAME = 'ivector-compute-plda'
 
 
-def main(argv):
-    parser = ToolParser(NAME, __doc__, 3)
-    parser.add('num-em-iters', 10, 'Number of iterations of E-M used for PLDA estimation')
-    parser.add('binary', True, 'Write output in binary mode')
-    opts, args = parser.parse(argv)
-    spk2utt_rspecifier, ivector_rspecifier, plda_wxfilename = args
-
+def accumulate(spk2utt_rspecifier, ivector_rspecifier):
+    """(speakers, vectors per speaker, PldaStats of those with any or None, number of
+    utterances read, number absent). The per-speaker sums are let go on return: only
+    the speakers' means (in PldaStats) go on to the E-M."""
     speakers, utt_map, owner = read_spk2utt(spk2utt_rspecifier)
     entries_per_speaker = np.bincount(owner, minlength=len(speakers))
     for spk in np.flatnonzero(entries_per_speaker == 0)[:1]:
@@ -34,7 +31,7 @@ def main(argv):
                             % (spk2utt_rspecifier, speakers[spk]))
     seen = np.zeros(len(utt_map), dtype=bool)
     sums = None
-    # Kaldi reads vectors as BaseFloat and accumulates in double.
+    # Kaldi reads vectors as BaseFloat and accumulates in double (SpeakerSums widens).
     for keys, chunk in kt.read_vector_chunks(ivector_rspecifier, dtype=np.float32):
         rows, entries = utt_map.find_all(keys)
         if seen[entries].any() or np.unique(entries).size < entries.size:
@@ -43,7 +40,8 @@ def main(argv):
         seen[entries] = True
         if sums is None:
             sums = SpeakerSums(len(speakers), chunk.shape[1])
-        sums.add(chunk[rows].astype(np.float64), owner[entries])
+        every_row = rows.size == chunk.shape[0] and np.array_equal(rows, np.arange(rows.size))
+        sums.add(chunk if every_row else chunk[rows], owner[entries])
     for entry in np.flatnonzero(~seen):
         warn(NAME, 'No iVector present in input for utterance %s' % utt_map.key(entry))
     counts = sums.spk_counts if sums else np.zeros(len(speakers), dtype=np.int64)
@@ -51,12 +49,25 @@ def main(argv):
         warn(NAME, 'Not producing output for speaker %s since no utterances had iVectors'
              % speakers[spk])
     done = np.flatnonzero(counts > 0)
-    spk_done, spk_err = done.size, len(speakers) - done.size
-    utt_done, utt_err = int(seen.sum()), int((~seen).sum())
     stats = None
-    if spk_done:
+    if done.size:
         stats = PldaStats(sums.dim)
-        stats.add_class_stats(counts[done], sums.speaker_means(done), sums.within_scatter(done))
+        means, within = sums.class_stats(done)
+        stats.add_class_stats(counts[done], means, within)
+    return speakers, counts, stats, int(seen.sum()), int((~seen).sum())
+
+
+def main(argv):
+    parser = ToolParser(NAME, __doc__, 3)
+    parser.add('num-em-iters', 10, 'Number of iterations of E-M used for PLDA estimation')
+    parser.add('binary', True, 'Write output in binary mode')
+    opts, args = parser.parse(argv)
+    spk2utt_rspecifier, ivector_rspecifier, plda_wxfilename = args
+
+    speakers, counts, stats, utt_done, utt_err = accumulate(spk2utt_rspecifier,
+                                                           ivector_rspecifier)
+    spk_done = int((counts > 0).sum())
+    spk_err = len(speakers) - spk_done
     log(NAME, 'Accumulated stats from %d speakers (%d with no utterances), consisting of '
         '%d utterances (%d absent from input).' % (spk_done, spk_err, utt_done, utt_err))
     if spk_done == 0:

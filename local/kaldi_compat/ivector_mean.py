@@ -11,7 +11,8 @@ from data_utils import kaldi_table as kt
 from data_utils.errors import UserError
 from data_utils.kaldi_codec import write_vector
 from kaldi_compat.cli import ToolParser, log, run_tool, warn
-from kaldi_compat.streaming import add_by_group, duplicate_key, read_spk2utt, stored_chunks
+from kaldi_compat.model_means import OrderedMeans
+from kaldi_compat.streaming import duplicate_key, read_spk2utt, stored_chunks
 
 NAME = 'ivector-mean'
 
@@ -28,76 +29,43 @@ def global_mean(rspecifier, wxfilename, binary):
     log(NAME, 'Wrote mean of %d vectors; norm of mean is %g' % (count, np.linalg.norm(mean)))
 
 
-class ModelSums:
-    """Per-speaker sums, sized for what each speaker needs.
-
-    A speaker that spk2utt gives one utterance (every model of a VoxCeleb1-H-like
-    set) has its vector as its mean: it is kept in float32, exactly what is written
-    (Kaldi reads and averages in float). The others are summed in float64.
-    """
-
-    def __init__(self, listed, dim):
-        self.single = listed == 1
-        self.slot = np.empty(listed.size, dtype=np.int64)
-        self.slot[self.single] = np.arange(int(self.single.sum()))
-        self.slot[~self.single] = np.arange(int((~self.single).sum()))
-        self.vectors = np.zeros((int(self.single.sum()), dim), dtype=np.float32)
-        self.sums = np.zeros((int((~self.single).sum()), dim))
-        self.sum_counts = np.zeros(self.sums.shape[0], dtype=np.int64)
-        self.counts = np.zeros(listed.size, dtype=np.int64)
-
-    def add(self, speakers, rows):
-        one = self.single[speakers]
-        # A one-utterance speaker gets at most one vector: duplicate keys are refused.
-        self.vectors[self.slot[speakers[one]]] = rows[one]
-        self.counts[speakers[one]] = 1
-        many = speakers[~one]
-        add_by_group(self.sums, self.sum_counts, self.slot[many], rows[~one])
-        self.counts[~self.single] = self.sum_counts
-
-    def means(self, speakers):
-        """float32, what is written: each mean rounded once from its float64 sum."""
-        out = np.empty((speakers.size, max(self.vectors.shape[1], self.sums.shape[1])),
-                       dtype=np.float32)
-        one = self.single[speakers]
-        out[one] = self.vectors[self.slot[speakers[one]]]
-        many = self.slot[speakers[~one]]
-        out[~one] = self.sums[many] / self.sum_counts[many, None]
-        return out
-
-
 def speaker_means(spk2utt_rspecifier, rspecifier, wspecifier, num_utts_wspecifier):
-    """Streams the vectors once, summing each into the speakers that list it."""
+    """Streams the vectors once, summing each into the speakers that list it; each model
+    is written as soon as it and those before it are complete (model_means)."""
     speakers, utt_map, owner = read_spk2utt(spk2utt_rspecifier)
-    sums = None
+    listed = np.bincount(owner, minlength=len(speakers))
     seen = np.zeros(len(utt_map), dtype=bool)
-    for keys, chunk in stored_chunks(rspecifier):
-        if sums is None:
-            sums = ModelSums(np.bincount(owner, minlength=len(speakers)), chunk.shape[1])
-        rows, entries = utt_map.find_all(keys)
-        if seen[entries].any() or np.unique(entries).size < entries.size:
-            raise UserError('%s: key %s appears twice'
-                                % (rspecifier, duplicate_key(utt_map, entries, seen)))
-        seen[entries] = True
-        sums.add(owner[entries], chunk[rows])
-    missing = np.flatnonzero(~seen)
-    for entry in missing:                    # in spk2utt order
-        warn(NAME, 'No vector for utterance %s of %s'
-             % (utt_map.key(entry), speakers[owner[entry]]))
-    counts = sums.counts if sums is not None else np.zeros(len(speakers), dtype=np.int64)
-    for i in np.flatnonzero(counts == 0):
-        warn(NAME, 'Not producing output for %s: none of its utterances has a vector'
-             % speakers[i])
-    models = np.flatnonzero(counts > 0)
-    if not models.size:
-        raise UserError('%s: no model has any vector in %s' % (spk2utt_rspecifier, rspecifier))
-    with kt.VectorWriter(wspecifier) as writer:      # 10k models at a time: no second copy
-        for start in range(0, models.size, 10000):
-            block = models[start:start + 10000]
-            writer.write([speakers[i] for i in block], sums.means(block))
+    models = None
+    with kt.VectorWriter(wspecifier) as writer:
+        def write(block, means):
+            writer.write([speakers[i] for i in block], means)
+
+        for keys, chunk in stored_chunks(rspecifier):
+            if models is None:
+                models = OrderedMeans(listed, chunk.shape[1], write)
+            rows, entries = utt_map.find_all(keys)
+            if seen[entries].any() or np.unique(entries).size < entries.size:
+                raise UserError('%s: key %s appears twice'
+                                    % (rspecifier, duplicate_key(utt_map, entries, seen)))
+            seen[entries] = True
+            every_row = rows.size == len(keys) and np.array_equal(rows, np.arange(rows.size))
+            models.add(owner[entries], chunk if every_row else chunk[rows])
+        if models is not None:
+            models.close()
+        counts = models.counts if models is not None else np.zeros(len(speakers), np.int64)
+        missing = np.flatnonzero(~seen)
+        for entry in missing:                    # in spk2utt order
+            warn(NAME, 'No vector for utterance %s of %s'
+                 % (utt_map.key(entry), speakers[owner[entry]]))
+        for i in np.flatnonzero(counts == 0):
+            warn(NAME, 'Not producing output for %s: none of its utterances has a vector'
+                 % speakers[i])
+        if not writer.num_written:
+            raise UserError('%s: no model has any vector in %s' % (spk2utt_rspecifier, rspecifier))
+    done = np.flatnonzero(counts > 0)
     if num_utts_wspecifier:
-        kt.write_int_table(num_utts_wspecifier, [speakers[i] for i in models], counts[models])
-    log(NAME, 'Computed mean of %d models (%d utterances missing)' % (len(models), missing.size))
+        kt.write_int_table(num_utts_wspecifier, [speakers[i] for i in done], counts[done])
+    log(NAME, 'Computed mean of %d models (%d utterances missing)' % (len(done), missing.size))
 
 
 def main(argv):

@@ -22,6 +22,8 @@ from data_utils.errors import UserError
 from kaldi_compat.linalg import inverse_cholesky, inverse_symmetric, sorted_eig, symmetric
 from kaldi_compat.plda import Plda
 
+_CLASS_BLOCK = 2048     # class means centred and transformed at a time in the E-M
+
 
 class PldaStats:
     """Per-class statistics: example counts, means and the scatter around the class
@@ -30,7 +32,7 @@ class PldaStats:
     def __init__(self, dim):
         self.dim = dim
         self.counts = []
-        self.means = []
+        self.means = []             # blocks of class means, as they were added
         self.offset_scatter = np.zeros((dim, dim))
 
     def add_class_stats(self, counts, means, offset_scatter):
@@ -38,8 +40,12 @@ class PldaStats:
         example counts (K), means (K x D) and the scatter of the examples around
         their class means, summed over the K classes (D x D)."""
         self.counts.extend(int(n) for n in counts)
-        self.means.extend(np.asarray(means, dtype=np.float64))
+        self.means.append(np.asarray(means, dtype=np.float64).reshape(-1, self.dim))
         self.offset_scatter += offset_scatter
+
+    def class_means(self):
+        """K x D, without a copy when the classes were added in one block."""
+        return self.means[0] if len(self.means) == 1 else np.vstack(self.means)
 
     @property
     def num_classes(self):
@@ -61,10 +67,11 @@ def estimate_plda(stats, num_em_iters=10, log=None):
                             'than dimensions' % (stats.num_examples, stats.dim))
     dim = stats.dim
     counts = np.asarray(stats.counts, dtype=np.int64)
-    means = np.vstack(stats.means)
+    means = stats.class_means()
     global_mean = means.sum(axis=0) / stats.num_classes
-    centred_means = means - global_mean
-    groups = [(int(n), centred_means[counts == n]) for n in np.unique(counts)]
+    # Classes of one size share their posterior covariance; their means are centred a
+    # block at a time, so that the E-M needs no second copy of them all.
+    groups = [(int(n), np.flatnonzero(counts == n)) for n in np.unique(counts)]
 
     within = np.eye(dim)
     between = np.eye(dim)
@@ -76,14 +83,19 @@ def estimate_plda(stats, num_em_iters=10, log=None):
         between_count = 0.0
         between_inv = inverse_symmetric(between, 'between-class covariance')
         within_inv = inverse_symmetric(within, 'within-class covariance')
-        for n, m in groups:
-            k = m.shape[0]
+        for n, classes in groups:
+            k = classes.size
             mixed = inverse_symmetric(between_inv + n * within_inv,
                                       'PLDA posterior covariance (n = %d)' % n)
-            w = (n * m @ within_inv) @ mixed           # rows: w for each class
-            m_w = m - w
-            between_stats += k * mixed + w.T @ w
-            within_stats += (n * k) * mixed + n * (m_w.T @ m_w)
+            to_w = (n * within_inv) @ mixed            # w = m to_w, a row for each class
+            between_stats += k * mixed
+            within_stats += (n * k) * mixed
+            for start in range(0, k, _CLASS_BLOCK):
+                m = means[classes[start:start + _CLASS_BLOCK]] - global_mean
+                w = m @ to_w
+                between_stats += w.T @ w
+                m -= w
+                within_stats += n * (m.T @ m)
             between_count += k
             within_count += k
         within = symmetric(within_stats / within_count)

@@ -19,7 +19,7 @@ import numpy as np
 from data_utils import ark_fast
 from data_utils import kaldi_table as kt
 from data_utils.errors import UserError
-from data_utils.kaldi_streams import describe
+from data_utils.kaldi_streams import describe, open_rx
 
 _BLOCK = 100000      # keys gathered in Python lists before becoming a numpy block
 # Chunks of the tools that map or sum vectors: a few MB, so that their temporaries are
@@ -49,6 +49,32 @@ def vector_batches(rspecifier):
         yield keys, rows
 
 
+def _byte_blocks(keys):
+    """Keys (bytes) as a list of numpy bytes arrays of up to _BLOCK keys each."""
+    blocks, pending = [], []
+    for key in keys:
+        pending.append(key)
+        if len(pending) == _BLOCK:
+            blocks.append(np.array(pending))
+            pending = []
+    if pending:
+        blocks.append(np.array(pending))
+    return blocks
+
+
+def _token_lines(rspecifier):
+    """(first token, other tokens) of each non-empty line of a text table, as bytes
+    (kaldi_table.read_token_table's lines, without decoding every token)."""
+    kind, _, name = kt.parse_rspecifier(rspecifier)
+    if kind != 'ark':
+        raise UserError("'%s': token tables are read as ark:" % rspecifier)
+    with open_rx(name) as stream:
+        for line in stream:
+            parts = line.split()
+            if parts:
+                yield parts[0], parts[1:]
+
+
 class KeyMap:
     """Exact lookup of keys (utterances) among entries given in some order.
 
@@ -58,26 +84,42 @@ class KeyMap:
 
     def __init__(self, keys):
         """keys: an iterable of str, one per entry (it may be a generator)."""
-        blocks, pending = [], []
-        for key in keys:
-            pending.append(key.encode('latin1'))
-            if len(pending) == _BLOCK:
-                blocks.append(np.array(pending))
-                pending = []
-        if pending or not blocks:
-            blocks.append(np.array(pending or [b''])[:len(pending)])
+        self._build(_byte_blocks(key.encode('latin1') for key in keys))
+
+    @classmethod
+    def of_blocks(cls, blocks):
+        """A KeyMap of keys given as a list of numpy bytes arrays, in entry order."""
+        key_map = cls.__new__(cls)
+        key_map._build(blocks)
+        return key_map
+
+    def _build(self, blocks):
+        if not blocks:
+            blocks = [np.zeros(0, 'S1')]
         width = max(b.dtype.itemsize for b in blocks)
-        keys = np.concatenate([b.astype('S%d' % width) for b in blocks])
-        # Only the sorted keys and their entry numbers are kept (width + 4 bytes a key).
-        self.order = np.argsort(keys, kind='stable').astype(np.int32)
-        self.sorted = keys[self.order]
+        keys = np.concatenate(blocks, dtype='S%d' % width)
+        del blocks
+        # Only the sorted keys and their entry numbers are kept (width + 4 bytes a key);
+        # keys given in sorted order (Kaldi's sorted utt2spk, spk2utt of sorted
+        # "<spk>-<utt>" ids) are their own order, and need no entry numbers at all.
+        if np.all(keys[1:] >= keys[:-1]):
+            self.order, self.sorted = None, keys
+        else:
+            self.order = np.argsort(keys, kind='stable').astype(np.int32)
+            self.sorted = keys[self.order]
         self._rank = None
 
     def __len__(self):
         return self.sorted.size
 
+    def _entries(self, positions):
+        """Entry numbers of positions in the sorted keys."""
+        return positions if self.order is None else self.order[positions]
+
     def key(self, entry):
         """The key of an entry (for messages; the first call sorts once more)."""
+        if self.order is None:
+            return self.sorted[entry].decode('latin1')
         if self._rank is None:
             self._rank = np.argsort(self.order)
         return self.sorted[self._rank[entry]].decode('latin1')
@@ -96,7 +138,7 @@ class KeyMap:
         """For each key, its last entry (as a dict built in entry order would keep), -1 if none."""
         lo, hi = self._ranges(keys)
         found = hi > lo
-        return np.where(found, self.order[np.maximum(hi - 1, 0)], -1)
+        return np.where(found, self._entries(np.maximum(hi - 1, 0)), -1)
 
     def find_all(self, keys):
         """(key positions, entries): each key's position repeated once per entry holding it."""
@@ -104,7 +146,7 @@ class KeyMap:
         counts = hi - lo
         positions = np.repeat(np.arange(len(keys)), counts)
         starts = np.repeat(lo - (np.cumsum(counts) - counts), counts)
-        return positions, self.order[starts + np.arange(positions.size)]
+        return positions, self._entries(starts + np.arange(positions.size))
 
 
 def read_spk2utt(rspecifier):
@@ -112,17 +154,18 @@ def read_spk2utt(rspecifier):
 
     Speakers keep their order; an empty speaker keeps its place with no entries.
     """
-    speakers, sizes = [], []
-
-    def utterances():
-        for spk, utts in kt.read_token_table(rspecifier):
-            sizes.append(len(utts))
-            speakers.append(spk)
-            yield from utts
-
-    utt_map = KeyMap(utterances())
+    speakers, sizes, blocks, pending = [], [], [], []
+    for spk, utts in _token_lines(rspecifier):
+        speakers.append(spk.decode('latin1'))
+        sizes.append(len(utts))
+        pending += utts
+        if len(pending) >= _BLOCK:
+            blocks.append(np.array(pending))
+            pending = []
+    if pending:
+        blocks.append(np.array(pending))
     owner = np.repeat(np.arange(len(speakers), dtype=np.int32), sizes)
-    return speakers, utt_map, owner
+    return speakers, KeyMap.of_blocks(blocks), owner
 
 
 def read_utt2spk(rspecifier):
@@ -130,15 +173,16 @@ def read_utt2spk(rspecifier):
     speaker_index, owners = {}, []
 
     def utterances():
-        for utt, fields in kt.read_token_table(rspecifier):
+        for utt, fields in _token_lines(rspecifier):
             if len(fields) != 1:
                 raise UserError('%s: utterance %s: expected one speaker, got %d fields'
-                                    % (rspecifier, utt, len(fields)))
+                                % (rspecifier, utt.decode('latin1'), len(fields)))
             owners.append(speaker_index.setdefault(fields[0], len(speaker_index)))
             yield utt
 
-    utt_map = KeyMap(utterances())
-    return list(speaker_index), utt_map, np.array(owners, dtype=np.int32)
+    utt_map = KeyMap.of_blocks(_byte_blocks(utterances()))
+    speakers = [spk.decode('latin1') for spk in speaker_index]
+    return speakers, utt_map, np.array(owners, dtype=np.int32)
 
 
 def add_by_group(sums, counts, groups, rows):
@@ -146,14 +190,22 @@ def add_by_group(sums, counts, groups, rows):
     if not len(groups):
         return
     # Sorting once by group makes each group's sum one reduction of a slice (np.add.at,
-    # and reduceat along rows, are several times slower; the sums are the same).
-    order = np.argsort(groups, kind='stable')
-    grouped = groups[order]
-    rows = rows[order]
-    starts = np.flatnonzero(np.r_[True, grouped[1:] != grouped[:-1]])
-    bounds = zip(starts.tolist(), np.r_[starts[1:], grouped.size].tolist())
-    sums[grouped[starts]] += [np.add.reduce(rows[s:e], axis=0, dtype=sums.dtype) for s, e in bounds]
-    counts[grouped[starts]] += np.diff(np.r_[starts, grouped.size])
+    # and reduceat along rows, are several times slower; the sums are the same). Rows
+    # already in group order (a table sorted by speaker) are taken as they are.
+    if not np.all(groups[1:] >= groups[:-1]):
+        order = np.argsort(groups, kind='stable')
+        groups, rows = groups[order], rows[order]
+    starts = np.flatnonzero(np.r_[True, groups[1:] != groups[:-1]])
+    ends = np.r_[starts[1:], groups.size]
+    counts[groups[starts]] += ends - starts
+    # Groups of one row (one-utterance speakers) at once; the others a reduction each.
+    single = ends - starts == 1
+    sums[groups[starts[single]]] += rows[starts[single]]
+    many = np.flatnonzero(~single)
+    if many.size:
+        bounds = zip(starts[many].tolist(), ends[many].tolist())
+        sums[groups[starts[many]]] += [np.add.reduce(rows[s:e], axis=0, dtype=sums.dtype)
+                                       for s, e in bounds]
 
 
 def duplicate_key(key_map, entries, seen):
@@ -182,12 +234,14 @@ class SpeakerSums:
         self.spk_counts = np.zeros(num_speakers, dtype=np.int64)
 
     def add(self, vectors, speakers):
-        """vectors: n x D (float64), speakers: n speaker indices."""
+        """vectors: n x D (float32 or float64: the maths is in float64), speakers: n
+        speaker indices."""
         if not vectors.shape[0]:
             return
         if self.shift is None:
-            self.shift = vectors.mean(axis=0)
-        shifted = vectors - self.shift
+            self.shift = vectors.mean(axis=0, dtype=np.float64)
+        # Widened and shifted in one pass: the chunk's one float64 copy.
+        shifted = np.subtract(vectors, self.shift, dtype=np.float64)
         self.count += vectors.shape[0]
         self.total += shifted.sum(axis=0)
         self.scatter += shifted.T @ shifted
@@ -202,14 +256,31 @@ class SpeakerSums:
         e = (self.shift - point) + d
         return self.scatter - self.count * np.outer(d, d) + self.count * np.outer(e, e)
 
-    def within_scatter(self, speakers):
-        """Sum over the given speakers' vectors of (x - speaker mean)(x - speaker mean)^T."""
-        sums = self.spk_sums[speakers]
-        return self.scatter - (sums / self.spk_counts[speakers, None]).T @ sums
+    def class_stats(self, speakers, block=1024):
+        """(means, within scatter) of the given speakers (each must have a vector): their
+        means, unshifted, and the sum over their vectors of (x - speaker mean)(x -
+        speaker mean)^T, formed `block` speakers at a time: no temporary as large as
+        the per-speaker sums (7,200 x 512 doubles are 29 MB)."""
+        means = np.empty((len(speakers), self.dim))
+        within = self.scatter.copy()
+        for start in range(0, len(speakers), block):
+            some = speakers[start:start + block]
+            sums = self.spk_sums[some]
+            shifted_means = sums / self.spk_counts[some, None]
+            within -= shifted_means.T @ sums
+            np.add(self.shift, shifted_means, out=means[start:start + block])
+        return means, within
 
-    def speaker_means(self, speakers):
-        """Means of the given speakers (each must have a vector), unshifted."""
-        return self.shift + self.spk_sums[speakers] / self.spk_counts[speakers, None]
+    def pop_speaker_means(self, speakers, point):
+        """The given speakers' means minus `point` (each speaker must have a vector),
+        made in place of the per-speaker sums, which are gone afterwards: no second
+        per-speaker array at the end of a tool."""
+        every = len(speakers) == self.spk_sums.shape[0]      # then speakers = 0, 1, ...
+        means = self.spk_sums if every else self.spk_sums[speakers]
+        self.spk_sums = None
+        means /= self.spk_counts[speakers, None]
+        means += self.shift - point
+        return means
 
 
 def _rereadable(rspecifier):
