@@ -1,4 +1,5 @@
 """Kaldi-style option parsing of our tools, and the simple tools' own edge cases."""
+import os
 import subprocess
 
 import numpy as np
@@ -143,3 +144,21 @@ def test_tools_report_bad_tables_in_one_line(tmp_path, damage, message):
     line = one_error_line(out.stderr)
     assert line.startswith('ERROR (ivector-mean): ') and re.search(message, line), line
     assert not (tmp_path / 'mean.vec').exists()
+
+
+def test_every_tool_starts_one_blas_thread_unless_the_caller_chose(tmp_path):
+    """The wrappers in local/bin set OPENBLAS_NUM_THREADS=1 (as Kaldi's own OpenBLAS
+    build) and keep a value the caller gave; a stand-in python3 reports what it got."""
+    fake = tmp_path / 'python3'
+    fake.write_text('#!/bin/sh\necho "$OPENBLAS_NUM_THREADS"\n')
+    fake.chmod(0o755)
+    tools = sorted(os.listdir(os.path.join(ROOT, 'local', 'bin')))
+    for given, expected in ((None, '1'), ('3', '3')):
+        run_env = dict(env(), PATH='%s:%s' % (tmp_path, env()['PATH']))
+        run_env.pop('OPENBLAS_NUM_THREADS', None)
+        if given:
+            run_env['OPENBLAS_NUM_THREADS'] = given
+        for tool in tools:
+            out = subprocess.run([os.path.join(ROOT, 'local', 'bin', tool)], env=run_env,
+                                 capture_output=True, text=True)
+            assert out.stdout.strip() == expected, tool
