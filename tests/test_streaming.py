@@ -8,7 +8,7 @@ import pytest
 from data_utils import ark_fast
 from data_utils import kaldi_table as kt
 from data_utils.errors import UserError
-from data_utils.kaldi_codec import read_matrix, read_vector, write_vector_obj
+from data_utils.kaldi_codec import read_matrix, read_vector, write_vector, write_vector_obj
 from helpers import ROOT, env, one_error_line
 from kaldi_compat.ivector_compute_lda import compute_lda_from_stats
 from kaldi_compat.ivector_normalize_length import normalize_length
@@ -259,6 +259,22 @@ def test_streamed_tools_equal_whole_table_maths(labelled_set, monkeypatch):
         np.array([len(r) for r in rows], dtype=np.float64), len(centred), 5, 0.0, 1e-6)
     signs = np.sign(np.sum(lda[:, :8] * expected, axis=1))
     np.testing.assert_allclose(lda[:, :8] * signs[:, None], expected, rtol=1e-4, atol=1e-5)
+
+
+def test_given_mean_subtracted_from_a_pipe_in_one_pass(labelled_set, monkeypatch):
+    """With the mean given, a pipe is read once and not spooled to a temporary ark."""
+    from kaldi_compat import ivector_subtract_global_mean as tool
+    path, utts, _, vectors = labelled_set
+    mean = vectors.mean(axis=0)
+    write_vector(str(path / 'mean.vec'), mean)
+
+    def no_second_pass(rspecifier):
+        raise AssertionError('spooled for a second pass')
+    monkeypatch.setattr(tool, 'rereadable_chunks', no_second_pass)
+    tool.main([str(path / 'mean.vec'), 'ark:cat %s |' % (path / 'train.ark'),
+               'ark:%s' % (path / 'c.ark')])
+    keys, centred = kt.read_vector_table('ark:%s' % (path / 'c.ark'))
+    np.testing.assert_allclose(centred, vectors[[utts.index(k) for k in keys]] - mean, atol=1e-5)
 
 
 def test_duplicate_vector_is_one_error(labelled_set):

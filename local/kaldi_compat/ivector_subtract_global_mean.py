@@ -3,13 +3,15 @@
   ivector-subtract-global-mean [options] <ivector-rspecifier> <ivector-wspecifier>
   ivector-subtract-global-mean [options] <mean-rxfilename> <ivector-rspecifier> <ivector-wspecifier>
 """
+import contextlib
+
 import numpy as np
 
 from data_utils import kaldi_table as kt
 from data_utils.errors import UserError
 from data_utils.kaldi_codec import read_vector
 from kaldi_compat.cli import ToolParser, log, run_tool
-from kaldi_compat.streaming import rereadable_chunks
+from kaldi_compat.streaming import rereadable_chunks, stored_chunks
 
 NAME = 'ivector-subtract-global-mean'
 
@@ -30,11 +32,13 @@ def main(argv):
     opts, args = parser.parse(argv)
     rspecifier, wspecifier = args[-2], args[-1]
     given_mean = read_vector(args[0]) if len(args) == 3 else None
-    # With its own mean the table is read twice (a pipe is spooled to disk, not memory).
-    with rereadable_chunks(rspecifier) as passes, kt.VectorWriter(wspecifier) as writer:
-        mean = given_mean
-        if mean is None and opts.subtract_mean:
-            mean = table_mean(passes(), rspecifier)
+    # With its own mean the table is read twice (a pipe is spooled to disk, not memory);
+    # with a mean given, or none to subtract, once.
+    own_mean = given_mean is None and opts.subtract_mean
+    reading = (rereadable_chunks(rspecifier) if own_mean
+               else contextlib.nullcontext(lambda: stored_chunks(rspecifier)))
+    with reading as passes, kt.VectorWriter(wspecifier) as writer:
+        mean = table_mean(passes(), rspecifier) if own_mean else given_mean
         for keys, vectors in passes():
             if given_mean is not None and mean.shape[0] != vectors.shape[1]:
                 raise UserError('%s: mean has dimension %d, vectors in %s have %d'
