@@ -18,7 +18,8 @@ import re
 
 import numpy as np
 
-from data_utils.kaldi_records import ark_records_in, read_scp_entry, scp_entries
+from data_utils.kaldi_records import (ark_records_in, read_scp_entry, scp_entries, scp_entry,
+                                      scp_line_blocks)
 from data_utils import scp_fast
 from data_utils.kaldi_codec import read_vector_obj
 from data_utils.errors import UserError
@@ -341,34 +342,36 @@ def vector_chunks(kind, name, chunk_rows, dtype, chunk_bytes=None):
 def _scp_batches(rxfilename, size=1024):
     """Batches as vector_batches yields them, of up to `size` entries: one read of the
     ark each where a block of entries allows (scp_fast), else entry by entry."""
+    where = describe(rxfilename)
     reader = scp_fast.BlockReader()
     try:
-        for block in _blocks(scp_entries(rxfilename), size):
-            batch = reader.read(block)
+        for lineno, lines in scp_line_blocks(rxfilename, size):
+            plain = scp_fast.plain_block(lines)
+            batch = reader.read_located(*plain) if plain is not None else None
+            if batch is not None:
+                yield batch
+                continue
+            entries = []
+            try:
+                for i, line in enumerate(lines):
+                    entry = scp_entry(where, lineno + i, line)
+                    if entry:
+                        entries.append(entry)
+            except UserError:
+                # The entries before a bad line are read first, so that errors come in
+                # the order of the scp, as entry by entry.
+                if entries:
+                    yield from _grouped(scp_vector_records(rxfilename, entries), size)
+                raise
+            if not entries:
+                continue
+            batch = reader.read(entries) if plain is None else None
             if batch is not None:
                 yield batch
             else:
-                yield from _grouped(scp_vector_records(rxfilename, block), size)
+                yield from _grouped(scp_vector_records(rxfilename, entries), size)
     finally:
         reader.close()
-
-
-def _blocks(entries, size):
-    """Lists of up to `size` entries; the entries before a bad scp line come first, so
-    that errors are reported in the order of the scp, as entry by entry."""
-    block = []
-    try:
-        for entry in entries:
-            block.append(entry)
-            if len(block) == size:
-                yield block
-                block = []
-    except UserError:
-        if block:
-            yield block
-        raise
-    if block:
-        yield block
 
 
 def _grouped(records, size):
