@@ -12,6 +12,7 @@ from data_utils import kaldi_table as kt
 from data_utils.datadir import check_coverage
 from data_utils.demo_corpus import DemoConfig, make_corpus
 from data_utils.errors import UserError
+from data_utils.file_rows import FileRows
 from data_utils.npz_io import NpzWriter, load_npz, save_npz, speaker_arrays, write_npz
 from helpers import one_error_line, run_module, write_data_dir
 
@@ -103,8 +104,8 @@ def test_streamed_npz_equals_in_memory_writer(tmp_path, monkeypatch, count, dim,
         for info in saved.infolist():
             assert streamed.getinfo(info.filename).compress_type == zipfile.ZIP_STORED
             assert streamed.read(info.filename) == saved.read(info.filename), info.filename
-    data = load_npz(str(tmp_path / 'streamed.npz'), mmap=True)
-    assert isinstance(data.vectors, np.memmap)
+    data = load_npz(str(tmp_path / 'streamed.npz'), on_disk=True)
+    assert isinstance(data.vectors, FileRows)
     np.testing.assert_array_equal(data.vectors, vectors)
 
 
@@ -158,12 +159,12 @@ def test_coverage_check_names_the_first_gap_each_way():
     check_coverage(['a', 'b', 'c', 'd'], utt2spk, 'x.scp', 'utt2spk', every_vector=False)
 
 
-def test_npz_written_is_read_back_mapped_and_checked(tmp_path):
+def test_npz_written_is_read_back_on_disk_and_checked(tmp_path):
     path = str(tmp_path / 'sub' / 'v.npz')
     vectors = np.arange(12, dtype=np.float64).reshape(4, 3)
     save_npz(path, ['u2', 'u1', 'u3', 'u4'], vectors, {'u1': 'b', 'u2': 'a', 'u3': 'b', 'u4': 'c'})
-    data = load_npz(path, need_utt_ids=True, need_speakers=True, mmap=True)
-    assert isinstance(data.vectors, np.memmap) and data.vectors.dtype == np.float32
+    data = load_npz(path, need_utt_ids=True, need_speakers=True, on_disk=True)
+    assert isinstance(data.vectors, FileRows) and data.vectors.dtype == np.float32
     np.testing.assert_array_equal(data.vectors, vectors)
     assert list(data.utt_ids) == ['u2', 'u1', 'u3', 'u4']
     assert [data.spk_labels[i] for i in data.spk_index] == ['a', 'b', 'b', 'c']

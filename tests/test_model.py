@@ -292,23 +292,24 @@ def test_cvae_cohesive_term_uses_speaker_mean_codes(tmp_path, capsys):
     assert logged == pytest.approx(expected, rel=1e-3)
 
 
-def test_training_set_is_memory_mapped(tmp_path):
-    """np.savez's npz: vectors mapped from the file, not read; compressed or float64: read.
-    The statistics of the input standardisation are computed block by block."""
+def test_training_set_stays_on_disk(tmp_path):
+    """np.savez's npz: vectors left in the file, rows read when indexed; compressed or
+    float64: read. The statistics of the input standardisation are computed block by block."""
+    from data_utils.file_rows import FileRows
     from data_utils.npz_io import load_npz
     from model.data import column_mean_std
     plain = make_npz(tmp_path / "plain.npz", n_spk=3, per_spk=5, dim=7)
     vectors = np.load(plain)["vectors"]
-    data = load_npz(plain, need_speakers=True, mmap=True)
-    assert isinstance(data.vectors, np.memmap) and data.vectors.dtype == np.float32
+    data = load_npz(plain, need_speakers=True, on_disk=True)
+    assert isinstance(data.vectors, FileRows) and data.vectors.dtype == np.float32
     np.testing.assert_array_equal(data.vectors, vectors)
     np.testing.assert_array_equal(data.spk_index, np.load(plain)["spk_index"])
     packed = tmp_path / "packed.npz"
     np.savez_compressed(packed, **dict(np.load(plain)))
     wide = make_npz(tmp_path / "wide.npz", n_spk=3, per_spk=5, dim=7, vectors=vectors.astype(np.float64))
     for other in (str(packed), wide):
-        data = load_npz(other, mmap=True)
-        assert not isinstance(data.vectors, np.memmap)
+        data = load_npz(other, on_disk=True)
+        assert isinstance(data.vectors, np.ndarray)
         np.testing.assert_array_equal(data.vectors, vectors)
     big = np.random.RandomState(3).randn(20000, 3).astype(np.float32) * [1, 10, 0] + [5, -2, 1]
     mean, std = column_mean_std(big)
