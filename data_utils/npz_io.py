@@ -26,6 +26,8 @@ from data_utils.file_rows import FileRows
 
 # Bytes copied per step from the raw rows into the archive.
 _COPY_BYTES = 4 << 20
+# Ids decoded and written per step by NpzWriter (64k ids of 16 characters: 4 MB).
+_DECODE_ROWS = 65536
 # Bytes of rows checked per step by the finiteness test: keeps the rows read from
 # disk and the temporary boolean array small instead of the size of the whole matrix.
 _CHECK_BYTES = 16 << 20
@@ -89,6 +91,20 @@ def _small_arrays(utt_ids, spk_index, spk_labels):
     return arrays
 
 
+@dataclasses.dataclass
+class KeyRows:
+    """Ids as latin-1 bytes: ``table[index]`` (the whole table without index), never
+    copied out whole."""
+    table: np.ndarray                     # bytes ('S'), 1-D
+    index: Optional[np.ndarray] = None    # int, 1-D
+
+    def __len__(self):
+        return len(self.table if self.index is None else self.index)
+
+    def rows(self, start, stop):
+        return self.table[start:stop] if self.index is None else self.table[self.index[start:stop]]
+
+
 class NpzWriter:
     """An npz written from rows that arrive chunk by chunk, in bounded memory.
 
@@ -124,13 +140,18 @@ class NpzWriter:
         self.num_rows += rows.shape[0]
 
     def finish(self, utt_ids, spk_index=None, spk_labels=None):
-        """Write the archive: the rows appended, with their ids and speakers."""
+        """Write the archive: the rows appended, with their ids and speakers. The ids may
+        be str, or latin-1 bytes (a table's keys as ark2npz holds them: a numpy bytes
+        array, or KeyRows), written as the same str array a block at a time."""
         self._raw.close()
+        if isinstance(utt_ids, np.ndarray) and utt_ids.dtype.kind == 'S':
+            utt_ids = KeyRows(utt_ids)
+        encoded = isinstance(utt_ids, KeyRows)
         if self.num_rows == 0 or len(utt_ids) != self.num_rows:
             raise UserError(self.path, '%d ids for %d vectors' % (len(utt_ids), self.num_rows))
         header = {'descr': np.lib.format.dtype_to_descr(np.dtype(np.float32)),
                   'fortran_order': False, 'shape': (self.num_rows, self.dim)}
-        small = _small_arrays(utt_ids, spk_index, spk_labels)
+        small = _small_arrays([] if encoded else utt_ids, spk_index, spk_labels)
         try:
             with atomic_open(self.path) as stream, \
                     zipfile.ZipFile(stream, 'w', zipfile.ZIP_STORED, allowZip64=True) as archive:
@@ -142,11 +163,27 @@ class NpzWriter:
                         self._write(member.write, block)
                 for name, array in small.items():
                     with archive.open(name + '.npy', 'w', force_zip64=True) as member:
-                        np.lib.format.write_array(member, array, allow_pickle=False)
+                        if name == 'utt_ids' and encoded:
+                            self._write_decoded(member, utt_ids)
+                        else:
+                            np.lib.format.write_array(member, array, allow_pickle=False)
         except OSError as exc:
             raise UserError(self.path, 'cannot write: %s' % (exc.strerror or exc)) from None
         self._new_dirs = []
         self.close()
+
+    def _write_decoded(self, member, ids):
+        """The .npy of the str array of the KeyRows ``ids``, as np.lib.format.write_array
+        writes it: as wide as the longest id (latin-1: one byte, one character)."""
+        width = max(int(np.char.str_len(ids.rows(start, start + _DECODE_ROWS)).max())
+                    for start in range(0, len(ids), _DECODE_ROWS))
+        dtype = np.dtype('U%d' % width)
+        np.lib.format.write_array_header_1_0(member, {
+            'descr': np.lib.format.dtype_to_descr(dtype), 'fortran_order': False,
+            'shape': (len(ids),)})
+        for start in range(0, len(ids), _DECODE_ROWS):
+            block = np.char.decode(ids.rows(start, start + _DECODE_ROWS), 'latin1')
+            self._write(member.write, block.astype(dtype, copy=False).tobytes())
 
     def _write(self, write, data):
         try:
