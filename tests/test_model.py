@@ -216,6 +216,23 @@ def test_training_lowers_loss(model, tmp_path, capsys):
     assert os.path.isdir(tmp_path / model / "tb") and os.listdir(tmp_path / model / "tb")
 
 
+def test_long_epochs_report_progress_within_the_epoch(tmp_path, capsys, monkeypatch):
+    """An epoch longer than PROGRESS_SECONDS prints progress lines as it goes (a 1.2M-vector
+    epoch takes about 15 min); their counts and running loss agree with the epoch line."""
+    from model import epochs
+    data = make_npz(tmp_path / "train.npz", per_spk=64)  # 512 vectors: 16 steps of 32
+    monkeypatch.setattr(epochs, "PROGRESS_SECONDS", 0.0)   # a line after every batch
+    train(["--train-npz", data, "--model-dir", tmp_path / "vae", "--epochs", 1,
+           "--batch-size", 32] + SMALL)
+    out = capsys.readouterr().out
+    lines = re.findall(r"^epoch 1: step (\d+), (\d+)/512 vectors \((\d+)%\), loss so far ([^,]+),",
+                       out, re.M)
+    assert [int(step) for step, _, _, _ in lines] == list(range(1, 17))
+    assert [int(seen) for _, seen, _, _ in lines] == [32 * k for k in range(1, 17)]
+    assert lines[-1][2] == "100"
+    assert float(lines[-1][3]) == pytest.approx(epoch_losses(out)[0], rel=1e-5)
+
+
 @pytest.mark.parametrize("model", ["vae", "cvae", "dnf"])
 def test_resume_is_exact(model, tmp_path, capsys):
     data = make_npz(tmp_path / "train.npz", per_spk=20)  # 160 vectors: 5 steps/epoch
