@@ -6,39 +6,115 @@
 With --data-dir the dir's xvector.scp/ark, utt2spk and spk2utt are cross-checked
 (every utt2spk utterance needs a vector and every vector a speaker). Dimensions are
 read from the data, never assumed.
+
+Memory stays flat with the size of the table: the rows go to disk chunk by chunk
+(npz_io.NpzWriter), utt2spk is held as one sorted fixed-width bytes array
+(data_utils.utt2spk_map) and each vector's key as its entry there (without utt2spk: the
+keys as one bytes array): about 30 bytes a vector in all.
 """
 import argparse
+import os
 import sys
 
+import numpy as np
+
 from data_utils import kaldi_table as kt
-from data_utils.datadir import DataDirLabels, check_coverage, read_pairs
+from data_utils.datadir import vectors_rspecifier
 from data_utils.errors import UserError, run_main
-from data_utils.npz_io import NpzWriter, speaker_arrays
+from data_utils.kaldi_streams import describe, printable
+from data_utils.npz_io import NpzWriter
+from data_utils.utt2spk_map import Utt2SpkMap, first_repeat
+from kaldi_compat.streaming import KeyMap, duplicate_key
 
 PROG = 'ark2npz'
 
 
+class TableKeys:
+    """The keys of the table as they stream in, and their checks: no key twice, utt2spk's
+    coverage. With utt2spk only each key's entry in it is kept (4 bytes: the key itself
+    is utt2spk's), else the key as bytes."""
+
+    def __init__(self, rspecifier, labels):
+        self.name = kt.parse_rspecifier(rspecifier)[2]
+        self.labels = labels
+        self.count = self.unlabelled = 0
+        self.first_unlabelled = None
+        self.blocks = []     # per chunk: utt2spk entries (-1: none), or the keys as bytes
+        self.seen = np.zeros(len(labels), dtype=bool) if labels is not None else None
+
+    def add(self, keys):
+        self.count += len(keys)
+        if self.labels is None:
+            self.blocks.append(np.array([key.encode('latin1') for key in keys]))
+            return
+        entries = self.labels.entries(keys)
+        unknown = np.flatnonzero(entries < 0)
+        if unknown.size and self.first_unlabelled is None:
+            self.first_unlabelled = keys[unknown[0]]
+        self.unlabelled += unknown.size
+        known = entries[entries >= 0]
+        if self.seen[known].any() or np.unique(known).size < known.size:
+            self.repeated(duplicate_key(self.labels.keys, known, self.seen))
+        self.seen[known] = True
+        self.blocks.append(entries)
+
+    def repeated(self, key):
+        raise UserError('%s: key %s appears twice' % (describe(self.name), printable(key)))
+
+    def unlabelled_keys(self):
+        """The keys in table order, latin-1 bytes, checked for repeats (no utt2spk)."""
+        keys = np.concatenate(self.blocks)
+        self.blocks = []
+        repeat = first_repeat(KeyMap(key.decode('latin1') for key in keys))
+        if repeat is not None:
+            self.repeated(keys[repeat].decode('latin1'))
+        return keys
+
+    def entries(self, vectors_name, every_utterance):
+        """The utt2spk entry of each key, after datadir.check_coverage's checks: utt2spk
+        names no utterance without a vector (when every_utterance), every vector has a
+        speaker."""
+        missing = np.flatnonzero(~self.seen)
+        self.seen = None
+        if every_utterance and missing.size:
+            raise UserError('%s: names %d utterances with no vector in %s (first: %s)'
+                            % (self.labels.path, missing.size, vectors_name,
+                               printable(self.labels.keys.key(missing[0]))))
+        if self.unlabelled:
+            raise UserError('%s: %d vectors have no speaker in %s (first: %s)'
+                            % (vectors_name, self.unlabelled, self.labels.path,
+                               printable(self.first_unlabelled)))
+        entries = np.concatenate(self.blocks)
+        self.blocks = []
+        return entries
+
+
 def convert(out, data_dir=None, vectors=None, utt2spk_path=None):
     """Stream the vectors into the npz: memory holds one chunk of rows and the keys."""
-    labels = DataDirLabels(data_dir) if data_dir else None
-    rspecifier = labels.rspecifier if labels else vectors
-    keys = []
+    rspecifier = vectors_rspecifier(data_dir) if data_dir else vectors
+    if data_dir:
+        utt2spk_path = os.path.join(data_dir, 'utt2spk')
+        spk2utt_path = os.path.join(data_dir, 'spk2utt')
+    labels = Utt2SpkMap(utt2spk_path) if utt2spk_path else None
+    spk2utt_matches = labels.matches_spk2utt(spk2utt_path) if data_dir else True
+    table = TableKeys(rspecifier, labels)
     with NpzWriter(out) as writer:
-        for chunk_keys, chunk in kt.read_unique_vector_chunks(rspecifier, dtype='float32'):
+        for chunk_keys, chunk in kt.read_vector_chunks(rspecifier, dtype='float32'):
             writer.append(chunk)
-            keys.extend(chunk_keys)
-        if labels:
-            labels.check(keys)
-            utt2spk = labels.utt2spk
+            table.add(chunk_keys)
+        if not table.count:
+            raise UserError('%s: no vectors' % (rspecifier.split(':', 1)[1] if data_dir else vectors))
+        if labels is None:
+            writer.finish(table.unlabelled_keys())
         else:
-            if not keys:
-                raise UserError('%s: no vectors' % vectors)
-            utt2spk = read_pairs(utt2spk_path, 'utt2spk') if utt2spk_path else None
-            if utt2spk is not None:
-                check_coverage(keys, utt2spk, kt.parse_rspecifier(vectors)[2], utt2spk_path,
-                               every_utterance=False)
-        writer.finish(keys, *speaker_arrays(keys, utt2spk))
-    return len(keys), writer.dim
+            where = rspecifier.split(':', 1)[1] if data_dir else kt.parse_rspecifier(vectors)[2]
+            entries = table.entries(where, every_utterance=bool(data_dir))
+            if not spk2utt_matches:
+                raise UserError('%s: does not match utt2spk (rebuild it with utt2spk_to_spk2utt)'
+                                % spk2utt_path)
+            spk_index, spk_labels = labels.speaker_arrays(entries)
+            writer.finish(labels.ids(entries), spk_index, spk_labels)
+    return table.count, writer.dim
 
 
 def main(argv=None):

@@ -18,7 +18,8 @@ import re
 
 import numpy as np
 
-from data_utils.kaldi_records import ark_records_in, read_scp_entry, scp_entries
+from data_utils.kaldi_records import (ark_records_in, read_scp_entry, scp_entries, scp_entry,
+                                      scp_line_blocks)
 from data_utils import scp_fast
 from data_utils.kaldi_codec import read_vector_obj
 from data_utils.errors import UserError
@@ -56,15 +57,16 @@ _NOT_IN_KEY = np.zeros(256, dtype=bool)
 _NOT_IN_KEY[[0, 9, 10, 13, 32]] = True
 
 
-def _same_layout_run(buf, pos, key_len, record_len, header):
+def _same_layout_run(buf, pos, size, key_len, record_len, header):
     """How many records from pos (at least the first) share the first one's layout:
     each its key_len key bytes without whitespace or NUL, then the same 11 header
-    bytes; exactly what the record-by-record parse would accept.
+    bytes; exactly what the record-by-record parse would accept. size: the bytes of
+    buf that hold data.
 
     The records are checked in windows growing 4-fold: a short run (keys of varying
     length) costs its own length, not the rest of the block's.
     """
-    available = (len(buf) - pos) // record_len
+    available = (size - pos) // record_len
     if available < 2:
         return 1
     window = 16
@@ -80,20 +82,20 @@ def _same_layout_run(buf, pos, key_len, record_len, header):
         window *= 4
 
 
-def _mixed_key_run(buf, pos, header, data_len, limit=4096):
+def _mixed_key_run(buf, pos, size, header, data_len, limit=4096):
     """(keys, their data joined, end) of the records from pos with this header (one
     dtype and dimension) whose keys differ in length: keys of varying length make
     _same_layout_run's runs short, and each run would cost a batch. A record with
     whitespace before it, a key with a control byte the record reader treats
     otherwise, or another header ends the run; the caller goes on from there."""
-    keys, parts, size = [], [], len(buf)
+    keys, parts = [], []
     view = memoryview(buf)
     while len(keys) < limit:
-        space = buf.find(b' ', pos)
+        space = buf.find(b' ', pos, size)
         end = space + len(header)
         if space <= pos or end + data_len > size or buf[space:end] != header:
             break
-        key = buf[pos:space]
+        key = bytes(buf[pos:space])
         if b'\t' in key or b'\n' in key or b'\r' in key or b'\0' in key:
             break
         keys.append(key)
@@ -102,35 +104,75 @@ def _mixed_key_run(buf, pos, header, data_len, limit=4096):
     return keys, b''.join(parts), pos
 
 
+class _Block:
+    """The ark's bytes in one buffer that is refilled, not reallocated: a fresh 4 MB
+    block per read (and the copy that joins it to the previous block's tail) was a
+    third of a streaming tool's time. data[:size] holds bytes not yet parsed from 0."""
+
+    def __init__(self, stream, block_bytes):
+        self.stream = stream
+        self.block_bytes = block_bytes
+        self.data = bytearray(2 * block_bytes)
+        self.size = 0
+        self.eof = False
+
+    def refill(self, pos):
+        """Drop the bytes before pos and read up to block_bytes more after the rest."""
+        rest = self.size - pos
+        if rest + self.block_bytes > len(self.data):
+            # A record longer than the buffer: a bigger one (views of the old one, held
+            # by the caller, stay valid; the old buffer is freed when they go).
+            grown = bytearray(2 * (rest + self.block_bytes))
+            grown[:rest] = self.data[pos:self.size]
+            self.data = grown
+        elif rest:
+            self.data[:rest] = self.data[pos:self.size]
+        target = memoryview(self.data)[rest:rest + self.block_bytes]
+        readinto = getattr(self.stream, 'readinto', None)
+        if readinto is not None:
+            got = readinto(target) or 0
+        else:
+            more = self.stream.read(self.block_bytes)
+            got = len(more)
+            target[:got] = more
+        target.release()
+        self.size = rest + got
+        self.eof = got == 0
+
+
 def _binary_batches(stream, block_bytes):
     """Yield (keys as bytes, dtype, dim, rows) for runs of binary vector records, rows
-    an n x dim matrix (read-only: a view of the block).
+    an n x dim matrix of the records' dtype.
 
+    rows may be a view of the read buffer, valid only until the next batch is asked
+    for (the buffer is then refilled): a caller copies what it keeps.
     Returns (as the generator's value) the unread bytes from the first record it
     does not handle, or None at a clean end of the stream.
     """
-    buf, pos, eof = b'', 0, False
+    block = _Block(stream, block_bytes)
+    pos = 0
     while True:
-        size = len(buf)
+        buf, size = block.data, block.size
         while pos < size and buf[pos] in _WHITESPACE:
             pos += 1
-        space = buf.find(b' ', pos)
+        space = buf.find(b' ', pos, size)
         end = space + 11
         if space >= 0 and end <= size:
-            dtype = _HEADERS.get(buf[space + 1:space + 7])
-            key = buf[pos:space]
+            dtype = _HEADERS.get(bytes(buf[space + 1:space + 7]))
+            key = bytes(buf[pos:space])
             if dtype is None or b'\t' in key or b'\n' in key or b'\r' in key:
-                return buf[pos:]
+                return bytes(buf[pos:size])
             dim = int.from_bytes(buf[space + 7:end], 'little', signed=True)
             if dim < 0:
-                return buf[pos:]
+                return bytes(buf[pos:size])
             data_end = end + dim * dtype.itemsize
             if data_end <= size:
                 key_len, record_len = space - pos, data_end - pos
-                count = (_same_layout_run(buf, pos, key_len, record_len, buf[space:end])
+                header = bytes(buf[space:end])
+                count = (_same_layout_run(buf, pos, size, key_len, record_len, header)
                          if b'\0' not in key else 1)
                 if count < 4 and b'\0' not in key:
-                    keys, data, after = _mixed_key_run(buf, pos, buf[space:end], data_end - end)
+                    keys, data, after = _mixed_key_run(buf, pos, size, header, data_end - end)
                     if len(keys) > count:
                         yield keys, dtype, dim, np.frombuffer(data, dtype).reshape(len(keys), dim)
                         pos = after
@@ -139,21 +181,21 @@ def _binary_batches(stream, block_bytes):
                 rows = rows.reshape(count, record_len)
                 keys = (rows[:, :key_len].copy().view('S%d' % key_len).ravel().tolist()
                         if count > 1 else [key])
-                data = np.ascontiguousarray(rows[:, key_len + 11:]).view(dtype)
-                yield keys, dtype, dim, data
+                # A strided, possibly unaligned view: the caller's copy is the only one.
+                yield keys, dtype, dim, rows[:, key_len + 11:].view(dtype)
                 pos += count * record_len
                 continue
-        if eof:
-            return buf[pos:] if pos < size else None
-        more = stream.read(block_bytes)
-        eof = not more
-        buf, pos = buf[pos:] + more, 0
+        if block.eof:
+            return bytes(buf[pos:size]) if pos < size else None
+        block.refill(pos)
+        pos = 0
 
 
 def vector_batches(rxfilename, block_bytes=None):
     """Iterate (keys, dtype, dim, rows) over an ark of vectors: rows is an n x dim
     matrix of the records' own dtype (several binary records with the same layout,
-    or one record the general reader returned)."""
+    or one record the general reader returned), valid until the next batch is asked
+    for (see _binary_batches)."""
     where = describe(rxfilename)
     with open_rx(rxfilename) as stream:
         batches = _binary_batches(stream, block_bytes or BLOCK_BYTES)
@@ -300,34 +342,36 @@ def vector_chunks(kind, name, chunk_rows, dtype, chunk_bytes=None):
 def _scp_batches(rxfilename, size=1024):
     """Batches as vector_batches yields them, of up to `size` entries: one read of the
     ark each where a block of entries allows (scp_fast), else entry by entry."""
+    where = describe(rxfilename)
     reader = scp_fast.BlockReader()
     try:
-        for block in _blocks(scp_entries(rxfilename), size):
-            batch = reader.read(block)
+        for lineno, lines in scp_line_blocks(rxfilename, size):
+            plain = scp_fast.plain_block(lines)
+            batch = reader.read_located(*plain) if plain is not None else None
+            if batch is not None:
+                yield batch
+                continue
+            entries = []
+            try:
+                for i, line in enumerate(lines):
+                    entry = scp_entry(where, lineno + i, line)
+                    if entry:
+                        entries.append(entry)
+            except UserError:
+                # The entries before a bad line are read first, so that errors come in
+                # the order of the scp, as entry by entry.
+                if entries:
+                    yield from _grouped(scp_vector_records(rxfilename, entries), size)
+                raise
+            if not entries:
+                continue
+            batch = reader.read(entries) if plain is None else None
             if batch is not None:
                 yield batch
             else:
-                yield from _grouped(scp_vector_records(rxfilename, block), size)
+                yield from _grouped(scp_vector_records(rxfilename, entries), size)
     finally:
         reader.close()
-
-
-def _blocks(entries, size):
-    """Lists of up to `size` entries; the entries before a bad scp line come first, so
-    that errors are reported in the order of the scp, as entry by entry."""
-    block = []
-    try:
-        for entry in entries:
-            block.append(entry)
-            if len(block) == size:
-                yield block
-                block = []
-    except UserError:
-        if block:
-            yield block
-        raise
-    if block:
-        yield block
 
 
 def _grouped(records, size):
@@ -350,6 +394,11 @@ def _stacked(parts, dtype, dim):
 
 
 def _finite(matrix, keys, where):
+    # A NaN or an infinity makes the sum NaN or infinite, so a finite sum clears the
+    # chunk in one pass with no n x D boolean temporary; only a chunk whose sum is
+    # not finite (a bad value, or a sum that overflowed) is checked element by element.
+    if np.isfinite(matrix.sum()):
+        return matrix
     finite = np.isfinite(matrix).all(axis=1) if matrix.shape[1] else np.ones(len(keys), bool)
     if not finite.all():
         raise UserError('%s: key %s: contains NaN or Inf'

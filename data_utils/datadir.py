@@ -22,11 +22,11 @@ def vectors_rspecifier(data_dir):
     raise UserError('%s: has neither xvector.scp nor xvector.ark' % data_dir)
 
 
-def read_pairs(path, what):
-    """'key value' lines (utt2spk); keys unique."""
+def pair_lines(path, what):
+    """(line number, key, value) of each 'key value' line (utt2spk), blank lines skipped;
+    keys not checked for repeats."""
     if not os.path.isfile(path):
         raise UserError('%s: missing (%s)' % (path, what))
-    table = {}
     with open(path) as f:
         for lineno, line in enumerate(f, 1):
             fields = line.split()
@@ -34,21 +34,29 @@ def read_pairs(path, what):
                 continue
             if len(fields) != 2:
                 raise UserError('%s: line %d: expected "utterance speaker"' % (path, lineno))
-            if fields[0] in table:
-                raise UserError('%s: line %d: %s appears twice'
-                                    % (path, lineno, printable(fields[0])))
-            # One str per speaker, not one per line: a VoxCeleb utt2spk has 1.2M lines
-            # of 7,200 speakers (saves about 56 bytes a line).
-            table[fields[0]] = sys.intern(fields[1])
+            yield lineno, fields[0], fields[1]
+
+
+def read_pairs(path, what):
+    """'key value' lines (utt2spk); keys unique."""
+    table = {}
+    for lineno, key, value in pair_lines(path, what):
+        if key in table:
+            raise UserError('%s: line %d: %s appears twice' % (path, lineno, printable(key)))
+        # One str per speaker, not one per line: a VoxCeleb utt2spk has 1.2M lines
+        # of 7,200 speakers (saves about 56 bytes a line).
+        table[key] = sys.intern(value)
     if not table:
         raise UserError('%s: empty' % path)
     return table
 
 
-def read_spk2utt(path):
+def spk2utt_lines(path):
+    """(speaker, [utterances]) of each line, checked: no speaker twice, no utterance twice
+    on a line, no speaker without utterances, not empty. Only the speakers are held."""
     if not os.path.isfile(path):
         raise UserError('%s: missing (spk2utt)' % path)
-    table = {}
+    speakers = set()
     with open(path) as f:
         for lineno, line in enumerate(f, 1):
             fields = line.split()
@@ -57,9 +65,10 @@ def read_spk2utt(path):
             if len(fields) < 2:
                 raise UserError('%s: line %d: speaker %s has no utterances'
                                     % (path, lineno, printable(fields[0])))
-            if fields[0] in table:
+            if fields[0] in speakers:
                 raise UserError('%s: line %d: speaker %s appears twice'
                                     % (path, lineno, printable(fields[0])))
+            speakers.add(fields[0])
             # A repeated utterance would count twice in an enrolment model's mean and num_utts.
             seen = set()
             for utt in fields[1:]:
@@ -67,10 +76,13 @@ def read_spk2utt(path):
                     raise UserError('%s: line %d: utterance %s appears twice'
                                         % (path, lineno, printable(utt)))
                 seen.add(utt)
-            table[fields[0]] = fields[1:]
-    if not table:
+            yield fields[0], fields[1:]
+    if not speakers:
         raise UserError('%s: empty' % path)
-    return table
+
+
+def read_spk2utt(path):
+    return dict(spk2utt_lines(path))
 
 
 def check_coverage(keys, utt2spk, vectors_name, utt2spk_name, every_utterance=True,

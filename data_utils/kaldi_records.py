@@ -5,6 +5,8 @@ The general path of every table reader (data_utils.kaldi_table), and the fallbac
 fast vector readers (data_utils.ark_fast) for whatever their batches do not cover; errors
 name the file, the key and, for scp entries, the location.
 """
+import itertools
+
 from data_utils.errors import UserError
 from data_utils.kaldi_codec import consume_binary_header, open_input, read_word
 from data_utils.kaldi_streams import describe, open_rx, printable
@@ -35,12 +37,31 @@ def scp_entries(rxfilename):
     where = describe(rxfilename)
     with open_rx(rxfilename) as stream:
         for lineno, line in enumerate(stream, 1):
-            parts = line.decode('latin1').strip().split(None, 1)
-            if not parts:
-                continue
-            if len(parts) != 2:
-                raise UserError('%s: line %d: expected "key rxfilename"' % (where, lineno))
-            yield parts[0], parts[1]
+            entry = scp_entry(where, lineno, line)
+            if entry:
+                yield entry
+
+
+def scp_entry(where, lineno, line):
+    """(key, rxfilename) of one scp line (bytes), None for a blank line."""
+    parts = line.decode('latin1').strip().split(None, 1)
+    if not parts:
+        return None
+    if len(parts) != 2:
+        raise UserError('%s: line %d: expected "key rxfilename"' % (where, lineno))
+    return parts[0], parts[1]
+
+
+def scp_line_blocks(rxfilename, size):
+    """Iterate (number of the first line, up to `size` raw lines) over an scp."""
+    with open_rx(rxfilename) as stream:
+        lineno = 1
+        while True:
+            lines = list(itertools.islice(stream, size))
+            if not lines:
+                return
+            yield lineno, lines
+            lineno += len(lines)
 
 
 def scp_objects(rxfilename, read_value):

@@ -3,8 +3,9 @@
 Arrays: vectors (float32, N x D), utt_ids (str, N), and for labelled sets
 spk_index (int32, N, indexes spk_labels) and spk_labels (str, S). Keys keep the
 order of the source table, so converting back writes the same keys in the same order.
-The trainer maps `vectors` from the file instead of reading it (load_npz(mmap=True)),
-so a VoxCeleb-size set (1.2M x 512) trains without a copy in memory.
+The trainer leaves `vectors` in the file and reads the rows of each batch from it
+(load_npz(on_disk=True), data_utils.file_rows), so a VoxCeleb-size set (1.2M x 512)
+trains without a copy in memory, and without the file's pages in its resident set.
 
 The pieces the reader is built from (open_npz, read_member, check_matrix, check_ids,
 check_finite) also read npz files from other toolkits whose members have other names
@@ -21,18 +22,21 @@ import numpy as np
 
 from data_utils.atomic import atomic_open, atomic_write, make_temp_beside
 from data_utils.errors import UserError
+from data_utils.file_rows import FileRows
 
 # Bytes copied per step from the raw rows into the archive.
 _COPY_BYTES = 4 << 20
-# Rows checked per step by the finiteness test: keeps the temporary boolean
-# array small instead of the size of the whole matrix.
-_CHECK_ROWS = 65536
+# Ids decoded and written per step by NpzWriter (64k ids of 16 characters: 4 MB).
+_DECODE_ROWS = 65536
+# Bytes of rows checked per step by the finiteness test: keeps the rows read from
+# disk and the temporary boolean array small instead of the size of the whole matrix.
+_CHECK_BYTES = 16 << 20
 
 
 @dataclasses.dataclass
 class TrainingSet:
     """The arrays of a checked npz: what the trainer and the extractor read."""
-    vectors: np.ndarray                    # float32, N x D (a read-only memmap with mmap=True)
+    vectors: np.ndarray                    # float32, N x D (a FileRows with on_disk=True)
     utt_ids: Optional[np.ndarray] = None   # str, N
     spk_index: Optional[np.ndarray] = None  # int32, N
     spk_labels: Optional[np.ndarray] = None  # str
@@ -70,7 +74,7 @@ def speaker_arrays(utt_ids, utt2spk):
 
 def write_npz(path, vectors, utt_ids, spk_index=None, spk_labels=None):
     """Write atomically (complete or not at all), uncompressed as np.savez lays it out,
-    which is what load_npz(mmap=True) can map."""
+    which is what load_npz(on_disk=True) can read in place."""
     arrays = {'vectors': np.asarray(vectors, dtype=np.float32)}
     arrays.update(_small_arrays(utt_ids, spk_index, spk_labels))
     try:
@@ -87,12 +91,26 @@ def _small_arrays(utt_ids, spk_index, spk_labels):
     return arrays
 
 
+@dataclasses.dataclass
+class KeyRows:
+    """Ids as latin-1 bytes: ``table[index]`` (the whole table without index), never
+    copied out whole."""
+    table: np.ndarray                     # bytes ('S'), 1-D
+    index: Optional[np.ndarray] = None    # int, 1-D
+
+    def __len__(self):
+        return len(self.table if self.index is None else self.index)
+
+    def rows(self, start, stop):
+        return self.table[start:stop] if self.index is None else self.table[self.index[start:stop]]
+
+
 class NpzWriter:
     """An npz written from rows that arrive chunk by chunk, in bounded memory.
 
     append() writes the rows (float32) to a raw temp file beside the output;
     finish() writes the archive np.savez would write (uncompressed zip64 members,
-    np.load and load_npz(mmap=True) read it alike): `vectors.npy` by hand, its .npy
+    np.load and load_npz(on_disk=True) read it alike): `vectors.npy` by hand, its .npy
     header for the final shape and then the raw rows copied a few MB at a time, and
     the small arrays through np.lib.format. The npz appears only when complete; the
     temp files are removed whatever happens (use it as a context manager).
@@ -122,13 +140,18 @@ class NpzWriter:
         self.num_rows += rows.shape[0]
 
     def finish(self, utt_ids, spk_index=None, spk_labels=None):
-        """Write the archive: the rows appended, with their ids and speakers."""
+        """Write the archive: the rows appended, with their ids and speakers. The ids may
+        be str, or latin-1 bytes (a table's keys as ark2npz holds them: a numpy bytes
+        array, or KeyRows), written as the same str array a block at a time."""
         self._raw.close()
+        if isinstance(utt_ids, np.ndarray) and utt_ids.dtype.kind == 'S':
+            utt_ids = KeyRows(utt_ids)
+        encoded = isinstance(utt_ids, KeyRows)
         if self.num_rows == 0 or len(utt_ids) != self.num_rows:
             raise UserError(self.path, '%d ids for %d vectors' % (len(utt_ids), self.num_rows))
         header = {'descr': np.lib.format.dtype_to_descr(np.dtype(np.float32)),
                   'fortran_order': False, 'shape': (self.num_rows, self.dim)}
-        small = _small_arrays(utt_ids, spk_index, spk_labels)
+        small = _small_arrays([] if encoded else utt_ids, spk_index, spk_labels)
         try:
             with atomic_open(self.path) as stream, \
                     zipfile.ZipFile(stream, 'w', zipfile.ZIP_STORED, allowZip64=True) as archive:
@@ -140,11 +163,27 @@ class NpzWriter:
                         self._write(member.write, block)
                 for name, array in small.items():
                     with archive.open(name + '.npy', 'w', force_zip64=True) as member:
-                        np.lib.format.write_array(member, array, allow_pickle=False)
+                        if name == 'utt_ids' and encoded:
+                            self._write_decoded(member, utt_ids)
+                        else:
+                            np.lib.format.write_array(member, array, allow_pickle=False)
         except OSError as exc:
             raise UserError(self.path, 'cannot write: %s' % (exc.strerror or exc)) from None
         self._new_dirs = []
         self.close()
+
+    def _write_decoded(self, member, ids):
+        """The .npy of the str array of the KeyRows ``ids``, as np.lib.format.write_array
+        writes it: as wide as the longest id (latin-1: one byte, one character)."""
+        width = max(int(np.char.str_len(ids.rows(start, start + _DECODE_ROWS)).max())
+                    for start in range(0, len(ids), _DECODE_ROWS))
+        dtype = np.dtype('U%d' % width)
+        np.lib.format.write_array_header_1_0(member, {
+            'descr': np.lib.format.dtype_to_descr(dtype), 'fortran_order': False,
+            'shape': (len(ids),)})
+        for start in range(0, len(ids), _DECODE_ROWS):
+            block = np.char.decode(ids.rows(start, start + _DECODE_ROWS), 'latin1')
+            self._write(member.write, block.astype(dtype, copy=False).tobytes())
 
     def _write(self, write, data):
         try:
@@ -185,13 +224,13 @@ def _missing_dirs(directory):
 # ----------------------------------------------------------------------------
 # Reading
 
-def load_npz(path, need_utt_ids=False, need_speakers=False, load_utt_ids=True, mmap=False):
+def load_npz(path, need_utt_ids=False, need_speakers=False, load_utt_ids=True, on_disk=False):
     """Load and check an npz as a TrainingSet; optional arrays are checked when present.
 
     ``load_utt_ids=False`` leaves the ids on disk (training never needs them).
-    ``mmap=True`` maps ``vectors`` read-only from the file instead of reading it into
-    memory, when the archive stores it uncompressed as float32 (np.savez's layout, which
-    write_npz uses); otherwise it is read as usual.
+    ``on_disk=True`` leaves ``vectors`` in the file, as a FileRows that reads the rows
+    indexed, when the archive stores it uncompressed as float32 (np.savez's layout, which
+    write_npz uses); otherwise it is read into memory as usual.
     """
     path = str(path)
     with open_npz(path) as archive:
@@ -204,13 +243,13 @@ def load_npz(path, need_utt_ids=False, need_speakers=False, load_utt_ids=True, m
         if missing:
             raise UserError(path, f"missing array(s): {', '.join(missing)} "
                                   f"(has: {', '.join(archive.files) or 'none'})")
-        vectors = _memmap_member(path, 'vectors') if mmap else None
+        vectors = _member_on_disk(path, 'vectors') if on_disk else None
         if vectors is None:
-            vectors = read_member(archive, 'vectors', path)
+            vectors = check_matrix(path, read_member(archive, 'vectors', path))
+            vectors = vectors.astype(np.float32, copy=False)  # no copy for float32
         arrays = {name: read_member(archive, name, path)
                   for name in ('utt_ids', 'spk_index', 'spk_labels')
                   if name in archive.files and (name != 'utt_ids' or load_utt_ids or need_utt_ids)}
-    vectors = check_matrix(path, vectors).astype(np.float32, copy=False)  # no copy for float32
     utt_ids = arrays.get('utt_ids')
     if utt_ids is not None:
         utt_ids = check_ids(path, utt_ids, vectors.shape[0])
@@ -247,9 +286,9 @@ def read_member(archive, name, path):
         raise UserError(path, f"array '{name}' is unreadable: {exc}") from None
 
 
-def _memmap_member(path, name):
-    """A read-only memmap of the float32 array ``name`` of an uncompressed .npz, or None
-    where the member cannot be mapped (compressed, another dtype, unusual header)."""
+def _member_on_disk(path, name):
+    """The float32 matrix ``name`` of an uncompressed .npz as a FileRows, or None where
+    the member cannot be read in place (compressed, another dtype, unusual header)."""
     try:
         with zipfile.ZipFile(path) as archive:
             info = archive.getinfo(name + '.npy')
@@ -273,8 +312,8 @@ def _memmap_member(path, name):
             offset = f.tell()
         if dtype != np.float32 or fortran_order or len(shape) != 2 or 0 in shape:
             return None
-        return np.memmap(path, dtype=dtype, mode='r', offset=offset, shape=shape)
-    except (KeyError, OSError, ValueError, zipfile.BadZipFile, struct.error):
+        return FileRows(path, offset, shape, dtype)
+    except (KeyError, OSError, ValueError, zipfile.BadZipFile, struct.error, UserError):
         return None   # the ordinary reader reports what is wrong
 
 
@@ -295,10 +334,11 @@ def check_matrix(path, vectors, name='vectors'):
 
 
 def check_finite(path, vectors, name='vectors', ids=None):
-    """No NaN or Inf, checked block by block (a mapped set is never read whole); the
+    """No NaN or Inf, checked block by block (a set on disk is never read whole); the
     first bad row is named by its id when the ids are given."""
-    for start in range(0, vectors.shape[0], _CHECK_ROWS):
-        block = vectors[start:start + _CHECK_ROWS]
+    block_rows = max(1, _CHECK_BYTES // max(1, vectors.shape[1] * vectors.dtype.itemsize))
+    for start in range(0, vectors.shape[0], block_rows):
+        block = vectors[start:start + block_rows]
         if not np.isfinite(block).all():
             row = start + int(np.argwhere(~np.isfinite(block))[0][0])
             which = f"row {row}" + (f" (id {ids[row]})" if ids is not None else "")

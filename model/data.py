@@ -1,4 +1,4 @@
-"""Statistics of a training set that may be memory-mapped (data_utils.npz_io reads it)."""
+"""Statistics of a training set that may stay on disk (data_utils.npz_io reads it)."""
 import numpy as np
 
 # Rows per block of the float64 statistics (8192 x 512 dims: 32 MB).
@@ -7,7 +7,7 @@ _STAT_ROWS = 8192
 
 def column_mean_std(vectors):
     """Per-dimension mean and standard deviation, in float64 and block by block (two
-    passes), so a memory-mapped set is never copied whole into memory."""
+    passes), so a set on disk is never copied whole into memory."""
     n = vectors.shape[0]
     total = np.zeros(vectors.shape[1])
     for start in range(0, n, _STAT_ROWS):

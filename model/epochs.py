@@ -14,6 +14,8 @@ from model.config import SPEAKER_MEAN_MODELS
 
 CHECKPOINT_PREFIX = "model.ckpt"
 EVAL_BATCH = 1024         # batch for the forward passes that compute speaker means
+# A progress line within an epoch this often: one epoch of 1.2M vectors takes about 15 min.
+PROGRESS_SECONDS = 60.0
 # Divergence: an epoch's mean loss over this many times the lowest loss of the run.
 DIVERGENCE_GROWTH = 1e3
 DIVERGENCE_FLOOR = 1.0
@@ -88,6 +90,7 @@ def run_epoch(sess, built, data, batch_size, order, means, step, writer, model_d
     net, n = built.net, data.num_vectors
     sums = dict.fromkeys(built.terms, 0.0)
     first_loss = None
+    epoch_start = last_line = time.time()
     for start in range(0, n, batch_size):
         rows = order[start:start + batch_size]
         fetches = {"train": net.train_op, "terms": built.terms}
@@ -105,6 +108,13 @@ def run_epoch(sess, built, data, batch_size, order, means, step, writer, model_d
             writer.add_summary(out["summary"], step)
         for name, value in out["terms"].items():
             sums[name] += float(value) * len(rows)
+        now = time.time()
+        if now - last_line >= PROGRESS_SECONDS:
+            seen = start + len(rows)
+            print(f"epoch {epoch + 1}: step {step}, {seen}/{n} vectors ({100.0 * seen / n:.0f}%), "
+                  f"loss so far {sums['loss'] / seen:.6g}, "
+                  f"samples/s {seen / max(now - epoch_start, 1e-9):.1f}", flush=True)
+            last_line = now
     return step, {name: total / n for name, total in sums.items()}, first_loss
 
 

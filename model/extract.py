@@ -210,7 +210,7 @@ def run(args):
     jobs = []
     for (kind, source), wspecifier, npz_out in args.jobs:
         if kind == "npz":
-            data = load_npz(source, need_utt_ids=True)
+            data = load_npz(source, need_utt_ids=True, on_disk=True)   # read batch by batch
             if data.dim != config.input_dim:
                 raise UserError(source, f"vector dimension {data.dim} does not match the model's "
                                         f"input dimension {config.input_dim} ({config_path(args.model_dir)})")

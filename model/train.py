@@ -243,9 +243,10 @@ def run(args):
     model_type = args.model
     if model_type is None and os.path.exists(config_path(args.model_dir)):
         model_type = load_config(args.model_dir)[0].model
-    # Memory-mapped: a VoxCeleb-size set (1.2M x 512) trains without a copy in memory.
+    # Vectors left on disk, each batch read from the file: a VoxCeleb-size set (1.2M x 512)
+    # trains without a copy in memory.
     data = load_npz(args.train_npz, need_speakers=(model_type in SPEAKER_MEAN_MODELS),
-                    load_utt_ids=False, mmap=True)
+                    load_utt_ids=False, on_disk=True)
     config, training, _ = resolve_settings(args, data.dim)
     if args.init_from and not has_checkpoint(args.model_dir):
         check_init_source(args.init_from, config)

@@ -2,6 +2,8 @@
 import functools
 import os
 import shutil
+import subprocess
+import sys
 import zipfile
 
 import numpy as np
@@ -12,8 +14,9 @@ from data_utils import kaldi_table as kt
 from data_utils.datadir import check_coverage
 from data_utils.demo_corpus import DemoConfig, make_corpus
 from data_utils.errors import UserError
+from data_utils.file_rows import FileRows
 from data_utils.npz_io import NpzWriter, load_npz, save_npz, speaker_arrays, write_npz
-from helpers import one_error_line, run_module, write_data_dir
+from helpers import env, one_error_line, run_module, write_data_dir
 
 
 def small_dir(path, dim=37, speakers=4, utts=3, seed=0):
@@ -50,6 +53,8 @@ def test_ark_npz_ark_round_trip_is_exact(tmp_path):
     ('empty_ark', r'xvector.ark: no vectors'),
     ('utt2spk_extra', r'utt2spk: names 1 utterances with no vector'),
     ('nan', r'key s0-u1: contains NaN'),
+    ('utt2spk_repeat', r'utt2spk: line 14: s0-u1 appears twice'),
+    ('spk2utt_other', r'spk2utt: does not match utt2spk'),
 ])
 def test_ark2npz_rejects_bad_dirs(tmp_path, problem, expected):
     if problem != 'missing':
@@ -61,6 +66,11 @@ def test_ark2npz_rejects_bad_dirs(tmp_path, problem, expected):
     elif problem == 'utt2spk_extra':
         with open(d / 'utt2spk', 'a') as f:
             f.write('ghost s0\n')
+    elif problem == 'utt2spk_repeat':
+        with open(d / 'utt2spk', 'a') as f:
+            f.write('\ns0-u1 s1\n')
+    elif problem == 'spk2utt_other':
+        (d / 'spk2utt').write_text((d / 'spk2utt').read_text().replace('s0-u1', 's1-u1', 1))
     elif problem == 'nan':
         (d / 'xvector.scp').unlink()
         kt.write_vectors('ark,t:%s' % (d / 'xvector.ark'), ['s0-u0'], np.ones((1, 3)))
@@ -72,6 +82,47 @@ def test_ark2npz_rejects_bad_dirs(tmp_path, problem, expected):
     assert pytest.importorskip('re').search(expected, one_error_line(out.stderr)), out.stderr
     assert not (tmp_path / 'o.npz').exists()
 
+
+
+def test_ark2npz_keeps_the_vectors_keys_and_speakers_only(tmp_path):
+    """--vectors with an utt2spk naming more (and longer) utterances, keys not in order
+    and beyond ASCII: the npz is np.savez's of the vectors' keys and their speakers."""
+    keys = ['u3', 'caf\xe9', 'u1', 'u10']
+    utt2spk = {'a-very-long-utterance-id': 'zz', 'u1': 's2', 'u3': 's1', 'caf\xe9': 's2',
+               'u10': 's1', 'u2': 'unused'}
+    vectors = np.arange(8, dtype=np.float32).reshape(4, 2)
+    kt.write_vectors('ark:%s' % (tmp_path / 'v.ark'), keys, vectors)
+    with open(tmp_path / 'utt2spk', 'w', encoding='utf-8') as f:   # as read_pairs reads it
+        f.writelines('%s %s\n' % pair for pair in utt2spk.items())
+    assert ark2npz.convert(str(tmp_path / 'o.npz'), vectors='ark:%s' % (tmp_path / 'v.ark'),
+                           utt2spk_path=str(tmp_path / 'utt2spk')) == (4, 2)
+    write_npz(tmp_path / 'saved.npz', vectors, keys, *speaker_arrays(keys, utt2spk))
+    with zipfile.ZipFile(tmp_path / 'o.npz') as ours, zipfile.ZipFile(tmp_path / 'saved.npz') as saved:
+        assert ours.namelist() == saved.namelist()
+        for name in saved.namelist():
+            assert ours.read(name) == saved.read(name), name
+    # Without utt2spk every key is checked for repeats.
+    kt.write_vectors('ark:%s' % (tmp_path / 'r.ark'), keys + ['u1'], np.zeros((5, 2)))
+    with pytest.raises(UserError, match=r'r.ark: key u1 appears twice'):
+        ark2npz.convert(str(tmp_path / 'r.npz'), vectors='ark:%s' % (tmp_path / 'r.ark'))
+
+
+def test_ark2npz_memory_grows_by_a_few_dozen_bytes_a_vector(tmp_path):
+    """Peak RSS of ark2npz on 50k and 150k vectors: keys and utt2spk kept as Python strings
+    cost about 370 bytes a vector here (240 at 1.2M x 512); kept compactly, about 110
+    (30 at 1.2M x 512: the rest is the Python objects of a table read in chunks)."""
+    child = ("import sys; from data_utils import ark2npz; ark2npz.convert(sys.argv[2], "
+             "data_dir=sys.argv[1]); print([line.split()[1] for line in open('/proc/self/status')"
+             " if line.startswith('VmHWM')][0])")
+    peaks = []
+    for count in (50000, 150000):
+        utt2spk = {'spk%03d-utt%06d' % (i % 300, i): 'spk%03d' % (i % 300) for i in range(count)}
+        write_data_dir(str(tmp_path / str(count)), utt2spk, np.ones((count, 8), np.float32))
+        out = subprocess.run([sys.executable, '-c', child, tmp_path / str(count),
+                              tmp_path / ('%d.npz' % count)], env=env(), capture_output=True,
+                             text=True, check=True)
+        peaks.append(int(out.stdout) * 1024)
+    assert (peaks[1] - peaks[0]) / 100000 < 200, peaks
 
 
 def read_in_chunks_of(monkeypatch, rows):
@@ -103,8 +154,8 @@ def test_streamed_npz_equals_in_memory_writer(tmp_path, monkeypatch, count, dim,
         for info in saved.infolist():
             assert streamed.getinfo(info.filename).compress_type == zipfile.ZIP_STORED
             assert streamed.read(info.filename) == saved.read(info.filename), info.filename
-    data = load_npz(str(tmp_path / 'streamed.npz'), mmap=True)
-    assert isinstance(data.vectors, np.memmap)
+    data = load_npz(str(tmp_path / 'streamed.npz'), on_disk=True)
+    assert isinstance(data.vectors, FileRows)
     np.testing.assert_array_equal(data.vectors, vectors)
 
 
@@ -158,12 +209,12 @@ def test_coverage_check_names_the_first_gap_each_way():
     check_coverage(['a', 'b', 'c', 'd'], utt2spk, 'x.scp', 'utt2spk', every_vector=False)
 
 
-def test_npz_written_is_read_back_mapped_and_checked(tmp_path):
+def test_npz_written_is_read_back_on_disk_and_checked(tmp_path):
     path = str(tmp_path / 'sub' / 'v.npz')
     vectors = np.arange(12, dtype=np.float64).reshape(4, 3)
     save_npz(path, ['u2', 'u1', 'u3', 'u4'], vectors, {'u1': 'b', 'u2': 'a', 'u3': 'b', 'u4': 'c'})
-    data = load_npz(path, need_utt_ids=True, need_speakers=True, mmap=True)
-    assert isinstance(data.vectors, np.memmap) and data.vectors.dtype == np.float32
+    data = load_npz(path, need_utt_ids=True, need_speakers=True, on_disk=True)
+    assert isinstance(data.vectors, FileRows) and data.vectors.dtype == np.float32
     np.testing.assert_array_equal(data.vectors, vectors)
     assert list(data.utt_ids) == ['u2', 'u1', 'u3', 'u4']
     assert [data.spk_labels[i] for i in data.spk_index] == ['a', 'b', 'b', 'c']

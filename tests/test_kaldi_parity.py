@@ -405,6 +405,9 @@ def check_ivector_mean(inp):
     if check_behaviour(k, o):
         assert_close(read_vector(inp.path('ours_mean.vec')),
                      read_vector(inp.path('kaldi_mean.vec')))
+        # The same mode too: Kaldi's ivector-mean writes text unless --binary=true.
+        with open(inp.path('ours_mean.vec'), 'rb') as a, open(inp.path('kaldi_mean.vec'), 'rb') as b:
+            assert (a.read(2) == b'\0B') == (b.read(2) == b'\0B')
     results = outcome(k, o)
     # (spk2utt plus utterances and a speaker without a vector: the known speakers' means
     # are compared too.)

@@ -216,6 +216,23 @@ def test_training_lowers_loss(model, tmp_path, capsys):
     assert os.path.isdir(tmp_path / model / "tb") and os.listdir(tmp_path / model / "tb")
 
 
+def test_long_epochs_report_progress_within_the_epoch(tmp_path, capsys, monkeypatch):
+    """An epoch longer than PROGRESS_SECONDS prints progress lines as it goes (a 1.2M-vector
+    epoch takes about 15 min); their counts and running loss agree with the epoch line."""
+    from model import epochs
+    data = make_npz(tmp_path / "train.npz", per_spk=64)  # 512 vectors: 16 steps of 32
+    monkeypatch.setattr(epochs, "PROGRESS_SECONDS", 0.0)   # a line after every batch
+    train(["--train-npz", data, "--model-dir", tmp_path / "vae", "--epochs", 1,
+           "--batch-size", 32] + SMALL)
+    out = capsys.readouterr().out
+    lines = re.findall(r"^epoch 1: step (\d+), (\d+)/512 vectors \((\d+)%\), loss so far ([^,]+),",
+                       out, re.M)
+    assert [int(step) for step, _, _, _ in lines] == list(range(1, 17))
+    assert [int(seen) for _, seen, _, _ in lines] == [32 * k for k in range(1, 17)]
+    assert lines[-1][2] == "100"
+    assert float(lines[-1][3]) == pytest.approx(epoch_losses(out)[0], rel=1e-5)
+
+
 @pytest.mark.parametrize("model", ["vae", "cvae", "dnf"])
 def test_resume_is_exact(model, tmp_path, capsys):
     data = make_npz(tmp_path / "train.npz", per_spk=20)  # 160 vectors: 5 steps/epoch
@@ -292,23 +309,24 @@ def test_cvae_cohesive_term_uses_speaker_mean_codes(tmp_path, capsys):
     assert logged == pytest.approx(expected, rel=1e-3)
 
 
-def test_training_set_is_memory_mapped(tmp_path):
-    """np.savez's npz: vectors mapped from the file, not read; compressed or float64: read.
-    The statistics of the input standardisation are computed block by block."""
+def test_training_set_stays_on_disk(tmp_path):
+    """np.savez's npz: vectors left in the file, rows read when indexed; compressed or
+    float64: read. The statistics of the input standardisation are computed block by block."""
+    from data_utils.file_rows import FileRows
     from data_utils.npz_io import load_npz
     from model.data import column_mean_std
     plain = make_npz(tmp_path / "plain.npz", n_spk=3, per_spk=5, dim=7)
     vectors = np.load(plain)["vectors"]
-    data = load_npz(plain, need_speakers=True, mmap=True)
-    assert isinstance(data.vectors, np.memmap) and data.vectors.dtype == np.float32
+    data = load_npz(plain, need_speakers=True, on_disk=True)
+    assert isinstance(data.vectors, FileRows) and data.vectors.dtype == np.float32
     np.testing.assert_array_equal(data.vectors, vectors)
     np.testing.assert_array_equal(data.spk_index, np.load(plain)["spk_index"])
     packed = tmp_path / "packed.npz"
     np.savez_compressed(packed, **dict(np.load(plain)))
     wide = make_npz(tmp_path / "wide.npz", n_spk=3, per_spk=5, dim=7, vectors=vectors.astype(np.float64))
     for other in (str(packed), wide):
-        data = load_npz(other, mmap=True)
-        assert not isinstance(data.vectors, np.memmap)
+        data = load_npz(other, on_disk=True)
+        assert isinstance(data.vectors, np.ndarray)
         np.testing.assert_array_equal(data.vectors, vectors)
     big = np.random.RandomState(3).randn(20000, 3).astype(np.float32) * [1, 10, 0] + [5, -2, 1]
     mean, std = column_mean_std(big)

@@ -86,3 +86,54 @@ def test_block_reader_takes_one_file_and_declines_the_rest(two_arks):
         assert reader.read([('x', 'a.ark')]) is None         # no offset
     finally:
         reader.close()
+
+
+def _per_line(lines):
+    """What the line-by-line parse gives: (keys, path, offsets), or None if not plain."""
+    from data_utils.kaldi_records import scp_entry
+    entries = [scp_entry('x', i, line) for i, line in enumerate(lines, 1)]
+    if None in entries:
+        return None
+    parts = [loc.rpartition(':') for _, loc in entries]
+    if len({p[0] for p in parts}) != 1 or not all(p[2].isdigit() for p in parts):
+        return None
+    return [k for k, _ in entries], parts[0][0], [int(p[2]) for p in parts]
+
+
+@pytest.mark.parametrize('lines, plain', [
+    ([b'a /x/y.ark:12\n', b'bb /x/y.ark:7\n', b'c /x/y.ark:123456789012\n'], True),
+    ([b'a\t/x/y.ark:12\r\n', b'  bb /x/y.ark:7  \n', b'c /x/y.ark:3'], True),
+    ([b'a c:/y.ark:12\n', b'b c:/y.ark:0\n'], True),                  # a colon in the path
+    ([b'a /x/y.ark:12\n', b'\n', b'b /x/y.ark:7\n'], False),            # a blank line
+    ([b'a /x/y.ark:12\n', b'b gunzip -c f.ark.gz |\n'], False),         # a command
+    ([b'a /x/y.ark:12 c\n', b'b\n'], False),                            # 3 + 1 fields
+    ([b'a /x/y.ark:12\n', b'b /x/z.ark:7\n'], False),                   # another file
+    ([b'a /x/y.ark:12\n', b'b /x/y.ark:7[0:3]\n'], False),              # a range
+    ([b'a /x/y.ark:12\n', b'b /x/y.ark:\n'], False),                    # no offset
+    ([b'a /x/y.ark\n'], False),                                         # no colon
+    ([b'a /x/y.ark:1234567890123456789\n'], False),                     # 19 digits
+    ([b'a\xa0b /x/y.ark:12\n'], False),                                 # not ASCII
+    ([b'a\x1cb /x/y.ark:12\n'], False),                                 # str.split space
+])
+def test_plain_block_agrees_with_the_line_parse(lines, plain):
+    """plain_block takes a block only where every line is "key path:offset" with one path,
+    and then gives what the line-by-line parse gives; anything else is left to it."""
+    got = scp_fast.plain_block(lines)
+    if not plain:
+        assert got is None
+        return
+    keys, path, first_location, offsets = got
+    assert (keys, path, offsets.tolist()) == _per_line(lines)
+    assert first_location == lines[0].split()[1].decode()
+
+
+def test_keys_of_varying_length_read_through_the_gathering_path(tmp_path):
+    """Records whose keys differ in length are not evenly spaced: gathered, not strided."""
+    keys = ['k' * (1 + i % 4) + str(i) for i in range(11)]
+    rng = np.random.default_rng(9)
+    kt.write_vectors('ark,scp:%s,%s' % (tmp_path / 'v.ark', tmp_path / 'v.scp'), keys,
+                     rng.standard_normal((11, 5)))
+    got_keys, got = _matrix('scp:%s' % (tmp_path / 'v.scp'))
+    ref_keys, ref = _reference(tmp_path / 'v.scp')
+    assert got_keys == ref_keys == keys
+    np.testing.assert_array_equal(got, ref)

@@ -70,7 +70,7 @@ def speaker_means(spk2utt_rspecifier, rspecifier, wspecifier, num_utts_wspecifie
 
 def main(argv):
     parser = ToolParser(NAME, __doc__, 2, 4)
-    parser.add('binary', True, 'write the global mean in binary mode')
+    parser.add('binary', False, 'write the global mean in binary mode (Kaldi: text by default)')
     opts, args = parser.parse(argv)
     if len(args) == 2:
         global_mean(args[0], args[1], opts.binary)
