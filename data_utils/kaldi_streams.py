@@ -7,8 +7,11 @@ A command's exit status is checked when its stream is done with; a file is writt
 atomically (data_utils.atomic), so a failed write leaves no half-written result.
 """
 import contextlib
+import fcntl
+import io
 import os
 import re
+import stat
 import subprocess
 import sys
 
@@ -30,6 +33,23 @@ def write_in_pieces(write, data):
         return
     for start in range(0, view.nbytes, WRITE_PIECE):
         write(view[start:start + WRITE_PIECE])
+
+
+# Capacity asked for a pipe we read: Linux's default 64 kB makes a tool reading
+# "ark:-" wake for every 64 kB its writer puts in (the VoxCeleb1-H "prepare vectors"
+# chain read 300 MB in 0.33 s through 64 kB, 0.11 s through 1 MB).
+PIPE_BYTES = 1 << 20
+
+
+def widen_pipe(stream):
+    """Ask for a PIPE_BYTES pipe buffer if the stream is a pipe (Linux; elsewhere, or
+    above the system's limit, the pipe is left as it is)."""
+    try:
+        fd = stream.fileno()
+        if stat.S_ISFIFO(os.fstat(fd).st_mode):
+            fcntl.fcntl(fd, getattr(fcntl, 'F_SETPIPE_SZ', 1031), PIPE_BYTES)
+    except (OSError, ValueError, AttributeError, io.UnsupportedOperation):
+        pass
 
 
 def printable(text):
@@ -90,10 +110,12 @@ def open_rx(rxfilename):
     """Yield a buffered binary stream for an rxfilename; check pipes on close."""
     name = rxfilename.strip()
     if name in ('', '-'):
+        widen_pipe(sys.stdin.buffer)
         yield sys.stdin.buffer
         return
     if name.endswith('|'):
         with committed(_Pipe(name[:-1].strip(), reading=True)) as (stream,):
+            widen_pipe(stream)
             yield stream
         return
     offset = None

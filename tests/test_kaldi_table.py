@@ -181,3 +181,24 @@ def test_records_split_across_pipe_buffer_edges(tmp_path, table, monkeypatch, ch
     monkeypatch.setattr(ark_fast, 'open_rx', trickling)   # the ark reader's opener
     got_keys, got = kt.read_vector_table('ark:anything', dtype=np.float32)
     assert got_keys == keys and np.array_equal(got, vectors)
+
+
+def test_pipes_we_read_are_widened_to_a_megabyte():
+    """A pipe read as 'ark:-' or 'cmd |' gets a 1 MB buffer (Linux's 64 kB default made
+    the reader wake for every 64 kB); a regular file is left alone."""
+    import fcntl
+    import os
+    from data_utils import kaldi_streams
+    if not hasattr(fcntl, 'F_GETPIPE_SZ'):
+        pytest.skip('pipe sizes are Linux-only')
+    read_end, write_end = os.pipe()
+    try:
+        with os.fdopen(read_end, 'rb') as stream:
+            assert fcntl.fcntl(read_end, fcntl.F_GETPIPE_SZ) < kaldi_streams.PIPE_BYTES
+            kaldi_streams.widen_pipe(stream)
+            assert fcntl.fcntl(read_end, fcntl.F_GETPIPE_SZ) == kaldi_streams.PIPE_BYTES
+    finally:
+        os.close(write_end)
+    with kaldi_streams.open_rx('echo hello |') as stream:
+        assert fcntl.fcntl(stream.fileno(), fcntl.F_GETPIPE_SZ) == kaldi_streams.PIPE_BYTES
+        assert stream.read() == b'hello\n'
