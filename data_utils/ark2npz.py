@@ -24,7 +24,7 @@ from data_utils.errors import UserError, run_main
 from data_utils.kaldi_streams import describe, printable
 from data_utils.npz_io import NpzWriter
 from data_utils.utt2spk_map import Utt2SpkMap, first_repeat
-from kaldi_compat.streaming import KeyMap, duplicate_key
+from data_utils.key_map import KeyMap, duplicate_key
 
 PROG = 'ark2npz'
 

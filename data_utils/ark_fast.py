@@ -311,7 +311,7 @@ def vector_chunks(kind, name, chunk_rows, dtype, chunk_bytes=None):
     chunk's size in bytes, so that a tool's temporaries stay small and are reused.
     """
     where = describe(name)
-    batches = vector_batches(name) if kind == 'ark' else _scp_batches(name)
+    batches = vector_batches(name) if kind == 'ark' else scp_batches(name)
     keys, chunk, dim, stored = [], None, None, dtype is None
     for batch_keys, batch_dtype, batch_dim, rows in batches:
         if dim is None:
@@ -339,7 +339,7 @@ def vector_chunks(kind, name, chunk_rows, dtype, chunk_bytes=None):
         yield keys, _finite(chunk[:len(keys)], keys, where)
 
 
-def _scp_batches(rxfilename, size=1024):
+def scp_batches(rxfilename, size=1024):
     """Batches as vector_batches yields them, of up to `size` entries: one read of the
     ark each where a block of entries allows (scp_fast), else entry by entry."""
     where = describe(rxfilename)

@@ -1,15 +1,14 @@
 """A data dir's utt2spk held compactly, for labelling a VoxCeleb-size table (ark2npz).
 
 A dict of Python strings costs about 240 bytes an utterance (391 MB for ark2npz on
-1.2M vectors against 247 MB on 600k). Here the utterances are a KeyMap of
-local/kaldi_compat/streaming.py (one sorted fixed-width bytes array and int32 entry
-numbers) and each entry's speaker an int32 index: key length + 8 bytes an utterance.
+1.2M vectors against 247 MB on 600k). Here the utterances are a KeyMap
+(data_utils/key_map.py: one sorted fixed-width bytes array and int32 entry numbers) and each entry's speaker an int32 index: key length + 8 bytes an utterance.
 Keys are compared as the bytes of the table (latin-1, as the table readers decode them).
 The file is checked as data_utils.datadir.read_pairs checks it, with the same messages.
 """
 import numpy as np
 
-from kaldi_compat.streaming import KeyMap
+from data_utils.key_map import KeyMap
 from data_utils.datadir import pair_lines, spk2utt_lines
 from data_utils.errors import UserError
 from data_utils.kaldi_streams import printable

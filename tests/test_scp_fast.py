@@ -45,7 +45,7 @@ def test_blocks_equal_entry_by_entry(two_arks, monkeypatch, size, order):
         lines = [x for pair in zip(lines[:4], lines[9:]) for x in pair] + lines[4:9]
     scp = tmp_path / 'all.scp'
     scp.write_text('\n'.join(lines) + '\n')
-    monkeypatch.setattr(ark_fast._scp_batches, '__defaults__', (size,))
+    monkeypatch.setattr(ark_fast.scp_batches, '__defaults__', (size,))
     keys, got = _matrix('scp:%s' % scp)
     ref_keys, ref = _reference(scp)
     assert keys == ref_keys == [line.split()[0] for line in lines]

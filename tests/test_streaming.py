@@ -13,7 +13,8 @@ from helpers import ROOT, env, one_error_line
 from kaldi_compat.ivector_compute_lda import compute_lda_from_stats
 from kaldi_compat.ivector_normalize_length import normalize_length
 from kaldi_compat.model_means import OrderedMeans
-from kaldi_compat.streaming import KeyMap, SpeakerSums
+from data_utils.key_map import KeyMap
+from kaldi_compat.streaming import SpeakerSums
 from kaldi_compat.trials import read_trial_pieces
 
 

@@ -12,10 +12,11 @@ import numpy as np
 
 from data_utils import kaldi_table as kt
 from data_utils.errors import UserError
+from data_utils.key_map import duplicate_key
 from kaldi_compat.cli import ToolParser, log, run_tool, warn
 from kaldi_compat.plda import write_plda
 from kaldi_compat.plda_train import PldaStats, estimate_plda
-from kaldi_compat.streaming import SpeakerSums, duplicate_key, read_spk2utt
+from kaldi_compat.streaming import SpeakerSums, read_spk2utt
 
 NAME = 'ivector-compute-plda'
 

@@ -10,9 +10,10 @@ import numpy as np
 from data_utils import kaldi_table as kt
 from data_utils.errors import UserError
 from data_utils.kaldi_codec import write_vector
+from data_utils.key_map import duplicate_key
 from kaldi_compat.cli import ToolParser, log, run_tool, warn
 from kaldi_compat.model_means import OrderedMeans
-from kaldi_compat.streaming import duplicate_key, read_spk2utt, stored_chunks
+from kaldi_compat.streaming import read_spk2utt, stored_chunks
 
 NAME = 'ivector-mean'
 

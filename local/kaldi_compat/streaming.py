@@ -3,9 +3,8 @@
 A tool reads its vectors in chunks (kaldi_table.read_vector_chunks) and keeps only
 what its maths needs. Here:
 
-* KeyMap: utterance -> entry lookups (utt2spk, spk2utt) held as one sorted numpy
-  bytes array and int32 entry numbers (key length + 4 bytes an utterance) rather
-  than a dict of Python strings (about 200 bytes), and lookups go a chunk at a time.
+* read_spk2utt / read_utt2spk: the lists as a data_utils.key_map.KeyMap (one sorted
+  bytes array, not a dict of Python strings) and a speaker index per entry.
 * SpeakerSums: per-speaker sums and counts, and the total scatter, in float64.
 * rereadable_chunks: two passes over a table (a mean first, then its use); a file
   is read twice, a pipe or stdin is spooled once to a temporary ark.
@@ -19,9 +18,9 @@ import numpy as np
 from data_utils import ark_fast
 from data_utils import kaldi_table as kt
 from data_utils.errors import UserError
+from data_utils.key_map import KEY_BLOCK, KeyMap, byte_blocks
 from data_utils.kaldi_streams import describe, open_rx
 
-_BLOCK = 100000      # keys gathered in Python lists before becoming a numpy block
 # Chunks of the tools that map or sum vectors: a few MB, so that their temporaries are
 # reused from the heap rather than mapped afresh (page faults) for every chunk.
 CHUNK_BYTES = 4 << 20
@@ -40,26 +39,13 @@ def vector_batches(rspecifier):
     stopping. Values must be finite, as the other readers require."""
     kind, _, name = kt.parse_rspecifier(rspecifier)
     # (ark_fast's scp batches are the ones read_vector_chunks takes: one read a block.)
-    batches = ark_fast.vector_batches(name) if kind == 'ark' else ark_fast._scp_batches(name)
+    batches = ark_fast.vector_batches(name) if kind == 'ark' else ark_fast.scp_batches(name)
     for keys, _, _, rows in batches:
         finite = np.isfinite(rows).all(axis=1)
         if not finite.all():
             raise UserError('%s: key %s: contains NaN or Inf'
                             % (describe(name), keys[int(np.flatnonzero(~finite)[0])]))
         yield keys, rows
-
-
-def _byte_blocks(keys):
-    """Keys (bytes) as a list of numpy bytes arrays of up to _BLOCK keys each."""
-    blocks, pending = [], []
-    for key in keys:
-        pending.append(key)
-        if len(pending) == _BLOCK:
-            blocks.append(np.array(pending))
-            pending = []
-    if pending:
-        blocks.append(np.array(pending))
-    return blocks
 
 
 def _token_lines(rspecifier):
@@ -75,80 +61,6 @@ def _token_lines(rspecifier):
                 yield parts[0], parts[1:]
 
 
-class KeyMap:
-    """Exact lookup of keys (utterances) among entries given in some order.
-
-    entries are numbered 0, 1, ... in the order given; a key may appear in several
-    entries (an utterance listed under two speakers), and lookups return all of them.
-    """
-
-    def __init__(self, keys):
-        """keys: an iterable of str, one per entry (it may be a generator)."""
-        self._build(_byte_blocks(key.encode('latin1') for key in keys))
-
-    @classmethod
-    def of_blocks(cls, blocks):
-        """A KeyMap of keys given as a list of numpy bytes arrays, in entry order."""
-        key_map = cls.__new__(cls)
-        key_map._build(blocks)
-        return key_map
-
-    def _build(self, blocks):
-        if not blocks:
-            blocks = [np.zeros(0, 'S1')]
-        width = max(b.dtype.itemsize for b in blocks)
-        keys = np.concatenate(blocks, dtype='S%d' % width)
-        del blocks
-        # Only the sorted keys and their entry numbers are kept (width + 4 bytes a key);
-        # keys given in sorted order (Kaldi's sorted utt2spk, spk2utt of sorted
-        # "<spk>-<utt>" ids) are their own order, and need no entry numbers at all.
-        if np.all(keys[1:] >= keys[:-1]):
-            self.order, self.sorted = None, keys
-        else:
-            self.order = np.argsort(keys, kind='stable').astype(np.int32)
-            self.sorted = keys[self.order]
-        self._rank = None
-
-    def __len__(self):
-        return self.sorted.size
-
-    def _entries(self, positions):
-        """Entry numbers of positions in the sorted keys."""
-        return positions if self.order is None else self.order[positions]
-
-    def key(self, entry):
-        """The key of an entry (for messages; the first call sorts once more)."""
-        if self.order is None:
-            return self.sorted[entry].decode('latin1')
-        if self._rank is None:
-            self._rank = np.argsort(self.order)
-        return self.sorted[self._rank[entry]].decode('latin1')
-
-    def _ranges(self, keys):
-        query = np.array([k.encode('latin1') for k in keys] or [b''])[:len(keys)]
-        width = self.sorted.dtype.itemsize
-        too_long = np.char.str_len(query) > width if query.size else np.zeros(0, bool)
-        query = query.astype('S%d' % width)       # truncation is harmless: too_long rejects
-        lo = np.searchsorted(self.sorted, query, 'left')
-        hi = np.searchsorted(self.sorted, query, 'right')
-        hi[too_long] = lo[too_long]
-        return lo, hi
-
-    def find_last(self, keys):
-        """For each key, its last entry (as a dict built in entry order would keep), -1 if none."""
-        lo, hi = self._ranges(keys)
-        found = hi > lo
-        return np.where(found, self._entries(np.maximum(hi - 1, 0)), -1)
-
-    def find_all(self, keys):
-        """(key positions, entries): each key's position repeated once per entry holding it."""
-        lo, hi = self._ranges(keys)
-        counts = hi - lo
-        positions = np.repeat(np.arange(len(keys)), counts)
-        starts = np.repeat(lo - (np.cumsum(counts) - counts), counts)
-        return positions, self._entries(starts + np.arange(positions.size))
-
-
 def read_spk2utt(rspecifier):
     """(speakers, KeyMap of utterances, speaker index of each utterance entry).
 
@@ -159,7 +71,7 @@ def read_spk2utt(rspecifier):
         speakers.append(spk.decode('latin1'))
         sizes.append(len(utts))
         pending += utts
-        if len(pending) >= _BLOCK:
+        if len(pending) >= KEY_BLOCK:
             blocks.append(np.array(pending))
             pending = []
     if pending:
@@ -180,7 +92,7 @@ def read_utt2spk(rspecifier):
             owners.append(speaker_index.setdefault(fields[0], len(speaker_index)))
             yield utt
 
-    utt_map = KeyMap.of_blocks(_byte_blocks(utterances()))
+    utt_map = KeyMap.of_blocks(byte_blocks(utterances()))
     speakers = [spk.decode('latin1') for spk in speaker_index]
     return speakers, utt_map, np.array(owners, dtype=np.int32)
 
@@ -206,14 +118,6 @@ def add_by_group(sums, counts, groups, rows):
         bounds = zip(starts[many].tolist(), ends[many].tolist())
         sums[groups[starts[many]]] += [np.add.reduce(rows[s:e], axis=0, dtype=sums.dtype)
                                        for s, e in bounds]
-
-
-def duplicate_key(key_map, entries, seen):
-    """The key of the first entry among `entries` already seen or repeated (for messages)."""
-    first = np.zeros(entries.size, dtype=bool)
-    first[np.unique(entries, return_index=True)[1]] = True
-    repeated = seen[entries] | ~first
-    return key_map.key(entries[np.flatnonzero(repeated)[0]])
 
 
 class SpeakerSums:
