@@ -11,9 +11,11 @@ import ctypes
 _M_TRIM_THRESHOLD = -1
 _M_MMAP_THRESHOLD = -3
 # Blocks up to this size come from the heap, so that freeing them keeps them for reuse.
-MMAP_THRESHOLD = 64 << 20
-# Free memory kept at the heap's top before it is given back to the kernel.
-TRIM_THRESHOLD = 256 << 20
+MMAP_THRESHOLD = 32 << 20
+# Free memory kept at the heap's top before it is given back to the kernel. What is kept
+# counts in the peak RSS: VoxCeleb1-H PLDA scoring peaked at 863 MB with 256 MB kept,
+# 749 MB with 32 MB and 729 MB with glibc's defaults, and took 7.2, 7.2 and 10.1 s.
+TRIM_THRESHOLD = 32 << 20
 
 
 def keep_freed_memory():
