@@ -191,10 +191,10 @@ def python_steps(args, data, out):
     epoch_npz, epoch_n = train_npz, args.train_vectors
     if 0 < args.train_max_vectors < args.train_vectors:
         epoch_npz, epoch_n = '%s/train_cap.npz' % out, args.train_max_vectors
+        # The first rows of the table, streamed by ark2npz as the full set is.
         steps.append(('(cap the training set)', epoch_n, 'vectors',
-                      '%s -c "import numpy as np; a = np.load(\'%s\'); n = %d; '
-                      'np.savez(\'%s\', **{k: (a[k][:n] if k != \'spk_labels\' else a[k]) '
-                      'for k in a.files})"' % (py, train_npz, epoch_n, epoch_npz)))
+                      '%s -m data_utils.ark2npz --vectors "scp:head -n %d %s/train/xvector.scp |" '
+                      '--utt2spk %s/train/utt2spk %s' % (py, epoch_n, data, data, epoch_npz)))
     steps.append(('train vae, 1 epoch', epoch_n, 'vectors',
                   '%s -m model.train --train-npz %s --model-dir %s/vae --epochs 1'
                   % (py, epoch_npz, out)))
