@@ -4,7 +4,7 @@ A streaming tool allocates and frees the same few-MB arrays for every chunk. gli
 defaults hand such blocks back to the kernel when they are freed (mmap'd blocks, and
 a trimmed heap top), so every chunk faults in fresh zeroed pages: 460,000 page faults
 and about a second of system time for ivector-normalize-length on 1.2M x 512 vectors.
-Raising the thresholds lets the next chunk reuse the same memory (15,000 faults).
+Raising the thresholds lets the next chunk reuse the same memory (9,000 faults).
 """
 import ctypes
 
