@@ -7,13 +7,14 @@ entry; here up to 1,024 entries that point into one file are read with one read 
 the span they cover, their headers checked at once, and their data cut out. A
 block that does not fit (other files, sparse offsets, records of another size or
 kind, a short file) returns None, and the caller reads it entry by entry, which
-gives the same vectors or reports the error (ark_fast.scp_vector_records).
+gives the same vectors or reports the error (scp_vectors.scp_vector_records).
 """
 import os
 
 import numpy as np
 
-_HEADERS = {b'\0BFV \x04': np.dtype('<f4'), b'\0BDV \x04': np.dtype('<f8')}
+# The header of a binary float or double vector record, and the data type it gives.
+HEADERS = {b'\0BFV \x04': np.dtype('<f4'), b'\0BDV \x04': np.dtype('<f8')}
 _MAX_SPAN_SLACK = 1 << 20      # bytes a block's read may take beyond its records'
 
 
@@ -54,7 +55,7 @@ class BlockReader:
         first = int(offsets.min())
         handle.seek(first)
         head = handle.read(10)          # "\0BFV \4" and the int32 dimension
-        dtype = _HEADERS.get(head[:6]) if len(head) == 10 else None
+        dtype = HEADERS.get(head[:6]) if len(head) == 10 else None
         dim = int.from_bytes(head[6:10], 'little', signed=True) if dtype else -1
         if dim < 0:
             return None

@@ -6,6 +6,7 @@ import pytest
 from data_utils import ark_fast
 from data_utils import kaldi_table as kt
 from data_utils import scp_fast
+from data_utils import scp_vectors
 from data_utils.errors import UserError
 
 
@@ -15,7 +16,7 @@ def _matrix(rspecifier, **kw):
 
 
 def _reference(scp):
-    records = list(ark_fast.scp_vector_records(str(scp)))
+    records = list(scp_vectors.scp_vector_records(str(scp)))
     rows = [np.frombuffer(d, t) if isinstance(d, bytes) else d for _, t, _, d in records]
     return [r[0] for r in records], np.vstack([r.astype(np.float64) for r in rows])
 
@@ -45,7 +46,7 @@ def test_blocks_equal_entry_by_entry(two_arks, monkeypatch, size, order):
         lines = [x for pair in zip(lines[:4], lines[9:]) for x in pair] + lines[4:9]
     scp = tmp_path / 'all.scp'
     scp.write_text('\n'.join(lines) + '\n')
-    monkeypatch.setattr(ark_fast.scp_batches, '__defaults__', (size,))
+    monkeypatch.setattr(scp_vectors.scp_batches, '__defaults__', (size,))
     keys, got = _matrix('scp:%s' % scp)
     ref_keys, ref = _reference(scp)
     assert keys == ref_keys == [line.split()[0] for line in lines]

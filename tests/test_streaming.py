@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from data_utils import ark_fast
+from data_utils import scp_vectors
 from data_utils import kaldi_table as kt
 from data_utils.errors import UserError
 from data_utils.kaldi_codec import read_matrix, read_vector, write_vector, write_vector_obj
@@ -319,7 +320,7 @@ def test_scp_read_ahead_windows_equal_record_reader(tmp_path, monkeypatch, windo
                      rng.standard_normal((30, 7)))
     lines = (tmp_path / 'w.scp').read_text().splitlines()
     (tmp_path / 'x.scp').write_text('\n'.join(lines + lines[3:6] + lines[20:] + lines[:2]) + '\n')
-    monkeypatch.setattr(ark_fast._RecordFile, 'WINDOW', window)
+    monkeypatch.setattr(scp_vectors._RecordFile, 'WINDOW', window)
     reference = list(kt.read_vectors('scp:%s' % (tmp_path / 'x.scp')))
     chunks = list(kt.read_vector_chunks('scp:%s' % (tmp_path / 'x.scp'), chunk_rows=8))
     assert [k for ks, _ in chunks for k in ks] == [k for k, _ in reference]

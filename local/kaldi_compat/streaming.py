@@ -15,7 +15,7 @@ import tempfile
 
 import numpy as np
 
-from data_utils import ark_fast
+from data_utils import ark_fast, scp_vectors
 from data_utils import kaldi_table as kt
 from data_utils.errors import UserError
 from data_utils.key_map import KEY_BLOCK, KeyMap, byte_blocks
@@ -38,8 +38,8 @@ def vector_batches(rspecifier):
     Kaldi's est-pca, skips vectors of another dimension with a warning rather than
     stopping. Values must be finite, as the other readers require."""
     kind, _, name = kt.parse_rspecifier(rspecifier)
-    # (ark_fast's scp batches are the ones read_vector_chunks takes: one read a block.)
-    batches = ark_fast.vector_batches(name) if kind == 'ark' else ark_fast.scp_batches(name)
+    # (the scp batches are the ones read_vector_chunks takes: one read a block.)
+    batches = ark_fast.vector_batches(name) if kind == 'ark' else scp_vectors.scp_batches(name)
     for keys, _, _, rows in batches:
         finite = np.isfinite(rows).all(axis=1)
         if not finite.all():
