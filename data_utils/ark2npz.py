@@ -19,7 +19,7 @@ import sys
 import numpy as np
 
 from data_utils import kaldi_table as kt
-from data_utils.datadir import vectors_rspecifier
+from data_utils.datadir import report_coverage, vectors_rspecifier
 from data_utils.errors import UserError, run_main
 from data_utils.kaldi_streams import describe, printable
 from data_utils.npz_io import NpzWriter
@@ -74,16 +74,11 @@ class TableKeys:
         """The utt2spk entry of each key, after datadir.check_coverage's checks: utt2spk
         names no utterance without a vector (when every_utterance), every vector has a
         speaker."""
-        missing = np.flatnonzero(~self.seen)
+        missing = np.flatnonzero(~self.seen) if every_utterance else np.zeros(0, int)
         self.seen = None
-        if every_utterance and missing.size:
-            raise UserError('%s: names %d utterances with no vector in %s (first: %s)'
-                            % (self.labels.path, missing.size, vectors_name,
-                               printable(self.labels.keys.key(missing[0]))))
-        if self.unlabelled:
-            raise UserError('%s: %d vectors have no speaker in %s (first: %s)'
-                            % (vectors_name, self.unlabelled, self.labels.path,
-                               printable(self.first_unlabelled)))
+        report_coverage(vectors_name, self.labels.path, missing.size,
+                        [self.labels.keys.key(missing[0])] if missing.size else [],
+                        self.unlabelled, [self.first_unlabelled])
         entries = np.concatenate(self.blocks)
         self.blocks = []
         return entries
@@ -92,6 +87,7 @@ class TableKeys:
 def convert(out, data_dir=None, vectors=None, utt2spk_path=None):
     """Stream the vectors into the npz: memory holds one chunk of rows and the keys."""
     rspecifier = vectors_rspecifier(data_dir) if data_dir else vectors
+    where = kt.parse_rspecifier(rspecifier)[2]     # the table, as messages name it
     if data_dir:
         utt2spk_path = os.path.join(data_dir, 'utt2spk')
         spk2utt_path = os.path.join(data_dir, 'spk2utt')
@@ -103,11 +99,10 @@ def convert(out, data_dir=None, vectors=None, utt2spk_path=None):
             writer.append(chunk)
             table.add(chunk_keys)
         if not table.count:
-            raise UserError('%s: no vectors' % (rspecifier.split(':', 1)[1] if data_dir else vectors))
+            raise UserError('%s: no vectors' % where)
         if labels is None:
             writer.finish(table.unlabelled_keys())
         else:
-            where = rspecifier.split(':', 1)[1] if data_dir else kt.parse_rspecifier(vectors)[2]
             entries = table.entries(where, every_utterance=bool(data_dir))
             if not spk2utt_matches:
                 raise UserError('%s: does not match utt2spk (rebuild it with utt2spk_to_spk2utt)'

@@ -242,13 +242,14 @@ def vector_chunks(kind, name, chunk_rows, dtype, chunk_bytes=None):
             keys.extend(batch_keys[start:start + take])
             start += take
             if len(keys) == chunk_rows:
-                yield keys, _finite(chunk, keys, where)
+                yield keys, finite_rows(chunk, keys, where)
                 keys, chunk = [], np.empty((chunk_rows, dim), dtype)
     if keys:
-        yield keys, _finite(chunk[:len(keys)], keys, where)
+        yield keys, finite_rows(chunk[:len(keys)], keys, where)
 
 
-def _finite(matrix, keys, where):
+def finite_rows(matrix, keys, where):
+    """matrix, once checked to hold no NaN or Inf (else an error naming the first key)."""
     # A NaN or an infinity makes the sum NaN or infinite, so a finite sum clears the
     # chunk in one pass with no n x D boolean temporary; only a chunk whose sum is
     # not finite (a bad value, or a sum that overflowed) is checked element by element.

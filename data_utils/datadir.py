@@ -89,19 +89,27 @@ def check_coverage(keys, utt2spk, vectors_name, utt2spk_name, every_utterance=Tr
                    every_vector=True):
     """The utt2spk coverage check: every utterance that utt2spk names has a vector
     (every_utterance), and every vector key has a speaker in it (every_vector)."""
+    missing = unlabelled = []
     if every_utterance:
         have = set(keys)
         missing = [u for u in utt2spk if u not in have]
-        if missing:
-            raise UserError('%s: names %d utterances with no vector in %s (first: %s)'
-                               % (utt2spk_name, len(missing), vectors_name,
-                                  printable(missing[0])))
     if every_vector:
         unlabelled = [k for k in keys if k not in utt2spk]
-        if unlabelled:
-            raise UserError('%s: %d vectors have no speaker in %s (first: %s)'
-                               % (vectors_name, len(unlabelled), utt2spk_name,
-                                  printable(unlabelled[0])))
+    report_coverage(vectors_name, utt2spk_name, len(missing), missing[:1],
+                    len(unlabelled), unlabelled[:1])
+
+
+def report_coverage(vectors_name, utt2spk_name, num_missing, first_missing,
+                    num_unlabelled, first_unlabelled):
+    """The error of a failed coverage check, from its counts and first offenders (for
+    callers that count without lists of keys, such as ark2npz)."""
+    if num_missing:
+        raise UserError('%s: names %d utterances with no vector in %s (first: %s)'
+                        % (utt2spk_name, num_missing, vectors_name, printable(first_missing[0])))
+    if num_unlabelled:
+        raise UserError('%s: %d vectors have no speaker in %s (first: %s)'
+                        % (vectors_name, num_unlabelled, utt2spk_name,
+                           printable(first_unlabelled[0])))
 
 
 class LabelledVectors:

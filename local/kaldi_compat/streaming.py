@@ -40,12 +40,9 @@ def vector_batches(rspecifier):
     kind, _, name = kt.parse_rspecifier(rspecifier)
     # (the scp batches are the ones read_vector_chunks takes: one read a block.)
     batches = ark_fast.vector_batches(name) if kind == 'ark' else scp_vectors.scp_batches(name)
+    where = describe(name)
     for keys, _, _, rows in batches:
-        finite = np.isfinite(rows).all(axis=1)
-        if not finite.all():
-            raise UserError('%s: key %s: contains NaN or Inf'
-                            % (describe(name), keys[int(np.flatnonzero(~finite)[0])]))
-        yield keys, rows
+        yield keys, ark_fast.finite_rows(rows, keys, where)
 
 
 def _token_lines(rspecifier):
