@@ -19,6 +19,6 @@ if [ $stage -le 1 ]; then
   run_backends_on xvector "$data" || exit 1
 fi
 if [ $stage -le 2 ]; then
-  python3 local/results_table.py --table-dir $exp/results $(results_of xvector) || exit 1
+  python3 local/analysis/results_table.py --table-dir $exp/results $(results_of xvector) || exit 1
 fi
 echo "baseline.sh: done; table in $exp/results/results.md" >&2

@@ -39,12 +39,12 @@ if [ $stage -le 2 ]; then
 fi
 
 if [ $stage -le 3 ]; then
-  python3 local/results_table.py --table-dir $exp/results $(results_of $model) || exit 1
+  python3 local/analysis/results_table.py --table-dir $exp/results $(results_of $model) || exit 1
 fi
 
 if [ $stage -le 4 ] && [ "$analysis" = true ]; then
   # Table 2: skewness and kurtosis of each front-end on the training set.
-  gauss="python3 local/gaussianity.py --utt2spk $data/$train_set/utt2spk --out-tsv $exp/results/gaussianity.tsv"
+  gauss="python3 local/analysis/gaussianity.py --utt2spk $data/$train_set/utt2spk --out-tsv $exp/results/gaussianity.tsv"
   $train_cmd $exp/log/gaussianity_xvector.log $gauss --front-end xvector \
     --vectors $(local/vectors_of.sh $data/$train_set) || exit 1
   for fe in $model; do
@@ -63,7 +63,7 @@ if [ $stage -le 4 ] && [ "$analysis" = true ]; then
         scores=$exp/backend/$fe/$set/scores_$b
         [ -f $scores ] && named="$named $(local/names.sh label $fe)=$scores"
       done
-      $train_cmd $plots/log/${set}_$b.log python3 local/plot_det.py --trials $data/$set/trials \
+      $train_cmd $plots/log/${set}_$b.log python3 local/analysis/plot_det.py --trials $data/$set/trials \
         --title "$set, $b" --out $plots/det_${set}_$b.png --hist-out $plots/hist_${set}_$b.png \
         $named || exit 1
     done

@@ -1,6 +1,6 @@
 #!/bin/sh
 # EER (compute-eer) and minDCF (compute_min_dcf.py) of one set's score files, as rows of a
-# results table (local/results_table.py):
+# results table (local/analysis/results_table.py):
 #   front_end  backend  set  eer  mindcf_<p>...      one row per back-end
 #
 # Usage: local/compute_metrics.sh [options] <front-end> <set> <trials> <score-dir> <results-tsv>

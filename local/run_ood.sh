@@ -35,7 +35,7 @@ if [ $stage -le 0 ]; then
   local/check_paths.sh "$0" "$ood_data" "$exp" ${ood_trials:+"$ood_trials"} || exit 1
   local/make_demo.sh "$ood_data" $exp/log || exit 1   # the default --ood-data is the demo's
   [ -z "$ood_trials" ] && [ -f "$ood_data/trials" ] && ood_trials=$ood_data/trials
-  $train_cmd $ood/log/kfold.log python3 local/kfold.py --data "$ood_data" --out $ood/folds \
+  $train_cmd $ood/log/kfold.log python3 local/analysis/kfold.py --data "$ood_data" --out $ood/folds \
     --folds $folds --seed $seed ${ood_trials:+--trials "$ood_trials"} || exit 1
 fi
 
@@ -115,6 +115,6 @@ if [ $stage -le 3 ]; then
       rows="$rows $pooled/results.tsv"
     done
   done
-  python3 local/results_table.py --table-dir $exp/results_ood $rows || exit 1
+  python3 local/analysis/results_table.py --table-dir $exp/results_ood $rows || exit 1
 fi
 echo "$0: done; table in $exp/results_ood/results.md" >&2

@@ -2,7 +2,7 @@
 # Score one evaluation set with trained back-end models (local/train_backends.sh):
 #   <score-dir>/scores_<backend>  "enroll-speaker test-utt score", in the trials' order,
 # for each back-end of conf/backends.tsv (or --backends), and with --score-norm asnorm also
-# scores_<backend>_asnorm (local/score_norm.py: AS-norm against <backend-dir>/cohort.ark,
+# scores_<backend>_asnorm (local/analysis/score_norm.py: AS-norm against <backend-dir>/cohort.ark,
 # the cohort taken through each back-end's own steps).
 #
 # Usage: local/score_backends.sh [options] <backend-dir> <enroll-dir> <test-dir> <trials> <score-dir>
@@ -78,7 +78,7 @@ for b in $backends; do
     # The cohort goes through the same steps as the test vectors.
     [ $scorer = cosine ] && norm_opts="" || norm_opts="--plda=$backend/$b --num-utts=ark:$dir/num_utts.ark"
     cohort="ark:$prepare ark:$backend/cohort.ark $ready"
-    $cmd $log/${b}_asnorm.log python3 local/score_norm.py --top-n=$top_n $norm_opts \
+    $cmd $log/${b}_asnorm.log python3 local/analysis/score_norm.py --top-n=$top_n $norm_opts \
       "$enroll" "$test" "$cohort" $dir/scores_$b $dir/scores_${b}_asnorm || exit 1
   fi
 done

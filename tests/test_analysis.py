@@ -14,13 +14,11 @@ from data_utils.errors import UserError
 from data_utils import import_embeddings as ie
 from data_utils.datadir import load_data_dir, read_trials
 from helpers import ROOT, env, one_error_line, run_module, write_data_dir
-import gaussianity
-import kfold
-import plot_det
+from analysis import gaussianity, kfold, plot_det
 
 
 def run_script(script, *args):
-    return subprocess.run([sys.executable, os.path.join(ROOT, 'local', script)] + [str(a) for a in args],
+    return subprocess.run([sys.executable, os.path.join(ROOT, 'local', 'analysis', script)] + [str(a) for a in args],
                           cwd=ROOT, env=env(), capture_output=True, text=True)
 
 

@@ -1,4 +1,4 @@
-"""local/benchmark_scale.py end to end at a tiny size: every step runs and is measured."""
+"""local/benchmarks/benchmark_scale.py end to end at a tiny size: every step runs and is measured."""
 import subprocess
 import sys
 
@@ -10,7 +10,7 @@ BACKENDS = ('cosine', 'pca_cosine', 'plda', 'lda_plda', 'pca_plda')
 def test_tiny_benchmark_measures_every_step(tmp_path):
     work = tmp_path / 'bench'
     proc = subprocess.run(
-        [sys.executable, 'local/benchmark_scale.py', '--train-vectors', '1200', '--speakers', '40',
+        [sys.executable, 'local/benchmarks/benchmark_scale.py', '--train-vectors', '1200', '--speakers', '40',
          '--dim', '16', '--o-utts', '120', '--o-speakers', '12', '--o-trials', '600',
          '--h-utts', '60', '--h-speakers', '6', '--h-trials', '100', '--eval-sets', 'o',
          '--lda-dim', '8', '--pca-dim', '8', '--skip-train', '--only', 'ours',

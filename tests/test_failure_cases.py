@@ -217,9 +217,8 @@ def compute_eer_cli(target, nontarget):
     ([0.5, 0.7, 0.9], [0.1, 0.3, 0.5, 0.6, 0.7, 0.8, 0.2, 0.4]),
 ])
 def test_det_plot_eer_is_the_results_table_eer(tmp_path, capsys, target, nontarget):
-    sys.path.insert(0, os.path.join(ROOT, 'local'))
-    import plot_det
-    from results_table import _cell
+    from analysis import plot_det
+    from analysis.results_table import _cell
     table_eer = _cell(compute_eer_cli(target, nontarget), 'eer')     # as results.md shows it
     # The EER plot_det.py prints for the curve...
     trials, scores = tmp_path / 'trials', tmp_path / 'scores'

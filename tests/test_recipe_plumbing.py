@@ -101,7 +101,7 @@ def test_results_table_merges_replaces_and_renders(tmp_path):
                    ('xvector', 'cosine', 'dev', '19.0', '0.8')])      # replaces the first row
     table = tmp_path / 'results'
     for rows in (a, b):
-        out = subprocess.run(['python3', 'local/results_table.py', '--table-dir', str(table), str(rows)],
+        out = subprocess.run(['python3', 'local/analysis/results_table.py', '--table-dir', str(table), str(rows)],
                              cwd=ROOT, env=env(), capture_output=True, text=True)
         assert out.returncode == 0, out.stderr
     tsv = (table / 'results.tsv').read_text().splitlines()
@@ -181,6 +181,7 @@ def tree_with_other_names(tmp_path, *scripts):
     (tmp_path / 'local').mkdir()
     (tmp_path / 'conf').mkdir()
     for script in scripts:
+        os.makedirs(os.path.dirname(tmp_path / 'local' / script), exist_ok=True)
         shutil.copy2(os.path.join(ROOT, 'local', script), tmp_path / 'local' / script)
     (tmp_path / 'conf' / 'front_ends.tsv').write_text('\n'.join(OTHER_FRONT_ENDS) + '\n')
     (tmp_path / 'conf' / 'backends.tsv').write_text('\n'.join(OTHER_BACKENDS) + '\n')
@@ -206,12 +207,14 @@ def test_names_sh_reads_the_conf_files(tmp_path):
 
 
 def test_results_table_orders_and_labels_by_the_conf_files(tmp_path):
-    tree = tree_with_other_names(tmp_path, 'results_table.py', 'names.py')
+    tree = tree_with_other_names(tmp_path, os.path.join('analysis', 'results_table.py'), 'names.py')
+    tree_env = env()     # the copy's names.py (and its conf/) before the repository's
+    tree_env['PYTHONPATH'] = str(tree / 'local') + os.pathsep + tree_env['PYTHONPATH']
     rows = tmp_path / 'rows.tsv'
     write_rows(rows, [(f, b, 'dev', '1.0', '0.5') for f in ('vae', 'xvector', 'dnf', 'ae')
                       for b in ('cosine', 'plda', 'cosine_asnorm', 'lda_cosine', 'pca_plda')])
-    out = subprocess.run(['python3', str(tree / 'local' / 'results_table.py'), '--table-dir',
-                          str(tmp_path / 'results'), str(rows)], cwd=ROOT, env=env(), capture_output=True, text=True)
+    out = subprocess.run(['python3', str(tree / 'local' / 'analysis' / 'results_table.py'), '--table-dir',
+                          str(tmp_path / 'results'), str(rows)], cwd=ROOT, env=tree_env, capture_output=True, text=True)
     assert out.returncode == 0, out.stderr
     lines = [line.split('|')[1:3] for line in out.stdout.splitlines()[2:] if line.startswith('|')]
     order = [(b.strip(), f.strip()) for b, f in lines]

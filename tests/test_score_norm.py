@@ -1,4 +1,4 @@
-"""AS-norm (local/score_norm.py) against its formula, on hand-made and random cases."""
+"""AS-norm (local/analysis/score_norm.py) against its formula, on hand-made and random cases."""
 import os
 
 import numpy as np
@@ -7,7 +7,7 @@ import pytest
 from data_utils import kaldi_table as kt
 from data_utils.errors import UserError
 from kaldi_compat.plda import Plda, write_plda
-import score_norm
+from analysis import score_norm
 
 
 def write_table(path, keys, vectors):

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Benchmark of the Python back-end tools on a large trial list (not a test).
 
-  local/benchmark_backend.py [--models 1000] [--tests 1000] [--dim 200] [--workdir DIR]
+  local/benchmarks/benchmark_backend.py [--models 1000] [--tests 1000] [--dim 200] [--workdir DIR]
 
 Builds <models> enrolment models and <tests> test vectors (binary float arks, as
 the recipes write them), a PLDA model and num_utts, and a trial list with every
@@ -21,7 +21,7 @@ import sys
 import tempfile
 import time
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 for path in (ROOT, os.path.join(ROOT, 'local')):
     if path not in sys.path:
         sys.path.insert(0, path)

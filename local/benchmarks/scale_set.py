@@ -1,4 +1,4 @@
-"""The synthetic VoxCeleb-sized set of local/benchmark_scale.py.
+"""The synthetic VoxCeleb-sized set of local/benchmarks/benchmark_scale.py.
 
 Speakers are Gaussian (see speaker_model); every part is a Kaldi data dir
 (xvector.ark/scp, utt2spk, spk2utt) and an evaluation set has enroll/ (one model

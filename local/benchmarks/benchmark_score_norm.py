@@ -1,12 +1,12 @@
 """What AS-norm adds at VoxCeleb1-H size: seconds for the cohort scoring and normalisation.
 
-  python3 local/benchmark_score_norm.py [--trials 552536] [--enroll 137000] [--test 137000]
+  python3 local/benchmarks/benchmark_score_norm.py [--trials 552536] [--enroll 137000] [--test 137000]
       [--cohort 7205] [--dim 256] [--top-n 300]
 
 Random vectors (the cost does not depend on values): every trial's enrolment and
 test vectors are scored against the cohort and the 552,536 scores normalised, for
 cosine (dot products) and PLDA (log-likelihood ratios, Kaldi's length
-normalisation), as local/score_norm.py does after reading its inputs. VoxCeleb1-H
+normalisation), as local/analysis/score_norm.py does after reading its inputs. VoxCeleb1-H
 has 552,536 trials over the ~137k utterances of VoxCeleb1 (each one an enrolment
 and a test vector); a VoxCeleb2-dev cohort has about 6-7k speakers.
 """
@@ -17,9 +17,10 @@ import time
 
 import numpy as np
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+sys.path[:0] = [ROOT, os.path.join(ROOT, 'local')]
 from kaldi_compat.plda import Plda  # noqa: E402
-import score_norm  # noqa: E402
+from analysis import score_norm  # noqa: E402
 from data_utils.errors import run_main  # noqa: E402
 
 

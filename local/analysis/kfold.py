@@ -1,6 +1,6 @@
 """Speaker-disjoint k-fold splits of a labelled data dir, with trials for each held-out fold.
 
-  python local/kfold.py --data DIR --out DIR [--folds 3] [--seed 7] [--enroll-utts 1]
+  python local/analysis/kfold.py --data DIR --out DIR [--folds 3] [--seed 7] [--enroll-utts 1]
                         [--nontarget-ratio 10] [--trials FILE]
 
 Speakers are shuffled with the seed and dealt round-robin into k folds, so the folds

@@ -1,7 +1,7 @@
 """DET curves and score histograms from Kaldi score files and a trials list.
 
-  python local/plot_det.py --trials FILE [--title T] --out DET.png NAME=SCORES [NAME=SCORES ...]
-  python local/plot_det.py --trials FILE [--title T] --hist-out HIST.png NAME=SCORES [NAME=SCORES ...]
+  python local/analysis/plot_det.py --trials FILE [--title T] --out DET.png NAME=SCORES [NAME=SCORES ...]
+  python local/analysis/plot_det.py --trials FILE [--title T] --hist-out HIST.png NAME=SCORES [NAME=SCORES ...]
 
 --out draws one DET plot (miss vs false-alarm rate on normal-deviate axes, as NIST
 plots them) with a curve per score file and each curve's EER point marked: call it

@@ -1,9 +1,9 @@
 """score_norm.py: adaptive symmetric score normalisation (AS-norm) with a top-N cohort.
 
-  python3 local/score_norm.py [options] <enroll-rspecifier> <test-rspecifier> \\
+  python3 local/analysis/score_norm.py [options] <enroll-rspecifier> <test-rspecifier> \\
       <cohort-rspecifier> <scores-rxfilename> <normalised-scores-wxfilename>
   e.g. (cosine: the vectors as the cosine scorer saw them, centred, projected, unit length)
-  python3 local/score_norm.py --top-n=300 "ark:... models ... |" "ark:... test ... |" \\
+  python3 local/analysis/score_norm.py --top-n=300 "ark:... models ... |" "ark:... test ... |" \\
       "ark:... cohort ... |" exp/backend/vae/sitw_dev/scores_cosine scores_cosine_asnorm
   (PLDA: the vectors as given to ivector-plda-scoring, plus --plda and --num-utts)
 
@@ -26,7 +26,7 @@ The cohort is typically the training set's per-speaker mean vectors.
 
 Cohort scores are computed in blocks of rows with one matrix product each (float32:
 they only feed the statistics) and reduced to their top-N at once, so a 550k-trial
-list with a 7k cohort costs seconds (local/benchmark_score_norm.py). Only the models
+list with a 7k cohort costs seconds (local/benchmarks/benchmark_score_norm.py). Only the models
 and test vectors that some score line names are scored against the cohort.
 """
 import sys

@@ -1,6 +1,6 @@
 """The results table of the recipes: front-end x back-end x set, like the paper's Table 1.
 
-  python local/results_table.py --table-dir exp/results [ROWS.tsv ...]
+  python local/analysis/results_table.py --table-dir exp/results [ROWS.tsv ...]
 
 Rows from each ROWS.tsv (front_end backend set eer mindcf_...) replace earlier rows
 with the same (front_end, backend, set) in <table-dir>/results.tsv; the markdown

@@ -1,6 +1,6 @@
 """How Gaussian an embedding is: skewness and kurtosis, as in Table 2 of the paper.
 
-  python local/gaussianity.py --front-end NAME --vectors RSPEC --utt2spk FILE \\
+  python local/analysis/gaussianity.py --front-end NAME --vectors RSPEC --utt2spk FILE \\
       --out-tsv exp/results/gaussianity.tsv
 
 For each dimension we take the skewness and the excess kurtosis (both 0 for a
@@ -24,7 +24,7 @@ from scipy import stats
 from data_utils import kaldi_table as kt
 from data_utils.datadir import check_coverage, read_pairs
 from data_utils.errors import UserError, file_errors, run_main
-from results_table import FRONT_ENDS, write_atomic
+from analysis.results_table import FRONT_ENDS, write_atomic
 
 PROG = 'gaussianity.py'
 COLUMNS = ['front_end', 'level', 'skewness', 'abs_skewness', 'kurtosis']

@@ -1,4 +1,4 @@
-"""Timing the steps of local/benchmark_scale.py, and its table.
+"""Timing the steps of local/benchmarks/benchmark_scale.py, and its table.
 
 Each step is a shell command run under GNU time: wall time, CPU time (user +
 system of all its processes) and the peak RSS of its largest process. Rows are

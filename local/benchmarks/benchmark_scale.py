@@ -1,9 +1,9 @@
 #!/usr/bin/env python3
 """Scale benchmark: a VoxCeleb-sized synthetic set through every step of the recipes.
 
-  python local/benchmark_scale.py [options] <work-dir>
-  e.g.: python local/benchmark_scale.py --kaldi-bin /tmp/kaldi-oracle/bin /tmp/scale
-        python local/benchmark_scale.py --train-vectors 3000 --speakers 60 --dim 32 \\
+  python local/benchmarks/benchmark_scale.py [options] <work-dir>
+  e.g.: python local/benchmarks/benchmark_scale.py --kaldi-bin /tmp/kaldi-oracle/bin /tmp/scale
+        python local/benchmarks/benchmark_scale.py --train-vectors 3000 --speakers 60 --dim 32 \\
           --o-utts 200 --h-utts 400 --o-trials 1000 --h-trials 4000 --skip-train /tmp/tiny
 
 The generated set (sizes are options; the defaults are VoxCeleb's):
@@ -35,13 +35,13 @@ import shutil
 import sys
 import time
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 sys.path[:0] = [ROOT, os.path.join(ROOT, 'local')]
 
 import names  # noqa: E402
 from data_utils.errors import UserError, run_main  # noqa: E402
-from scale_set import generate, generate_trial_lists  # noqa: E402
-from step_timing import TIME, format_table, measure, write_tsv  # noqa: E402
+from benchmarks.scale_set import generate, generate_trial_lists  # noqa: E402
+from benchmarks.step_timing import TIME, format_table, measure, write_tsv  # noqa: E402
 
 OURS_BIN = os.path.join(ROOT, 'local', 'bin')
 
