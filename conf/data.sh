@@ -8,7 +8,8 @@
 #   $data/<set>/test/{xvector.scp|xvector.ark, utt2spk, spk2utt}
 #   $data/<set>/trials                                             model test-utt target|nontarget
 # For a Kaldi egs tree (data/<name> + exp/xvectors_<name>), local/import_kaldi_sets.sh builds
-# this layout from it without copying the vectors.
+# this layout from it without copying the vectors; from audio data dirs and a Kaldi x-vector
+# network, local/prepare_from_audio.sh makes the features and x-vectors and then this layout.
 data=data/demo
 train_set=train                 # the training dir under $data
 eval_sets="sitw_dev sitw_eval"  # the evaluation dirs under $data

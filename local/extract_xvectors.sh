@@ -38,18 +38,13 @@ kaldi_script=sid/nnet3/xvector/extract_xvectors.sh
 kaldi_require extraction $kaldi_script -- nnet3-xvector-compute nnet3-info feat-to-dim
 
 # ---- Inputs complete? ------------------------------------------------------------
-[ -d "$nnet_dir" ] || die "$nnet_dir: no such nnet directory"
-for f in final.raw extract.config min_chunk_size max_chunk_size; do
-  [ -f "$nnet_dir/$f" ] || die "$nnet_dir/$f: missing (not a trained x-vector nnet dir)"
-done
+nnet_dim=$(xvector_nnet_dim "$nnet_dir") || exit 1
 [ -d "$data" ] || die "$data: no such data directory"
 for f in feats.scp vad.scp utt2spk spk2utt; do
   [ -f "$data/$f" ] || die "$data/$f: missing (extraction needs features and VAD)"
 done
 # Features of another dimension than the network's input fail in every job, in its log.
 feat_dim=$(feat-to-dim "scp:$data/feats.scp" - 2>/dev/null) || die "$data/feats.scp: cannot read its features"
-nnet_dim=$(nnet3-info "$nnet_dir/final.raw" 2>/dev/null | sed -n 's/^input-node name=input dim=\([0-9]*\).*/\1/p')
-[ -n "$nnet_dim" ] || die "$nnet_dir/final.raw: not an nnet3 network with an input node named input"
 [ "$feat_dim" = "$nnet_dim" ] ||
   die "$data/feats.scp: $feat_dim-dim features, but $nnet_dir/final.raw takes $nnet_dim (use the MFCC config the network was trained with)"
 

@@ -1,5 +1,6 @@
 # Helpers for our scripts that run Kaldi's own recipe scripts (steps/, utils/, sid/);
-# sourced by local/make_features.sh and local/extract_xvectors.sh, which define die().
+# sourced by local/make_features.sh, local/extract_xvectors.sh and
+# local/prepare_from_audio.sh, which define die().
 #
 # Kaldi's scripts call steps/, utils/ and sid/ relative to where they run, and their job
 # runners (run.pl, queue.pl, slurm.pl) by name, so they are run from a dir that links
@@ -43,4 +44,17 @@ kaldi_run_dir() {
 kaldi_run() {
   vv_run_dir=$1; shift
   (cd "$vv_run_dir" && PATH="$vv_run_dir/utils:$PATH" && "$@")
+}
+
+# xvector_nnet_dim <nnet-dir>: print the input dimension of a trained Kaldi x-vector
+# network dir (final.raw, extract.config, min_chunk_size, max_chunk_size, as Kaldi's
+# voxceleb/sitw recipes leave it), or die naming what is missing. Needs nnet3-info on PATH.
+xvector_nnet_dim() {
+  [ -d "$1" ] || die "$1: no such nnet directory"
+  for vv_f in final.raw extract.config min_chunk_size max_chunk_size; do
+    [ -f "$1/$vv_f" ] || die "$1/$vv_f: missing (not a trained x-vector nnet dir)"
+  done
+  vv_dim=$(nnet3-info "$1/final.raw" 2>/dev/null | sed -n 's/^input-node name=input dim=\([0-9]*\).*/\1/p')
+  [ -n "$vv_dim" ] || die "$1/final.raw: not an nnet3 network with an input node named input"
+  echo "$vv_dim"
 }

@@ -16,6 +16,8 @@
 # in wav.scp, utt2spk and segments alike; every wav there, at the MFCC config's sample
 # rate), then Kaldi's utils/validate_data_dir.sh --no-feats --no-text (sorting, spk2utt).
 # A problem stops it with one ERROR line naming the file, and nothing is written.
+# --check-only true runs these checks alone (local/prepare_from_audio.sh checks every set
+# before any job); --skip-checks true then leaves them out of the run that follows.
 
 vv_root=$(cd "$(dirname "$0")/.." && pwd)
 train_cmd=run.pl
@@ -26,7 +28,9 @@ cmd=$train_cmd                        # run.pl / queue.pl / slurm.pl; default fr
 mfcc_config=$vv_root/conf/mfcc.conf   # compute-mfcc-feats options (its --sample-frequency rules)
 vad_config=$vv_root/conf/vad.conf     # compute-vad options
 stage=0                               # 1: from MFCC; 2: VAD only (feats.scp already there)
-help_message="Usage: $0 [--nj N] [--cmd CMD] [--mfcc-config FILE] [--vad-config FILE] [--stage N] <data-dir> [<log-dir> [<feat-dir>]]"
+check_only=false                      # true: check the inputs, write nothing, run no job
+skip_checks=false                     # true: the caller has run --check-only on this dir
+help_message="Usage: $0 [--nj N] [--cmd CMD] [--mfcc-config FILE] [--vad-config FILE] [--stage N] [--check-only true|false] [--skip-checks true|false] <data-dir> [<log-dir> [<feat-dir>]]"
 . "$vv_root/local/parse_options.sh" || exit 1
 
 die() { echo "ERROR (make_features.sh): $*" >&2; exit 1; }
@@ -52,7 +56,9 @@ done
 [ -d "$data" ] || die "$data: no such data directory"
 [ -f "$mfcc_config" ] || die "$mfcc_config: missing (MFCC config)"
 [ -f "$vad_config" ] || die "$vad_config: missing (VAD config)"
-if [ "$stage" -le 1 ]; then
+if [ "$skip_checks" = true ]; then
+  :
+elif [ "$stage" -le 1 ]; then
   PYTHONPATH="$vv_root${PYTHONPATH:+:$PYTHONPATH}" python3 -m data_utils.check_audio \
     --mfcc-config "$mfcc_config" "$data" || exit 1
 else
@@ -67,7 +73,9 @@ mfcc_config=$(abspath "$mfcc_config"); vad_config=$(abspath "$vad_config")
 scratch=$(mktemp -d "${TMPDIR:-/tmp}/make_features.XXXXXX") || die "cannot create a scratch dir"
 trap 'rm -rf "$scratch"' EXIT
 kaldi_run_dir "$scratch/kaldi_run"
-if ! kaldi_run "$scratch/kaldi_run" utils/validate_data_dir.sh --no-feats --no-text "$data" \
+if [ "$skip_checks" = true ]; then
+  :
+elif ! kaldi_run "$scratch/kaldi_run" utils/validate_data_dir.sh --no-feats --no-text "$data" \
     > "$scratch/validate.log" 2>&1; then
   sed 's/^/  /' "$scratch/validate.log" >&2
   # Its messages are the lines it prefixes with its name; the diff it may print is above.
@@ -75,7 +83,12 @@ if ! kaldi_run "$scratch/kaldi_run" utils/validate_data_dir.sh --no-feats --no-t
          sed 's/, partial diff is: *$/ (diff above)/; s/ *$//')
   die "$data: Kaldi's utils/validate_data_dir.sh: ${what:-failed (output above)}"
 fi
-grep WARNING "$scratch/validate.log" | sed 's/^utils\/validate_data_dir.sh/make_features.sh/' >&2
+[ ! -f "$scratch/validate.log" ] ||
+  grep WARNING "$scratch/validate.log" | sed 's/^utils\/validate_data_dir.sh/make_features.sh/' >&2
+if [ "$check_only" = true ]; then
+  echo "$0: $data: checked ($(grep -c . "$data/utt2spk") utterances); nothing written" >&2
+  exit 0
+fi
 
 # ---- Jobs ------------------------------------------------------------------------
 # Kaldi refuses to split into more parts than there are lines (MFCC) or speakers (VAD).

@@ -6,3 +6,9 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 for path in (ROOT, os.path.join(ROOT, 'local')):
     if path not in sys.path:
         sys.path.insert(0, path)
+
+
+def pytest_report_header(config):
+    """Which Kaldi the real-Kaldi tests compare with (tests/kaldi_oracle.py)."""
+    import kaldi_oracle
+    return 'real Kaldi for the comparisons: ' + kaldi_oracle.describe()

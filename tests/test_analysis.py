@@ -459,6 +459,46 @@ def test_extraction_runs_kaldis_script_with_the_options(tmp_path):
     assert out.returncode == 1 and 'larger than' in one_error_line(out.stderr)
 
 
+def test_prepare_from_audio_refuses_bad_options_and_no_kaldi_before_anything(tmp_path):
+    # Its run on real Kaldi is in test_extraction_kaldi.py; these need no Kaldi.
+    nnet, data = nnet_and_data(tmp_path)
+    script = os.path.join(ROOT, 'local', 'prepare_from_audio.sh')
+
+    def refused(*args):
+        out = subprocess.run(['sh', script] + [str(a) for a in args], cwd=tmp_path, env=no_kaldi_env(),
+                             capture_output=True, text=True)
+        assert out.returncode == 1
+        assert sorted(os.listdir(tmp_path)) == ['data', 'nnet']
+        return one_error_line(out.stderr)
+
+    assert refused(nnet, tmp_path, 'out') == 'ERROR (prepare_from_audio.sh): KALDI_ROOT is not set; ' \
+        'extraction from audio needs a compiled Kaldi'
+    assert refused('--stage', 2, '--stop-stage', 1, nnet, tmp_path, 'out') == \
+        'ERROR (prepare_from_audio.sh): --stop-stage 1 is before --stage 2'
+    assert refused('--nj', 'x', nnet, tmp_path, 'out') == \
+        "ERROR (prepare_from_audio.sh): --nj must be a non-negative integer, got 'x'"
+    assert refused('--sets', ' ', nnet, tmp_path, 'out').endswith('--sets is empty: name at least one evaluation set')
+    assert refused(nnet, tmp_path) == 'ERROR (prepare_from_audio.sh): expected 3 arguments, got 2'
+
+
+def test_check_trials_against_the_audio_enrolment_and_test_dirs(tmp_path):
+    enroll, test = tmp_path / 'enroll', tmp_path / 'test'
+    for d in (enroll, test):
+        d.mkdir()
+    (enroll / 'spk2utt').write_text('m1 e1\nm2 e2 e3\n')
+    (test / 'utt2spk').write_text('t1 m1\nt2 m2\n')
+    trials = tmp_path / 'trials'
+    trials.write_text('m1 t1 target\nm1 t2 nontarget\nm2 t2 target\n')
+    out = run_module('data_utils.check_trials', trials, enroll, test)
+    assert out.returncode == 0, out.stderr
+    assert out.stderr.strip() == 'check_trials: %s: 2 models, 2 test utterances, 3 trials (2 target)' % trials
+    trials.write_text('m1 t1 target\nm3 t2 nontarget\n')
+    out = run_module('data_utils.check_trials', trials, enroll, test)
+    assert out.returncode == 1
+    assert one_error_line(out.stderr) == ('ERROR (check_trials): %s: line 2: unknown model m3 (not in the '
+                                          'enrolment spk2utt)' % trials)
+
+
 # ----------------------------------------------------------------------------
 # Importing other toolkits' embeddings
 

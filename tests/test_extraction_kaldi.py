@@ -1,16 +1,23 @@
 """From audio to the results table on real Kaldi, end to end.
 
-Kaldi is built from ../shared/kaldi-oracle (tests/kaldi_oracle.py extraction()) and used as
-KALDI_ROOT. The module makes a small Kaldi egs tree the way Kaldi's sitw/voxceleb recipes lay
-it out: wavs of 14 synthetic voices, data/{train,sitw_dev_enroll,sitw_dev_test} with trials,
-and a small x-vector network (final.raw, extract.config, min_chunk_size, max_chunk_size) from
-an xconfig of the voxceleb topology through nnet3-init. It then runs, as a user would:
+Kaldi is the user's (KALDI_ROOT) or one built from ../shared/kaldi-oracle
+(tests/kaldi_oracle.py), used as KALDI_ROOT. The module makes a small Kaldi egs tree the way
+Kaldi's sitw/voxceleb recipes lay it out: wavs of 14 synthetic voices,
+data/{train,sitw_dev_enroll,sitw_dev_test} with trials, and a small x-vector network
+(final.raw, extract.config, min_chunk_size, max_chunk_size) from an xconfig of the voxceleb
+topology through nnet3-init. It then runs, as a user would:
 
-    local/make_features.sh --nj 2 data/<set>             (Kaldi's make_mfcc.sh + compute_vad_decision.sh)
+    local/prepare_from_audio.sh --nj 2 --sets sitw_dev nnet egs data   (features, x-vectors, data)
+    baseline.sh; train.sh; eval.sh --data data                          (back-end on Kaldi's binaries)
+
+and, step by step on a copy of two of the sets, what that one command runs for each set:
+
+    local/make_features.sh --nj 2 data/<set>      (Kaldi's make_mfcc.sh + compute_vad_decision.sh)
     local/extract_xvectors.sh --nj 2 nnet data/<set> exp/xvectors_<set>
-    local/import_kaldi_sets.sh; baseline.sh; train.sh; eval.sh   (back-end on Kaldi's binaries)
 
-and checks the x-vectors against a numpy forward pass of the same network on the same
+It checks that both give the same features and x-vectors bit for bit, that the one command
+writes the layout the recipes read and refuses bad input of any set before any job runs,
+and the x-vectors against a numpy forward pass of the same network on the same
 features (sliding CMN, VAD frame selection, TDNN layers, statistics pooling, batch-norm,
 all computed here, not by Kaldi), within 1e-4 relative.
 
@@ -34,7 +41,7 @@ import pytest
 
 from data_utils import kaldi_table as kt
 from helpers import ROOT, one_error_line
-from kaldi_oracle import extraction
+import kaldi_oracle
 
 RATE = 16000
 TRAIN_SPEAKERS, EVAL_SPEAKERS, UTTS_PER_SPEAKER = 10, 4, 4
@@ -136,11 +143,12 @@ def write_audio_data_dir(data, utts, wav_dir):
 
 MAKE_FEATURES = os.path.join(ROOT, 'local', 'make_features.sh')
 EXTRACT = os.path.join(ROOT, 'local', 'extract_xvectors.sh')
+PREPARE = os.path.join(ROOT, 'local', 'prepare_from_audio.sh')
 
 
 def kaldi_env():
     env = dict(os.environ)
-    env['KALDI_ROOT'] = os.path.join(extraction(), 'kaldi-root')
+    env['KALDI_ROOT'] = kaldi_oracle.kaldi_root(extraction=True)
     return env
 
 
@@ -156,7 +164,7 @@ def ok(out):
 
 
 def kaldi_bin(name):
-    return os.path.join(extraction(), 'bin', name)
+    return kaldi_oracle.binary(name)
 
 
 # ----------------------------------------------------------------------------
@@ -335,21 +343,53 @@ def corpus(egs):
     return audio
 
 
+AUDIO_FILES = ('wav.scp', 'utt2spk', 'spk2utt')
+TRIALS = os.path.join('sitw_dev_test', 'trials', 'core-core.lst')
+
+
+def copy_audio_dirs(egs, dst, names=SETS):
+    """The audio data dirs of egs (wav.scp, utt2spk, spk2utt, trials; the same wavs) in dst/data."""
+    for name in names:
+        os.makedirs(os.path.join(dst, 'data', name))
+        for f in AUDIO_FILES:
+            shutil.copy(os.path.join(egs, 'data', name, f), os.path.join(dst, 'data', name, f))
+    if 'sitw_dev_test' in names:
+        os.makedirs(os.path.join(dst, 'data', 'sitw_dev_test', 'trials'))
+        shutil.copy(os.path.join(egs, 'data', TRIALS), os.path.join(dst, 'data', TRIALS))
+
+
+def step_by_step(egs, name, nnet=None):
+    """The README's former loop for one set: make_features.sh, then extract_xvectors.sh."""
+    ok(run(MAKE_FEATURES, '--nj', 2, 'data/' + name, 'exp/make_features/' + name, 'mfcc', cwd=egs))
+    if nnet:
+        ok(run(EXTRACT, '--nj', 2, nnet, 'data/' + name, 'exp/xvectors_' + name, cwd=egs))
+
+
 @pytest.fixture(scope='module')
 def egs(tmp_path_factory):
-    oracle = extraction()
+    """The egs tree after local/prepare_from_audio.sh, and the same sets step by step.
+
+    The network's batch-norm statistics come from the training set's features, so these
+    are made first step by step, in a copy of the audio data dirs (egs/step_by_step), which
+    also gets the enrolment set's x-vectors that way. Then the one command makes the
+    features, x-vectors and recipes' data of every set in egs itself."""
+    kaldi_root = kaldi_oracle.kaldi_root(extraction=True)
     start = time.time()
     egs = str(tmp_path_factory.mktemp('egs'))
     for link, target in (('steps', 'egs/wsj/s5/steps'), ('utils', 'egs/wsj/s5/utils'), ('sid', 'egs/sre08/v1/sid')):
-        os.symlink(os.path.join(oracle, 'kaldi-root', target), os.path.join(egs, link))
+        os.symlink(os.path.join(kaldi_root, target), os.path.join(egs, link))
     audio = corpus(egs)
-    for name in SETS:
-        ok(run(MAKE_FEATURES, '--nj', 2, 'data/' + name, 'exp/make_features/' + name, 'mfcc', cwd=egs))
-    nnet = make_nnet_dir(egs, TRAIN_SPEAKERS, voiced_feats(os.path.join(egs, 'data', 'train')).values())
-    for name in SETS:
-        ok(run(EXTRACT, '--nj', 2, nnet, 'data/' + name, 'exp/xvectors_' + name, cwd=egs))
-    timing = {'audio to x-vectors': time.time() - start}
-    return dict(dir=egs, nnet=nnet, audio=audio, timing=timing)
+    steps = os.path.join(egs, 'step_by_step')
+    copy_audio_dirs(egs, steps, ['train', 'sitw_dev_enroll'])
+    step_by_step(steps, 'train')
+    nnet = make_nnet_dir(egs, TRAIN_SPEAKERS, voiced_feats(os.path.join(steps, 'data', 'train')).values())
+    step_by_step(steps, 'sitw_dev_enroll', nnet)
+    timing = {'step by step': time.time() - start}
+    start = time.time()
+    data = os.path.join(egs, 'recipe_data')
+    out = ok(run(PREPARE, '--nj', 2, '--sets', 'sitw_dev', nnet, egs, data))
+    timing['one command'] = time.time() - start
+    return dict(dir=egs, nnet=nnet, audio=audio, timing=timing, steps=steps, data=data, log=out.stderr)
 
 
 def read_feats(data):
@@ -399,8 +439,8 @@ def test_every_utterance_has_one_finite_vector_of_the_network_dimension(egs):
         assert len({tuple(np.round(v, 4)) for v in vectors.values()}) == len(utts)
         total += len(keys)
     assert total == (TRAIN_SPEAKERS + EVAL_SPEAKERS) * UTTS_PER_SPEAKER
-    print('\n%d x-vectors of dimension %d; audio to x-vectors took %.1f s'
-          % (total, dim, egs['timing']['audio to x-vectors']))
+    print('\n%d x-vectors of dimension %d; local/prepare_from_audio.sh took %.1f s'
+          % (total, dim, egs['timing']['one command']))
 
 
 def test_xvectors_equal_a_numpy_forward_pass_of_the_network(egs):
@@ -426,10 +466,65 @@ def test_xvectors_equal_a_numpy_forward_pass_of_the_network(egs):
     assert worst < TOLERANCE
 
 
+def vectors(scp):
+    return dict(kt.read_vectors('scp:' + scp))
+
+
+def test_the_one_command_writes_the_layout_the_recipes_read(egs):
+    data = egs['data']
+    parts = {'train': 'train', 'sitw_dev/enroll': 'sitw_dev_enroll', 'sitw_dev/test': 'sitw_dev_test'}
+    assert sorted(os.listdir(data)) == ['sitw_dev', 'train']
+    assert sorted(os.listdir(os.path.join(data, 'sitw_dev'))) == ['enroll', 'test', 'trials']
+    with open(os.path.join(egs['dir'], 'data', TRIALS)) as f:
+        assert open(os.path.join(data, 'sitw_dev', 'trials')).read() == f.read()
+    for part, name in parts.items():
+        assert sorted(os.listdir(os.path.join(data, part))) == ['spk2utt', 'utt2spk', 'xvector.scp']
+        for f in ('utt2spk', 'spk2utt'):
+            with open(os.path.join(egs['dir'], 'data', name, f)) as audio:
+                assert open(os.path.join(data, part, f)).read() == audio.read(), (part, f)
+        # The scp points, by absolute paths, at the archives of stage 2 in the egs tree.
+        ours = os.path.join(data, part, 'xvector.scp')
+        arks = {line.split()[1].rsplit(':', 1)[0] for line in open(ours)}
+        assert all(a.startswith(os.path.join(egs['dir'], 'exp', 'xvectors_' + name) + '/') for a in arks), arks
+        kaldis = vectors(os.path.join(egs['dir'], 'exp', 'xvectors_' + name, 'xvector.scp'))
+        got = vectors(ours)
+        assert sorted(got) == sorted(kaldis) and all(np.array_equal(got[k], kaldis[k]) for k in got)
+    # Stage 3 alone rebuilds the same layout from the x-vectors there (no features, no jobs).
+    again = os.path.join(os.path.dirname(data), 'recipe_data_again')
+    ok(run(PREPARE, '--stage', 3, '--sets', 'sitw_dev', egs['nnet'], egs['dir'], again))
+    assert tree(again) == [p.replace(data, again) for p in tree(data)]
+    for part in list(parts) + ['sitw_dev']:
+        for f in os.listdir(os.path.join(data, part)):
+            if os.path.isfile(os.path.join(data, part, f)):
+                assert open(os.path.join(again, part, f)).read() == open(os.path.join(data, part, f)).read()
+    # What baseline.sh, train.sh and eval.sh check at their stage 0 (the recipes then read it
+    # in test_the_recipes_run_on_the_extracted_xvectors).
+    out = run('python3', '-m', 'data_utils.check_sets', '--data', data, '--train-set', 'train',
+              '--eval-sets', 'sitw_dev')
+    assert out.returncode == 0, out.stderr
+    assert '%d models, %d test utterances, %d trials (%d target)' % (
+        EVAL_SPEAKERS, EVAL_SPEAKERS * (UTTS_PER_SPEAKER - 1),
+        EVAL_SPEAKERS ** 2 * (UTTS_PER_SPEAKER - 1), EVAL_SPEAKERS * (UTTS_PER_SPEAKER - 1)) in out.stdout
+
+
+def test_the_one_command_equals_the_step_by_step_path_exactly(egs):
+    # Same audio, same --nj (so the same jobs): the same features, bit for bit, and the
+    # same x-vectors.
+    steps = os.path.join(egs['steps'], 'data')
+    for name in ('train', 'sitw_dev_enroll'):
+        one, step = read_feats(set_dir(egs, name)), read_feats(os.path.join(steps, name))
+        assert sorted(one) == sorted(step) and all(np.array_equal(one[k], step[k]) for k in one), name
+    one = vectors(os.path.join(egs['data'], 'sitw_dev', 'enroll', 'xvector.scp'))
+    step = vectors(os.path.join(egs['steps'], 'exp', 'xvectors_sitw_dev_enroll', 'xvector.scp'))
+    assert sorted(one) == sorted(step) and len(one) == EVAL_SPEAKERS
+    assert all(np.array_equal(one[k], step[k]) for k in one)
+    print('\nlocal/prepare_from_audio.sh, 3 sets: %.1f s (step by step, train features and the '
+          'enrolment set: %.1f s)' % (egs['timing']['one command'], egs['timing']['step by step']))
+
+
 def test_the_recipes_run_on_the_extracted_xvectors(egs, tmp_path):
     start = time.time()
-    data, exp = tmp_path / 'data', tmp_path / 'exp'
-    ok(run('local/import_kaldi_sets.sh', '--train', 'train', '--sets', 'sitw_dev', egs['dir'], data))
+    data, exp = egs['data'], tmp_path / 'exp'
     common = ['--data', data, '--exp', exp, '--eval-sets', 'sitw_dev']
     dims = ['--lda-dim', 6, '--pca-dim', 6]
     baseline = ok(run('sh', 'baseline.sh', *common, *dims))
@@ -444,8 +539,50 @@ def test_the_recipes_run_on_the_extracted_xvectors(egs, tmp_path):
             values = [float(c) for c in cells[front_end, backend]]
             assert len(values) == 3 and all(np.isfinite(values)), (front_end, backend, values)
             assert 0 <= values[0] <= 100
-    print('\nimport + baseline + train + eval on %d x-vectors took %.1f s'
+    print('\nbaseline + train + eval on %d x-vectors took %.1f s'
           % ((TRAIN_SPEAKERS + EVAL_SPEAKERS) * UTTS_PER_SPEAKER, time.time() - start))
+
+
+def refused_by_the_one_command(egs, work, *options, nnet=None):
+    """prepare_from_audio.sh on the audio dirs in work: its one ERROR line; asserts that
+    nothing was written (no features, no x-vectors, no recipe data)."""
+    before = tree(work)
+    out = run(PREPARE, '--nj', 2, '--sets', 'sitw_dev', *options, nnet or egs['nnet'], work, work / 'recipe_data')
+    assert out.returncode == 1, out.stderr
+    assert tree(work) == before
+    return one_error_line(out.stderr)
+
+
+def test_the_one_command_refuses_bad_input_of_any_set_before_any_job(egs, tmp_path):
+    work = tmp_path / 'egs'
+    copy_audio_dirs(egs['dir'], str(work))
+    # The last set's problems stop it before the training set's features are made.
+    trials = work / 'data' / TRIALS
+    good_trials = trials.read_text()
+    trials.write_text(good_trials.replace('spk13-u3 target', 'spk13-u9 target'))
+    assert refused_by_the_one_command(egs, work) == (
+        'ERROR (check_trials): %s: line %d: unknown test utterance spk13-u9'
+        % (trials, good_trials.splitlines().index('spk13 spk13-u3 target') + 1))
+    trials.write_text(good_trials)
+    scp = work / 'data' / 'sitw_dev_test' / 'wav.scp'
+    good_scp = scp.read_text()
+    wav = good_scp.splitlines()[-1].split()[1]
+    scp.write_text(good_scp.replace(wav, wav + '.missing'))
+    assert refused_by_the_one_command(egs, work).startswith(
+        'ERROR (check_audio): %s.missing: no such file (%s line %d' % (wav, scp, len(good_scp.splitlines())))
+    scp.write_text(good_scp)
+    # Features the network cannot take, and a network dir that is not one.
+    conf = tmp_path / 'mfcc13.conf'
+    with open(os.path.join(ROOT, 'conf', 'mfcc.conf')) as f:
+        conf.write_text(f.read().replace('--num-ceps=30', '--num-ceps=13'))
+    assert refused_by_the_one_command(egs, work, '--mfcc-config', conf) == (
+        'ERROR (prepare_from_audio.sh): %s makes 13-dim MFCC (--num-ceps), but %s/final.raw takes 30 '
+        '(use the MFCC config the network was trained with)' % (conf, egs['nnet']))
+    nnet = tmp_path / 'nnet'
+    shutil.copytree(egs['nnet'], nnet)
+    (nnet / 'max_chunk_size').unlink()
+    assert refused_by_the_one_command(egs, work, nnet=nnet) == (
+        'ERROR (prepare_from_audio.sh): %s/max_chunk_size: missing (not a trained x-vector nnet dir)' % nnet)
 
 
 # ----------------------------------------------------------------------------

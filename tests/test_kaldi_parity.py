@@ -1,7 +1,8 @@
 """Randomised parity of every tool in local/bin with real Kaldi (issue 7, part 1).
 
 Each test runs one tool twice on the same generated input: once as Kaldi's binary
-(tests/kaldi_oracle.py builds it once per machine) and once as ours (local/bin), and
+(yours where KALDI_ROOT points at a compiled Kaldi, else built once per machine;
+see tests/kaldi_oracle.py) and once as ours (local/bin), and
 then holds ours to Kaldi's behaviour:
   * Kaldi fails (non-zero exit)  -> ours fails too, with exactly one ERROR line;
   * Kaldi warns and goes on      -> ours goes on and warns about the same thing
@@ -170,7 +171,7 @@ def command(engine, tool):
     if engine == 'ours':
         return [os.path.join(OURS_BIN, tool)]
     if tool == 'compute_min_dcf.py':
-        return [sys.executable, os.path.join(kaldi_oracle.back_end(), 'scripts', tool)]
+        return [sys.executable, kaldi_oracle.script('egs/sre08/v1/sid/compute_min_dcf.py')]
     return [kaldi_oracle.binary(tool)]
 
 

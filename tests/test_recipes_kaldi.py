@@ -1,8 +1,8 @@
 """The recipes on Kaldi's own binaries against the same recipes on our Python tools.
 
 baseline.sh, eval.sh and local/run_ood.sh run twice on a small corpus: once with
-KALDI_ROOT pointing at real Kaldi (built once per machine by tests/kaldi_oracle.py; the
-module skips where it cannot be built) and once without (our tools in local/bin). The
+KALDI_ROOT pointing at real Kaldi (tests/kaldi_oracle.py: yours, or built once per machine;
+the module skips where there is none) and once without (our tools in local/bin). The
 results tables must be equal to the printed digit and every score file must agree line
 by line, keys in the same order and scores within 1e-3.
 
