@@ -133,7 +133,7 @@ def provenance(identity):
     lines = ['Training set of every model and back-end: %s.' % _described(identity['train'])]
     for fe in sorted(identity['models'], key=lambda f: _order(f, FRONT_ENDS)):
         model = identity['models'][fe]
-        lines.append('%s: model %s, checkpoint %s.' % (labels.get(fe, fe), model['dir'], model['checkpoint']))
+        lines.append('%s: model %s, checkpoint %s.' % (labels.get(fe, fe), fe, model['checkpoint']))
     for name, s in sorted(identity['sets'].items()):
         lines.append('%s: %s (enroll %s vectors, test %s vectors, id %s).'
                      % (name, s['data'], s['enroll']['vectors'], s['test']['vectors'], s['id']))
