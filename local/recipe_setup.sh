@@ -43,7 +43,8 @@ identify_run() {  # "<model dirs>": what this run's rows are made from, checked 
 
 make_table() {  # <results.tsv>...: merged into $exp/results, rows of other data or models dropped
   [ -f $run_identity ] || { echo "ERROR ($recipe): $run_identity: missing; run stage 0 first" >&2; return 1; }
-  python3 local/analysis/results_table.py --table-dir $exp/results --identity $run_identity "$@"
+  python3 local/analysis/results_table.py --table-dir $exp/results --identity $run_identity \
+    --train-dir "$data/$train_set" "$@"
 }
 
 results_of() {  # <front-end>...: the results.tsv files run_backends_on wrote for them

@@ -126,6 +126,13 @@ def test_results_table_never_mixes_corpora_or_models(tmp_path):
     b2 = run_identity('trainB', {'dev': 'devB2'})
     cells, out = table_run(tmp_path, b2, [('xvector', 'plda', 'dev', '5')])
     assert cells == {('xvector', 'plda', 'dev'): '5'} and 'of other dev data' in out.stderr
+    # An identity of another training dir (a stage 0 run on other data) is refused.
+    refused = subprocess.run([sys.executable, 'local/analysis/results_table.py', '--table-dir',
+                              str(tmp_path / 'results'), '--identity', str(tmp_path / 'run.json'),
+                              '--train-dir', 'data/other/train', str(tmp_path / 'rows.tsv')],
+                             cwd=ROOT, env=env(), capture_output=True, text=True)
+    assert refused.returncode == 1
+    assert 'describes a run on data/train, not on data/other/train' in one_error_line(refused.stderr)
 
 
 # ----------------------------------------------------------------------------
@@ -180,6 +187,11 @@ def test_your_own_data_after_the_demo_gets_models_of_its_own(tree):
     assert '| Cosine | v-vector |' in table_a and 'AS-norm' not in table_a   # the paper's table
     assert 'data/a/train (%d vectors x 16' % (20 * 4) in table_a          # its training set
     checkpoint_a = (exp_a / 'vae' / 'checkpoint').read_text()
+    # run_ood.sh's default exp is the in-domain run's; --stop-stage 0 makes the folds only.
+    ok(recipe(tree, 'local/run_ood.sh', '--data', 'data/a', '--ood-data', 'data/a/shifted', '--folds', 2,
+              '--schemes', 2, '--model', 'vae', '--stop-stage', 0))
+    assert (exp_a / 'ood' / 'folds' / 'fold2' / 'trials').is_file()
+    assert not (exp_a / 'ood' / 'vectors').exists()
 
     # "Your own data": the README's three commands, on corpus b.
     ok(recipe(tree, 'baseline.sh', '--data', 'data/b', *BACKEND))

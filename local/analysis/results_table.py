@@ -166,6 +166,8 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('--table-dir', required=True)
     parser.add_argument('--identity', help='what the run was made from (set_identity run\'s JSON)')
+    parser.add_argument('--train-dir', help='with --identity: the recipe\'s training data dir, which '
+                        'the identity must describe (a stage 0 of other data is refused)')
     parser.add_argument('rows', nargs='*', help='results.tsv files of local/compute_metrics.sh')
     args = parser.parse_args(argv)
     with file_errors(args.table_dir):
@@ -174,6 +176,9 @@ def main(argv=None):
     identity_json = os.path.join(args.table_dir, 'identity.json')
     header, table = read_rows(tsv) if os.path.exists(tsv) else ([], [])
     run = read_json(args.identity) if args.identity else None
+    if run and args.train_dir and os.path.normpath(run['train']['data']) != os.path.normpath(args.train_dir):
+        raise UserError('%s: describes a run on %s, not on %s; rerun the recipe from stage 0'
+                        % (args.identity, run['train']['data'], args.train_dir))
     new = []
     for path in args.rows:
         new_header, new_rows = read_rows(path)
