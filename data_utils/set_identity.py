@@ -156,6 +156,9 @@ def check_model(model_dir, train_set):
 
 
 def check_init(init_dir, train_set):
+    if not has_model(init_dir):
+        raise UserError('%s: --init-from: no trained model there; train it first (train.sh --model vae)'
+                        % init_dir)
     record = recorded(init_dir)
     if record is None or not same(record, train_set):
         what = describe(record) if record else 'a training set it does not record'

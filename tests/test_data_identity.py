@@ -71,6 +71,8 @@ def test_model_dir_records_its_training_set_and_refuses_others(tmp_path):
     sid.check_init(model, b)
     with pytest.raises(UserError, match='--init-from'):
         sid.check_init(model, a)
+    with pytest.raises(UserError, match='no trained model'):
+        sid.check_init(str(tmp_path / 'exp' / 'none'), b)
     os.remove(os.path.join(model, sid.RECORD))       # a model that records nothing: refused
     with pytest.raises(UserError, match='records no training set'):
         sid.check_model(model, b)
