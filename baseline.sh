@@ -6,19 +6,21 @@
 # Results: $exp/backend/xvector/<set>/results.tsv, merged into $exp/results/results.{tsv,md}.
 recipe=baseline.sh
 stage=0
+stop_stage=100          # run stages --stage to --stop-stage, as in Kaldi's recipes
 nj=1                    # parallel scoring jobs ($train_cmd, from cmd.sh)
-help_message="Usage: sh baseline.sh [--stage N] [--data DIR] [--eval-sets \"a b\"] [--lda-dim N] [--pca-dim N] [--nj N] [--score-norm asnorm|none] [--asnorm-top-n N]"
+help_message="Usage: sh baseline.sh [--stage N] [--stop-stage N] [--data DIR] [--exp DIR] [--eval-sets \"a b\"] [--lda-dim N] [--pca-dim N] [--nj N] [--score-norm asnorm|none] [--asnorm-top-n N]"
 # Back-end options (--lda-dim, --pca-dim, --score-norm, ...): conf/backend.sh.
 . local/recipe_setup.sh
 
-if [ $stage -le 0 ]; then
+if [ $stage -le 0 ] && [ $stop_stage -ge 0 ]; then
   local/prepare_data.sh "$data" "$train_set" "$eval_sets" "$exp/log" || exit 1
+  identify_run "" || exit 1
 fi
-if [ $stage -le 1 ]; then
+if [ $stage -le 1 ] && [ $stop_stage -ge 1 ]; then
   echo "baseline.sh: back-ends on x-vectors ..." >&2
   run_backends_on xvector "$data" || exit 1
 fi
-if [ $stage -le 2 ]; then
-  python3 local/analysis/results_table.py --table-dir $exp/results $(results_of xvector) || exit 1
+if [ $stage -le 2 ] && [ $stop_stage -ge 2 ]; then
+  make_table $(results_of xvector) || exit 1
 fi
 echo "baseline.sh: done; table in $exp/results/results.md" >&2

@@ -7,20 +7,23 @@
 # vectors, the code mean mu(x)) with utt2spk and spk2utt, so Kaldi's tools read them directly.
 recipe=eval.sh
 stage=0
+stop_stage=100          # run stages --stage to --stop-stage, as in Kaldi's recipes
 model=$(local/names.sh front_ends train.sh)   # the trained front-ends (conf/front_ends.tsv)
 analysis=true           # stage 4: Gaussianity table (Table 2), DET plots and score histograms
 nj=1                    # parallel jobs for extraction and scoring ($train_cmd, from cmd.sh)
-help_message="Usage: sh eval.sh [--stage N] [--model \"$model\"] [--lda-dim N] [--pca-dim N] [--score-norm asnorm|none] [--asnorm-top-n N] [--data DIR] [--eval-sets \"a b\"] [--nj N]"
+help_message="Usage: sh eval.sh [--stage N] [--stop-stage N] [--exp DIR] [--model \"$model\"] [--lda-dim N] [--pca-dim N] [--score-norm asnorm|none] [--asnorm-top-n N] [--data DIR] [--eval-sets \"a b\"] [--nj N]"
 # Back-end options (--lda-dim, --pca-dim, --score-norm, ...): conf/backend.sh.
 . local/recipe_setup.sh
 
-if [ $stage -le 0 ]; then
+if [ $stage -le 0 ] && [ $stop_stage -ge 0 ]; then
   # Also checks that each model is trained, on vectors of the data's dimension.
   local/prepare_data.sh "$data" "$train_set" "$eval_sets" "$exp/log" \
     "$(for fe in $model; do printf '%s ' $exp/$fe; done)" || exit 1
+  # Each model must be of this training set; the log and the table's header say which.
+  identify_run "$(for fe in $model; do printf '%s ' $exp/$fe; done)" || exit 1
 fi
 
-if [ $stage -le 1 ]; then
+if [ $stage -le 1 ] && [ $stop_stage -ge 1 ]; then
   for fe in $model; do
     echo "eval.sh: extracting $fe vectors ..." >&2
     pairs=""
@@ -31,18 +34,18 @@ if [ $stage -le 1 ]; then
   done
 fi
 
-if [ $stage -le 2 ]; then
+if [ $stage -le 2 ] && [ $stop_stage -ge 2 ]; then
   for fe in $model; do
     echo "eval.sh: back-ends on $fe vectors ..." >&2
     run_backends_on $fe $exp/vectors/$fe || exit 1
   done
 fi
 
-if [ $stage -le 3 ]; then
-  python3 local/analysis/results_table.py --table-dir $exp/results $(results_of $model) || exit 1
+if [ $stage -le 3 ] && [ $stop_stage -ge 3 ]; then
+  make_table $(results_of $model) || exit 1
 fi
 
-if [ $stage -le 4 ] && [ "$analysis" = true ]; then
+if [ $stage -le 4 ] && [ $stop_stage -ge 4 ] && [ "$analysis" = true ]; then
   # Table 2: skewness and kurtosis of each front-end on the training set.
   gauss="python3 local/analysis/gaussianity.py --utt2spk $data/$train_set/utt2spk --out-tsv $exp/results/gaussianity.tsv"
   $train_cmd $exp/log/gaussianity_xvector.log $gauss --front-end xvector \

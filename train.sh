@@ -11,9 +11,13 @@
 # model/config.py's ModelConfig holds the same values and the reasons, README "The model"
 # compares them with the paper's. Every variable below is an option (--name value).
 # Re-running resumes each model from its latest checkpoint; a finished model is left as it
-# is unless --epochs is raised.
+# is unless --epochs is raised. Each model dir records its training set ($exp/<model>/
+# train_set.json: count, dimension, digests of keys and vectors); a model of other data is
+# never resumed or skipped: train.sh stops and says so. The default --exp is exp/<name of
+# the data dir>, so the demo's models (exp/demo) and those of your data never meet.
 # Jobs run through $train_cmd / $cuda_cmd (cmd.sh); one run at a time per --exp dir.
 stage=0
+stop_stage=100          # run stages --stage to --stop-stage, as in Kaldi's recipes
 model=$(local/names.sh front_ends train.sh)  # which to train, in this order (cvae needs vae unless --init-from)
 epochs=12
 batch_size=128
@@ -30,34 +34,44 @@ dnf_hidden_dim=512      # dnf: width of each coupling layer's MLP (--hidden-dim 
 flow_layers=8           # dnf: affine coupling layers
 dnf_lr=0.001            # dnf: Adam learning rate (--lr is the VAEs'); see README on longer runs
 num_threads=0           # TF intra/inter-op threads; 0 lets TensorFlow decide
-help_message="Usage: sh train.sh [--config FILE] [--stage N] [--model \"$model\"] [--epochs N] [--batch-size N] [--hidden-dim N] [--code-dim N] [--lr X] [--beta1 X] [--kl-weight X] [--cohesive-weight X] [--seed N] [--init-from DIR] [--save-every N] [--dnf-hidden-dim N] [--flow-layers N] [--dnf-lr X]"
+help_message="Usage: sh train.sh [--config FILE] [--stage N] [--stop-stage N] [--exp DIR] [--model \"$model\"] [--epochs N] [--batch-size N] [--hidden-dim N] [--code-dim N] [--lr X] [--beta1 X] [--kl-weight X] [--cohesive-weight X] [--seed N] [--init-from DIR] [--save-every N] [--dnf-hidden-dim N] [--flow-layers N] [--dnf-lr X]"
 
 . ./path.sh || exit 1
 . ./cmd.sh
 . conf/data.sh
 . local/parse_options.sh || exit 1
+exp=${exp:-exp/$(basename "$data")}
 . local/lock.sh
 # Paths first: a refused path must not leave a lock file behind.
 local/check_paths.sh train.sh "$data" "$exp" && take_lock $exp train.sh || exit 1
 
-if [ $stage -le 0 ]; then
+if [ $stage -le 0 ] && [ $stop_stage -ge 0 ]; then
   local/prepare_data.sh "$data" "$train_set" "" "$exp/log" || exit 1
-  # The trainer reads an npz: vectors, utterance ids, speaker index and labels.
+  # The trainer reads an npz: vectors, utterance ids, speaker index and labels; beside it
+  # the set's identity, which each model dir records.
   $train_cmd $exp/log/ark2npz.log python3 -m data_utils.ark2npz \
-    --data-dir "$data/$train_set" $exp/train.npz || exit 1
+    --data-dir "$data/$train_set" --identity-out $exp/train_set.json $exp/train.npz || exit 1
 fi
 
-if [ $stage -le 1 ]; then
+if [ $stage -le 1 ] && [ $stop_stage -ge 1 ]; then
   # Our runner can also show training's progress lines as they come; Kaldi's and the grid
   # runners only write the log.
   case $cuda_cmd in local/run_log.sh*) show=--tee ;; *) show= ;; esac
   for m in $model; do
+    case $m in vae|cvae|ae|dnf) ;; *) echo "ERROR (train.sh): unknown model '$m' (use vae, cvae, ae or dnf)" >&2; exit 1 ;; esac
+  done
+  [ -f $exp/train_set.json ] || { echo "ERROR (train.sh): $exp/train_set.json: missing; run stage 0 first" >&2; exit 1; }
+  # Before any training: every model dir of other data stops the run (one line each way).
+  python3 -m data_utils.set_identity check-models --prog train.sh --train-set $exp/train_set.json \
+    $(for m in $model; do printf '%s ' $exp/$m; done) || exit 1
+  for m in $model; do
     case $m in
       vae|ae) init="" ;;
-      cvae) init="--init-from ${init_from:-$exp/vae}" ;;
+      cvae) init="--init-from ${init_from:-$exp/vae}"
+            python3 -m data_utils.set_identity check-init --prog train.sh --train-set $exp/train_set.json \
+              --init-from ${init_from:-$exp/vae} || exit 1 ;;
       # Given last, these override --hidden-dim and --lr for the flow.
       dnf) init="--hidden-dim $dnf_hidden_dim --flow-layers $flow_layers --lr $dnf_lr" ;;
-      *) echo "ERROR (train.sh): unknown model '$m' (use vae, cvae, ae or dnf)" >&2; exit 1 ;;
     esac
     echo "train.sh: training $m in $exp/$m (log: $exp/$m/log/train.log) ..." >&2
     log=$exp/$m/log/train.log

@@ -5,5 +5,5 @@
 lda_dim=150
 pca_dim=150
 lda_total_covariance_factor=0.0
-score_norm=asnorm       # also report every back-end with AS-norm (local/analysis/score_norm.py); none: off
+score_norm=none         # the paper's table; asnorm: also every back-end with AS-norm (local/analysis/score_norm.py)
 asnorm_top_n=300        # AS-norm: cohort scores per side in the statistics

@@ -13,4 +13,5 @@
 data=data/demo
 train_set=train                 # the training dir under $data
 eval_sets="sitw_dev sitw_eval"  # the evaluation dirs under $data
-exp=exp                         # models, vectors, scores, logs and results go here
+exp=                            # models, vectors, scores, logs and results; default: exp/<name of
+                                # the data dir> (data/demo -> exp/demo), so two sets never share models

@@ -2,6 +2,11 @@
 
   python -m data_utils.ark2npz --data-dir data/demo/train exp/vae/train.npz
   python -m data_utils.ark2npz --vectors scp:x.scp [--utt2spk utt2spk] out.npz
+  ... [--identity-out train_set.json]
+
+--identity-out writes the set's identity (count, dimension, digests of the keys and of the
+vectors: data_utils.set_identity), computed from the same stream: train.sh records it in
+each model dir, so a model is never resumed on other data.
 
 With --data-dir the dir's xvector.scp/ark, utt2spk and spk2utt are cross-checked
 (every utt2spk utterance needs a vector and every vector a speaker). Dimensions are
@@ -23,6 +28,7 @@ from data_utils.datadir import report_coverage, vectors_rspecifier
 from data_utils.errors import UserError, run_main
 from data_utils.kaldi_streams import describe, printable
 from data_utils.npz_io import NpzWriter
+from data_utils.set_identity import VectorHasher, write_json
 from data_utils.utt2spk_map import Utt2SpkMap, first_repeat
 from data_utils.key_map import KeyMap, duplicate_key
 
@@ -84,8 +90,9 @@ class TableKeys:
         return entries
 
 
-def convert(out, data_dir=None, vectors=None, utt2spk_path=None):
-    """Stream the vectors into the npz: memory holds one chunk of rows and the keys."""
+def convert(out, data_dir=None, vectors=None, utt2spk_path=None, identity_out=None):
+    """Stream the vectors into the npz: memory holds one chunk of rows and the keys.
+    With identity_out, the table's identity (set_identity) goes there once the npz is written."""
     rspecifier = vectors_rspecifier(data_dir) if data_dir else vectors
     where = kt.parse_rspecifier(rspecifier)[2]     # the table, as messages name it
     if data_dir:
@@ -94,10 +101,12 @@ def convert(out, data_dir=None, vectors=None, utt2spk_path=None):
     labels = Utt2SpkMap(utt2spk_path) if utt2spk_path else None
     spk2utt_matches = labels.matches_spk2utt(spk2utt_path) if data_dir else True
     table = TableKeys(rspecifier, labels)
+    hasher = VectorHasher()
     with NpzWriter(out) as writer:
         for chunk_keys, chunk in kt.read_vector_chunks(rspecifier, dtype='float32'):
             writer.append(chunk)
             table.add(chunk_keys)
+            hasher.add(chunk_keys, chunk)
         if not table.count:
             raise UserError('%s: no vectors' % where)
         if labels is None:
@@ -109,6 +118,8 @@ def convert(out, data_dir=None, vectors=None, utt2spk_path=None):
                                 % spk2utt_path)
             spk_index, spk_labels = labels.speaker_arrays(entries)
             writer.finish(labels.ids(entries), spk_index, spk_labels)
+    if identity_out:
+        write_json(identity_out, hasher.identity(data_dir.rstrip('/') if data_dir else where))
     return table.count, writer.dim
 
 
@@ -118,9 +129,10 @@ def main(argv=None):
     source.add_argument('--data-dir', help='Kaldi data dir with xvector.scp|ark, utt2spk, spk2utt')
     source.add_argument('--vectors', help='rspecifier of the vectors')
     parser.add_argument('--utt2spk', help='with --vectors: speaker labels')
+    parser.add_argument('--identity-out', help='also write the set\'s identity (JSON) here')
     parser.add_argument('out', help='npz file to write')
     args = parser.parse_args(argv)
-    count, dim = convert(args.out, args.data_dir, args.vectors, args.utt2spk)
+    count, dim = convert(args.out, args.data_dir, args.vectors, args.utt2spk, args.identity_out)
     print('%s: wrote %d vectors of dim %d to %s' % (PROG, count, dim, args.out), file=sys.stderr)
 
 

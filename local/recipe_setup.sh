@@ -1,14 +1,17 @@
 # The start shared by baseline.sh and eval.sh. Source it after the recipe's own defaults,
 # with $recipe set to the recipe's name:
 #   recipe=eval.sh; stage=0; ...; . local/recipe_setup.sh
-# It sources path.sh, cmd.sh, conf/data.sh and conf/backend.sh, parses the options, refuses
+# It sources path.sh, cmd.sh, conf/data.sh and conf/backend.sh, parses the options (the
+# default --exp follows --data: exp/<name of the data dir>), refuses
 # paths with white space and takes the lock on $exp (one run at a time). It also defines
-# run_backends_on, the back-end stage of both recipes.
+# run_backends_on, the back-end stage of both recipes, and identify_run / make_table, which
+# stamp every row of the results table with the data and models it was made from.
 . ./path.sh || exit 1
 . ./cmd.sh
 . conf/data.sh
 . conf/backend.sh
 . local/parse_options.sh || exit 1
+exp=${exp:-exp/$(basename "$data")}
 local/check_choice.sh $recipe --score-norm "$score_norm" none asnorm || exit 1
 . local/lock.sh
 # Paths first: a refused path must not leave a lock file behind.
@@ -27,6 +30,21 @@ run_backends_on() {  # <front-end> <vector-root>: back-ends in $exp/backend/<fro
     local/compute_metrics.sh --score-norm $score_norm $1 $set $data/$set/trials $exp/backend/$1/$set \
       $exp/backend/$1/$set/results.tsv || return 1
   done
+}
+
+run_identity=$exp/identity/${recipe%.sh}.json
+identify_run() {  # "<model dirs>": what this run's rows are made from, checked and shown
+  # (the training set, each evaluation set, each model's training set and checkpoint).
+  ${train_cmd:-local/run_log.sh} $exp/log/identity_${recipe%.sh}.log python3 -m data_utils.set_identity run \
+    --data "$data" --train-set "$train_set" --eval-sets "$eval_sets" --models "$1" \
+    --out $run_identity || return 1
+  sed -n 's/^[^#]/  &/p' $exp/log/identity_${recipe%.sh}.log >&2
+}
+
+make_table() {  # <results.tsv>...: merged into $exp/results, rows of other data or models dropped
+  [ -f $run_identity ] || { echo "ERROR ($recipe): $run_identity: missing; run stage 0 first" >&2; return 1; }
+  python3 local/analysis/results_table.py --table-dir $exp/results --identity $run_identity \
+    --train-dir "$data/$train_set" "$@"
 }
 
 results_of() {  # <front-end>...: the results.tsv files run_backends_on wrote for them

@@ -6,7 +6,7 @@
 #   scheme3  as scheme1, with each PLDA adapted without labels to the other folds.
 # Scores are pooled over the folds for EER and minDCF; the table goes to $exp/results_ood/.
 #
-#   sh local/run_ood.sh [--ood-data data/demo/shifted] [--folds 3] [--schemes "1 2 3"] ...
+#   sh local/run_ood.sh [--ood-data data/demo/shifted] [--folds 3] [--schemes "1 2 3"] [--stop-stage N] ...
 # Needs the in-domain run first (baseline.sh, train.sh, eval.sh) for schemes 1 and 3.
 # Training options of train.sh (--epochs, --kl-weight, ...) can be given with --train-opts "...".
 # Trials: the data dir's own list of utterance pairs ("enroll-utt test-utt target|nontarget")
@@ -21,17 +21,19 @@ train_opts=""
 lda_dim=150
 pca_dim=150
 stage=0
+stop_stage=100          # run stages --stage to --stop-stage, as in Kaldi's recipes
 nj=1                # parallel extraction jobs ($train_cmd, from cmd.sh)
 . ./path.sh || exit 1
 . ./cmd.sh
 . conf/data.sh
 . local/parse_options.sh || exit 1
+exp=${exp:-exp/$(basename "$data")}   # the in-domain run's exp dir (as baseline.sh, train.sh, eval.sh)
 
 ood=$exp/ood
 fold_sets=$(i=1; while [ $i -le $folds ]; do printf 'fold%d ' $i; i=$((i + 1)); done)
 dims="--lda-dim $lda_dim --pca-dim $pca_dim"
 
-if [ $stage -le 0 ]; then
+if [ $stage -le 0 ] && [ $stop_stage -ge 0 ]; then
   local/check_paths.sh "$0" "$ood_data" "$exp" ${ood_trials:+"$ood_trials"} || exit 1
   local/make_demo.sh "$ood_data" $exp/log || exit 1   # the default --ood-data is the demo's
   [ -z "$ood_trials" ] && [ -f "$ood_data/trials" ] && ood_trials=$ood_data/trials
@@ -39,7 +41,7 @@ if [ $stage -le 0 ]; then
     --folds $folds --seed $seed ${ood_trials:+--trials "$ood_trials"} || exit 1
 fi
 
-if [ $stage -le 1 ]; then
+if [ $stage -le 1 ] && [ $stop_stage -ge 1 ]; then
   # Schemes 1 and 3 need the in-domain vectors of each fold from the in-domain models.
   for fe in $model; do
     pairs=""
@@ -62,7 +64,7 @@ for scheme in $schemes; do
   esac
 done
 
-if [ $stage -le 2 ]; then
+if [ $stage -le 2 ] && [ $stop_stage -ge 2 ]; then
   # Scores of each fold: $ood/scheme<N>/<front-end>/<fold>/scores_<backend> (schemes 1 and 3),
   # $ood/scheme2/exp_<fold>/backend/<front-end>/<fold>/scores_<backend> (scheme 2's recipes).
   for scheme in $schemes; do
@@ -93,7 +95,7 @@ if [ $stage -le 2 ]; then
   done
 fi
 
-if [ $stage -le 3 ]; then
+if [ $stage -le 3 ] && [ $stop_stage -ge 3 ]; then
   # Each scheme's fold scores pooled into $ood/scheme<N>/<front-end>/scores_<backend>, scored
   # against the folds' trials pooled in the same order ($ood/pooled/trials).
   mkdir -p $ood/pooled || exit 1

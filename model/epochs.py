@@ -26,10 +26,11 @@ def speaker_means(sess, net, vectors, spk_index, num_spk):
     weights (the paper recomputes these at the start of every epoch).  Sums are
     accumulated batch by batch so the codes of all utterances are never held.
 
-    Each speaker's whole mean vector is its centre.  The authors' code, filling its table
-    of centres, kept only the first dimension of each speaker's mean (``[0]``) and pulled
-    every dimension of every code towards that one number; that is a bug, not the
-    paper's method, and is not reproduced here."""
+    Each speaker's whole mean vector is its centre, as in the authors' code: their
+    update_table indexes the table with spk_list[i], an array of shape (1,) (data/label.py
+    saves the labels as spk.reshape(-1, 1)), so ``spk_table[spk_list[i]][0]`` is the
+    speaker's whole row of means, computed from mu of the whole training set with the
+    weights at the start of the epoch."""
     sums = np.zeros((num_spk, int(net.mu.shape[-1])), np.float64)
     for start in range(0, vectors.shape[0], EVAL_BATCH):
         mu = sess.run(net.mu, {net.x: vectors[start:start + EVAL_BATCH]})

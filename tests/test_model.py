@@ -295,8 +295,8 @@ def test_cvae_cohesive_term_uses_speaker_mean_codes(tmp_path, capsys):
 
     With a negligible learning rate the weights stay at their initial values, so
     the epoch's mean cohesive loss must equal the formula evaluated in numpy with
-    the saved weights (each speaker's whole mean code, not only its first dimension as in
-    the authors' code, then the mean squared error over samples and dimensions)."""
+    the saved weights (each speaker's whole mean code, as in the authors' code, then the
+    mean squared error over samples and dimensions)."""
     data = make_npz(tmp_path / "train.npz", per_spk=24)
     train(["--train-npz", data, "--model-dir", tmp_path / "cvae", "--model", "cvae",
            "--epochs", 1, "--lr", 1e-30] + SMALL)

@@ -40,6 +40,7 @@ from test_recipes_e2e import TINY, recipe, table_rows
 RELU = DemoConfig(**dict(vars(TINY), kind='relu', relu_dim=64, train_speakers=100,
                          utts_per_train_speaker=16))
 DIMS = ['--lda-dim', 20, '--pca-dim', 20]
+ASNORM = ['--score-norm', 'asnorm']   # asked for: AS-norm's parity too (not the recipes' default)
 TRAIN = ['--model', 'vae', '--epochs', 4, '--hidden-dim', 128, '--code-dim', 32, '--lr', 0.001,
          '--batch-size', 64, '--num-threads', 2]
 SCORE_TOLERANCE = 1e-3
@@ -80,7 +81,7 @@ def both_engines_on_relu(data, kaldi_root):
     runs = {}
     for engine, root in (('kaldi', kaldi_root), ('python', None)):
         exp = data.parent / ('exp_relu_' + engine)
-        err = recipe('baseline.sh', '--data', data, '--exp', exp, *DIMS, kaldi_root=root).stderr
+        err = recipe('baseline.sh', '--data', data, '--exp', exp, *DIMS, *ASNORM, kaldi_root=root).stderr
         err += run_ood(data, exp, kaldi_root=root).stderr
         runs[engine] = (exp, err)
     return runs
@@ -104,14 +105,14 @@ def xvector_runs(corpora, kaldi_root, relu_started):
     data = corpora / 'data'
     py, kd = corpora / 'exp_python', corpora / 'exp_kaldi'
     paths = ['--data', data, '--exp', py]
-    err = recipe('baseline.sh', *paths, *DIMS).stderr
+    err = recipe('baseline.sh', *paths, *DIMS, *ASNORM).stderr
     recipe('train.sh', *paths, *TRAIN)
-    err += recipe('eval.sh', *paths, *DIMS, '--model', 'vae', '--analysis', 'false').stderr
+    err += recipe('eval.sh', *paths, *DIMS, *ASNORM, '--model', 'vae', '--analysis', 'false').stderr
     err += run_ood(data, py).stderr
-    copy_engine_free(py, kd, ['vae', 'vectors'])
+    copy_engine_free(py, kd, ['vae', 'vectors', 'identity'])   # identity: eval.sh's stage 0
     paths = ['--data', data, '--exp', kd]
-    kerr = recipe('baseline.sh', *paths, *DIMS, kaldi_root=kaldi_root).stderr
-    kerr += recipe('eval.sh', *paths, *DIMS, '--model', 'vae', '--analysis', 'false', '--stage', 2,
+    kerr = recipe('baseline.sh', *paths, *DIMS, *ASNORM, kaldi_root=kaldi_root).stderr
+    kerr += recipe('eval.sh', *paths, *DIMS, *ASNORM, '--model', 'vae', '--analysis', 'false', '--stage', 2,
                    kaldi_root=kaldi_root).stderr
     kerr += run_ood(data, kd, kaldi_root=kaldi_root).stderr
     return {'python': (py, err), 'kaldi': (kd, kerr)}
@@ -161,7 +162,7 @@ def test_path_sh_picks_kaldi_under_kaldi_root(kaldi_root):
 def test_xvector_corpus_tables_equal_on_both_engines(xvector_runs):
     assert_engines_ran(xvector_runs, ['baseline.sh', 'eval.sh'])
     rows = assert_same_tables(xvector_runs, 'results')
-    # 2 front-ends x 5 back-ends, each plain and with AS-norm (the recipes' default).
+    # 2 front-ends x 5 back-ends, each plain and with AS-norm (--score-norm asnorm).
     assert {f for _, f in rows} == {'x-vector', 'v-vector'} and len(rows) == 20
     assert sum(b.endswith('+AS-norm') for b, _ in rows) == 10
     ood = assert_same_tables(xvector_runs, 'results_ood')
