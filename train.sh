@@ -13,6 +13,9 @@
 # Re-running resumes each model from its latest checkpoint; a finished model is left as it
 # is unless --epochs is raised.
 # Jobs run through $train_cmd / $cuda_cmd (cmd.sh); one run at a time per --exp dir.
+# Paths below are relative to the repository root (as in a Kaldi egs/ dir).
+[ -f local/recipe_setup.sh ] && [ -f path.sh ] ||
+  { echo "ERROR (train.sh): run it from the repository root: cd $(dirname "$0") && sh train.sh ..." >&2; exit 1; }
 stage=0
 model=$(local/names.sh front_ends train.sh)  # which to train, in this order (cvae needs vae unless --init-from)
 epochs=12
