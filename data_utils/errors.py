@@ -52,18 +52,52 @@ def run_main(prog, main, argv=None, echo=False):
     try:
         status = main(argv)
     except UserError as err:
-        sys.stdout.flush()
-        print(error_line(prog, err), file=sys.stderr, flush=True)
-        sys.exit(1)
+        _report(prog, err)
     except BrokenPipeError:
         # The reader went away (e.g. `| head`): as with Kaldi, not our error to report.
         _silence_stdout()
         sys.exit(1)
+    except OSError as err:
+        # A system fault no tool wrapped (a full disk, no permission, a read-only file
+        # system, an I/O error): one line naming the file too. Outputs are written through
+        # data_utils.atomic, so nothing half-written is left behind.
+        _report(prog, os_error(err, '(output)'))
+    except Exception as err:  # noqa: BLE001  (only TensorFlow's own errors are handled)
+        if not type(err).__module__.startswith('tensorflow'):
+            raise
+        _report(prog, tf_error(err))
     try:
         sys.stdout.flush()
     except BrokenPipeError:
         _silence_stdout()
+    except OSError as err:   # stdout redirected to a file on a full disk
+        _silence_stdout()
+        _report(prog, os_error(err, '(standard output)'))
     sys.exit(status or 0)
+
+
+def os_error(err, path):
+    """UserError for an OSError: '<its file, else path>: <strerror>'."""
+    return UserError(err.filename or path, err.strerror or str(err))
+
+
+def tf_error(err):
+    """UserError for one of TensorFlow's errors (an OpError such as ResourceExhaustedError
+    from a Saver on a full disk, or the summary writer's RuntimeError): TensorFlow writes
+    '<file>; <reason>' first, then lines of context, which are left out."""
+    text = getattr(err, 'message', None) or str(err)
+    first = text.strip().splitlines()[0] if text.strip() else type(err).__name__
+    path, sep, why = first.partition('; ')
+    return UserError(path, why) if sep and ' ' not in path else UserError(first)
+
+
+def _report(prog, err):
+    try:
+        sys.stdout.flush()
+    except OSError:
+        _silence_stdout()
+    print(error_line(prog, err), file=sys.stderr, flush=True)
+    sys.exit(1)
 
 
 def _silence_stdout():

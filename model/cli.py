@@ -45,7 +45,14 @@ def import_tensorflow():
                         sys.stderr.write(line)
     import tensorflow as tf
     tf.get_logger().setLevel("ERROR")
+    tf.get_logger().addFilter(_drop_writer_thread_errors)
     return tf
+
+
+def _drop_writer_thread_errors(record):
+    """The TensorBoard writer's thread logs its I/O error with a traceback, then hands it
+    back to the next flush or close, where model.train reports it in one line."""
+    return not record.getMessage().startswith("EventFileWriter writer thread error")
 
 
 def session_config(tf, num_threads):
