@@ -71,8 +71,10 @@ if [ $stage -le 1 ]; then
       --beta1 $beta1 --kl-weight $kl_weight --cohesive-weight $cohesive_weight --seed $seed \
       --save-every $save_every --num-threads $num_threads $init
     status=$?
+    # After a failure (the runner has said why) the history is put back quietly: on a full
+    # disk it would fail too, and the next run folds it back in.
+    [ $status -eq 0 ] || { local/log_history.sh restore $log 2>/dev/null; exit 1; }
     local/log_history.sh restore $log || exit 1
-    [ $status -eq 0 ] || exit 1
     # Without the live view, show where training ended.
     [ -n "$show" ] || grep -E '^(note:|model\.train:|epoch )' $log | tail -n 3 >&2
   done

@@ -10,6 +10,7 @@ and exits with status 1: never a traceback, so the shell recipes driving us (and
 run.pl-style logs) show the reason directly.
 """
 import contextlib
+import errno
 import os
 import sys
 
@@ -81,14 +82,24 @@ def os_error(err, path):
     return UserError(err.filename or path, err.strerror or str(err))
 
 
+# The system errors a write can meet, as TensorFlow words them after '<file>; '.
+_WRITE_FAULTS = [os.strerror(code) for code in (errno.ENOSPC, errno.EACCES, errno.EROFS, errno.EIO,
+                                                errno.EDQUOT, errno.EFBIG)]
+
+
 def tf_error(err):
     """UserError for one of TensorFlow's errors (an OpError such as ResourceExhaustedError
-    from a Saver on a full disk, or the summary writer's RuntimeError): TensorFlow writes
-    '<file>; <reason>' first, then lines of context, which are left out."""
+    from a Saver on a full disk, or the summary writer's RuntimeError). TensorFlow writes
+    '<file>; <reason>' somewhere in a message of several lines (after 'Graph execution
+    error:' and before the op's context); that part is kept, else the first line."""
     text = getattr(err, 'message', None) or str(err)
-    first = text.strip().splitlines()[0] if text.strip() else type(err).__name__
-    path, sep, why = first.partition('; ')
-    return UserError(path, why) if sep and ' ' not in path else UserError(first)
+    lines = [line.strip() for line in text.splitlines() if line.strip()] or [type(err).__name__]
+    for line in lines:
+        for fault in _WRITE_FAULTS:
+            if line.endswith('; ' + fault) or ('; ' + fault + ' ') in line + ' ':
+                path = line.split('; ' + fault)[0].split()[-1]
+                return UserError(path, fault)
+    return UserError(lines[0])
 
 
 def _report(prog, err):

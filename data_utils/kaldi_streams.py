@@ -159,8 +159,13 @@ def committed(*outputs):
         for out in outputs:
             out.abort()
         raise
-    for out in outputs:
-        out.commit()
+    for i, out in enumerate(outputs):
+        try:
+            out.commit()
+        except BaseException:   # then the others are not committed either (ark and scp)
+            for later in outputs[i + 1:]:
+                later.abort()
+            raise
 
 
 @contextlib.contextmanager

@@ -17,6 +17,7 @@
 # accepted and ignored here too. --tee (ours) also shows a single job's output as it runs
 # (its ERROR lines are then not repeated).
 tee_output=false
+shown_error=false   # --tee: the console has shown the job's ERROR line
 max_jobs=0
 job_var=; first=1; last=1
 for pass in 1 2; do   # like run.pl: JOB=1:N may come before or after the options
@@ -104,13 +105,20 @@ run_job() {  # <log> <command line> <shown line>: one job, its log written like 
   { echo "# $3"; echo "# Started at $(date)"; echo "#"; } 2>/dev/null > "$1" ||
     { job_error "$1" 1 " (cannot write its log)"; return $reported; }
   if $tee_output && [ $num_jobs -eq 1 ]; then
-    # The job's and tee's statuses come back on fd 4, through no file that could fail.
+    # The job's and tee's statuses, and whether the console has shown an ERROR line, come
+    # back on fd 4, through no file that could fail (the log may be on a full disk).
     exec 3>&1
     codes=$( { { run_command "$2" 2>&1 3>&- 4>&-; echo "job $?" >&4; } |
-               { tee -a "$1" >&3 2>/dev/null; echo "tee $?" >&4; }; } 4>&1 )
+               { tee -a "$1" 2>/dev/null; echo "tee $?" >&4; } |
+               { shown=0
+                 while IFS= read -r line || [ -n "$line" ]; do
+                   printf '%s\n' "$line"; case $line in ERROR*) shown=1 ;; esac
+                 done >&3
+                 echo "shown $shown" >&4; }; } 4>&1 )
     exec 3>&-
     code=$(printf '%s\n' "$codes" | sed -n 's/^job //p')
     tee_code=$(printf '%s\n' "$codes" | sed -n 's/^tee //p')
+    [ "$(printf '%s\n' "$codes" | sed -n 's/^shown //p')" = 1 ] && shown_error=true
   else
     run_command "$2" >> "$1" 2>&1
     code=$?; tee_code=0
@@ -129,6 +137,7 @@ run_job() {  # <log> <command line> <shown line>: one job, its log written like 
 report_failure() {  # <log> <status> [<job number>]: the job's own ERROR lines, else one of ours
   [ "$2" -eq $reported ] && return
   errors=$(grep -E '^(ERROR|Traceback)|Error:' "$1" 2>/dev/null | tail -n 3)
+  $shown_error && errors="ERROR (shown above)"   # --tee: on the console, maybe not in the log
   case $errors in
     *ERROR*) $tee_output || printf '%s\n' "$errors" >&2
              echo "$0: job ${3:+$3 }failed with status $2; see $1" >&2 ;;
