@@ -17,9 +17,9 @@ for path in "$@"; do
     *[!A-Za-z0-9._/+,=@:%-]*)
       bad=$(printf '%s' "$path" | LC_ALL=C tr -d 'A-Za-z0-9._/+,=@:%-' | cut -c 1)
       case $bad in
-        ' ') bad='a space' ;;
-        "$(printf '\t')") bad='a tab' ;;
-        '') bad='a newline' ;;   # cut's line ends at the newline
+        ' ') bad='white space (a space)' ;;
+        "$(printf '\t')") bad='white space (a tab)' ;;
+        '') bad='white space (a newline)' ;;   # cut's line ends at the newline
         *) bad="'$bad'" ;;
       esac
       echo "ERROR ($tool): '$path': path contains $bad, which a shell would interpret (Kaldi's rspecifier pipes and run.pl go through one); use only letters, digits and . _ - / + , = @ : % (a symlink will do)" >&2
