@@ -5,14 +5,16 @@
 #
 # JOB=a:b runs jobs a..b at the same time (at most --max-jobs-run N of them; by default as
 # many as run.pl would: the number of CPUs), each with "JOB" in the log name and in the
-# command replaced by its number. The command is joined as run.pl joins it (an argument
-# with white space is quoted, others are taken as they are, so a lone '|' is a pipe) and
-# run by bash (sh where there is none).
+# command replaced by its number. The words are run as they are, never re-parsed: without
+# a shell, or, when a word is a lone shell operator ('|', '>', '&&', ...), by bash with every
+# other word single-quoted (run.pl would expand '$(...)', ';' or '*' inside a word).
+# A job that fails, is killed, or whose log cannot be written (a full disk) is a failure.
 # Each log: "# <command>", "# Started at <date>", "#", the job's output, then
 # "# Accounting: time=<s> threads=1" and "# Ended (code <status>) at <date>, elapsed time <s> seconds".
 # Exit status: 0 when every job succeeded; a single job's own status when it failed; 1 when
 # any of several failed. The ERROR lines of every failed job are repeated on stderr with its
-# log's name, so the reason shows without opening the log.
+# log's name, so the reason shows without opening the log; a job that left none (killed,
+# its log unwritable) gets one ERROR line of ours naming the log.
 # Grid options that run.pl ignores (--mem 4G, --gpu 1, --num-threads 4, -V, ...) are
 # accepted and ignored here too. --tee (ours) also shows a single job's output as it runs
 # (its ERROR lines are then not repeated).
