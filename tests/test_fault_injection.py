@@ -432,7 +432,7 @@ def test_kill_9_of_a_stage_then_rerun_gives_the_undisturbed_result(references, t
 
 
 DISK_CASES = ([(s, st, f) for (s, st) in STAGE_OUTPUTS for f in (0.05, 0.5, 0.95)] if FULL
-              else [('train.sh', 1, 0.5), ('train.sh', 1, 0.97)])
+              else [('train.sh', 1, 0.97)])   # the checkpoint's save fails: the case
 
 
 def tree_bytes(path):
