@@ -4,6 +4,9 @@
 #   sh baseline.sh [--stage N] [--lda-dim 150] [--pca-dim 150] [--data DIR] ...
 # Options are the variables below and those of conf/data.sh and conf/backend.sh, as --name value.
 # Results: $exp/backend/xvector/<set>/results.tsv, merged into $exp/results/results.{tsv,md}.
+# Paths below are relative to the repository root (as in a Kaldi egs/ dir).
+[ -f local/recipe_setup.sh ] && [ -f path.sh ] ||
+  { echo "ERROR (baseline.sh): run it from the repository root: cd $(dirname "$0") && sh baseline.sh ..." >&2; exit 1; }
 recipe=baseline.sh
 stage=0
 stop_stage=100          # run stages --stage to --stop-stage, as in Kaldi's recipes

@@ -5,6 +5,9 @@
 #   sh eval.sh [--model "ae vae cvae dnf"] [--lda-dim 150] [--pca-dim 150] [--score-norm none] [--stage N] ...
 # Vectors: $exp/vectors/<model>/<train-set|set/enroll|set/test>/xvector.{ark,scp} (Kaldi float
 # vectors, the code mean mu(x)) with utt2spk and spk2utt, so Kaldi's tools read them directly.
+# Paths below are relative to the repository root (as in a Kaldi egs/ dir).
+[ -f local/recipe_setup.sh ] && [ -f path.sh ] ||
+  { echo "ERROR (eval.sh): run it from the repository root: cd $(dirname "$0") && sh eval.sh ..." >&2; exit 1; }
 recipe=eval.sh
 stage=0
 stop_stage=100          # run stages --stage to --stop-stage, as in Kaldi's recipes

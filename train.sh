@@ -16,6 +16,9 @@
 # never resumed or skipped: train.sh stops and says so. The default --exp is exp/<name of
 # the data dir>, so the demo's models (exp/demo) and those of your data never meet.
 # Jobs run through $train_cmd / $cuda_cmd (cmd.sh); one run at a time per --exp dir.
+# Paths below are relative to the repository root (as in a Kaldi egs/ dir).
+[ -f local/recipe_setup.sh ] && [ -f path.sh ] ||
+  { echo "ERROR (train.sh): run it from the repository root: cd $(dirname "$0") && sh train.sh ..." >&2; exit 1; }
 stage=0
 stop_stage=100          # run stages --stage to --stop-stage, as in Kaldi's recipes
 model=$(local/names.sh front_ends train.sh)  # which to train, in this order (cvae needs vae unless --init-from)
@@ -82,8 +85,10 @@ if [ $stage -le 1 ] && [ $stop_stage -ge 1 ]; then
       --beta1 $beta1 --kl-weight $kl_weight --cohesive-weight $cohesive_weight --seed $seed \
       --save-every $save_every --num-threads $num_threads $init
     status=$?
+    # After a failure (the runner has said why) the history is put back quietly: on a full
+    # disk it would fail too, and the next run folds it back in.
+    [ $status -eq 0 ] || { local/log_history.sh restore $log 2>/dev/null; exit 1; }
     local/log_history.sh restore $log || exit 1
-    [ $status -eq 0 ] || exit 1
     # Without the live view, show where training ended.
     [ -n "$show" ] || grep -E '^(note:|model\.train:|epoch )' $log | tail -n 3 >&2
   done

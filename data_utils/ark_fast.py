@@ -18,6 +18,7 @@ import io
 import numpy as np
 
 from data_utils.errors import UserError
+from data_utils.limits import MAX_DIM, MAX_KEY_BYTES
 from data_utils.kaldi_codec import read_vector_obj
 from data_utils.kaldi_records import ark_records_in
 from data_utils.scp_fast import HEADERS as _HEADERS
@@ -113,9 +114,11 @@ class _Block:
         self.data = bytearray(2 * block_bytes)
         self.size = 0
         self.eof = False
+        self.offset = 0   # of data[0] in the stream
 
     def refill(self, pos):
         """Drop the bytes before pos and read up to block_bytes more after the rest."""
+        self.offset += pos
         rest = self.size - pos
         if rest + self.block_bytes > len(self.data):
             # A record longer than the buffer: a bigger one (views of the old one, held
@@ -185,6 +188,15 @@ def _binary_batches(stream, block_bytes):
                 continue
         if block.eof:
             return bytes(buf[pos:size]) if pos < size else None
+        # Once a block: a key runs past its limit (endless input such as /dev/zero),
+        # or a header asks for more than any real vector has.
+        key_end = space if space >= 0 else size
+        if key_end - pos > MAX_KEY_BYTES:
+            raise UserError('byte %d: a key longer than %d bytes (the limit); not a Kaldi table?'
+                            % (block.offset + pos, MAX_KEY_BYTES))
+        if space >= 0 and end <= size and dtype is not None and dim > MAX_DIM:
+            raise UserError('byte %d: key %s: dimension %d in its header is over the limit of %d; corrupt data?'
+                            % (block.offset + pos, printable(key.decode('latin1')), dim, MAX_DIM))
         block.refill(pos)
         pos = 0
 
@@ -203,6 +215,8 @@ def vector_batches(rxfilename, block_bytes=None):
             except StopIteration as stop:
                 rest = stop.value
                 break
+            except UserError as err:
+                raise UserError(where, err) from None
             yield [k.decode('latin1') for k in keys], dtype, dim, rows
         if rest is None:
             return

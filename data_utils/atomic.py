@@ -34,11 +34,21 @@ class AtomicFile:
         self.stream = os.fdopen(fd, 'wb')
 
     def commit(self):
-        self.stream.close()
-        os.replace(self.tmp, self.path)
+        try:
+            self.stream.close()    # flushes: a full disk may fail here
+            os.replace(self.tmp, self.path)
+        except BaseException:
+            self._remove_temp()
+            raise
 
     def abort(self):
-        self.stream.close()
+        try:
+            self.stream.close()
+        except OSError:            # the flush fails again on a full disk; the data go anyway
+            pass
+        self._remove_temp()
+
+    def _remove_temp(self):
         if os.path.exists(self.tmp):
             os.unlink(self.tmp)
 

@@ -10,6 +10,7 @@ and exits with status 1: never a traceback, so the shell recipes driving us (and
 run.pl-style logs) show the reason directly.
 """
 import contextlib
+import errno
 import os
 import sys
 
@@ -52,18 +53,62 @@ def run_main(prog, main, argv=None, echo=False):
     try:
         status = main(argv)
     except UserError as err:
-        sys.stdout.flush()
-        print(error_line(prog, err), file=sys.stderr, flush=True)
-        sys.exit(1)
+        _report(prog, err)
     except BrokenPipeError:
         # The reader went away (e.g. `| head`): as with Kaldi, not our error to report.
         _silence_stdout()
         sys.exit(1)
+    except OSError as err:
+        # A system fault no tool wrapped (a full disk, no permission, a read-only file
+        # system, an I/O error): one line naming the file too. Outputs are written through
+        # data_utils.atomic, so nothing half-written is left behind.
+        _report(prog, os_error(err, '(output)'))
+    except Exception as err:  # noqa: BLE001  (only TensorFlow's own errors are handled)
+        if not type(err).__module__.startswith('tensorflow'):
+            raise
+        _report(prog, tf_error(err))
     try:
         sys.stdout.flush()
     except BrokenPipeError:
         _silence_stdout()
+    except OSError as err:   # stdout redirected to a file on a full disk
+        _silence_stdout()
+        _report(prog, os_error(err, '(standard output)'))
     sys.exit(status or 0)
+
+
+def os_error(err, path):
+    """UserError for an OSError: '<its file, else path>: <strerror>'."""
+    return UserError(err.filename or path, err.strerror or str(err))
+
+
+# The system errors a write can meet, as TensorFlow words them after '<file>; '.
+_WRITE_FAULTS = [os.strerror(code) for code in (errno.ENOSPC, errno.EACCES, errno.EROFS, errno.EIO,
+                                                errno.EDQUOT, errno.EFBIG)]
+
+
+def tf_error(err):
+    """UserError for one of TensorFlow's errors (an OpError such as ResourceExhaustedError
+    from a Saver on a full disk, or the summary writer's RuntimeError). TensorFlow writes
+    '<file>; <reason>' somewhere in a message of several lines (after 'Graph execution
+    error:' and before the op's context); that part is kept, else the first line."""
+    text = getattr(err, 'message', None) or str(err)
+    lines = [line.strip() for line in text.splitlines() if line.strip()] or [type(err).__name__]
+    for line in lines:
+        for fault in _WRITE_FAULTS:
+            if line.endswith('; ' + fault) or ('; ' + fault + ' ') in line + ' ':
+                path = line.split('; ' + fault)[0].split()[-1]
+                return UserError(path, fault)
+    return UserError(lines[0])
+
+
+def _report(prog, err):
+    try:
+        sys.stdout.flush()
+    except OSError:
+        _silence_stdout()
+    print(error_line(prog, err), file=sys.stderr, flush=True)
+    sys.exit(1)
 
 
 def _silence_stdout():

@@ -17,6 +17,7 @@ import numpy as np
 
 from data_utils.errors import UserError
 from data_utils.kaldi_streams import describe, open_output, open_rx, printable
+from data_utils.limits import MAX_KEY_BYTES, MAX_LINE_BYTES, check_dims, tell
 
 _WHITESPACE = b' \t\n\r'
 _FLOAT_FORMAT = '%.7g'   # Kaldi prints floats with 7 significant digits
@@ -69,8 +70,12 @@ def _skip_whitespace(stream):
 def read_word(stream):
     """Read up to (and consume) the next single whitespace char; b'' at EOF."""
     _skip_whitespace(stream)
-    parts = []
+    parts, length = [], 0
     while True:
+        if length > MAX_KEY_BYTES:   # endless input (/dev/zero): stop in bounded memory
+            offset = tell(stream)
+            raise UserError('byte %s: a key or token longer than %d bytes (the limit); not a Kaldi table?'
+                            % ('?' if offset is None else offset - length, MAX_KEY_BYTES))
         head = stream.peek(1)[:4096]
         if not head:
             break
@@ -81,6 +86,7 @@ def read_word(stream):
             stream.read(1)
             break
         parts.append(stream.read(len(head)))
+        length += len(head)
     return b''.join(parts)
 
 
@@ -121,9 +127,7 @@ def _read_binary_array(stream, kind):
         if _exact(stream, 1, 'size') != b'\x04':
             raise UserError('bad integer size marker')
         shape.append(struct.unpack('<i', _exact(stream, 4, 'size'))[0])
-    if any(n < 0 for n in shape):
-        raise UserError('negative dimension %s' % (shape,))
-    count = int(np.prod(shape))
+    count = check_dims(shape)
     data = _exact(stream, count * dtype.itemsize, 'data')
     return np.frombuffer(data, dtype=dtype).reshape(shape).astype(dtype.newbyteorder('='))
 
@@ -145,6 +149,13 @@ def _is_float(word):
         return False
 
 
+def _text_line(stream):
+    line = stream.readline(MAX_LINE_BYTES + 1)
+    if len(line) > MAX_LINE_BYTES:
+        raise UserError('a line of a text object longer than %d bytes (the limit)' % MAX_LINE_BYTES)
+    return line
+
+
 def _read_text_vector(stream):
     _skip_whitespace(stream)
     opening = stream.read(1)
@@ -152,7 +163,7 @@ def _read_text_vector(stream):
         raise UserError("text vector does not start with '['")
     values = []
     while True:
-        line = stream.readline()
+        line = _text_line(stream)
         if not line:
             raise UserError("text vector has no closing ']'")
         tokens = line.split()
@@ -175,7 +186,7 @@ def _read_text_matrix(stream):
         raise UserError("text matrix does not start with '['")
     rows = []
     while True:
-        line = stream.readline()
+        line = _text_line(stream)
         if not line:
             raise UserError("text matrix has no closing ']'")
         tokens = line.split()

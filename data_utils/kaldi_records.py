@@ -5,11 +5,10 @@ The general path of every table reader (data_utils.kaldi_table), and the fallbac
 fast vector readers (data_utils.ark_fast) for whatever their batches do not cover; errors
 name the file, the key and, for scp entries, the location.
 """
-import itertools
-
 from data_utils.errors import UserError
 from data_utils.kaldi_codec import consume_binary_header, open_input, read_word
 from data_utils.kaldi_streams import describe, open_rx, printable
+from data_utils.limits import bounded_line_lists, bounded_lines
 
 
 def ark_records(rxfilename, read_value):
@@ -21,7 +20,10 @@ def ark_records(rxfilename, read_value):
 def ark_records_in(stream, where, read_value):
     """Iterate (key, value) over the records of an open ark stream."""
     while True:
-        key = read_word(stream)
+        try:
+            key = read_word(stream)
+        except UserError as err:
+            raise UserError(where, err) from None
         if not key:
             return
         key = key.decode('latin1')
@@ -36,7 +38,7 @@ def ark_records_in(stream, where, read_value):
 def scp_entries(rxfilename):
     where = describe(rxfilename)
     with open_rx(rxfilename) as stream:
-        for lineno, line in enumerate(stream, 1):
+        for lineno, line in enumerate(bounded_lines(stream, where), 1):
             entry = scp_entry(where, lineno, line)
             if entry:
                 yield entry
@@ -53,15 +55,20 @@ def scp_entry(where, lineno, line):
 
 
 def scp_line_blocks(rxfilename, size):
-    """Iterate (number of the first line, up to `size` raw lines) over an scp."""
+    """Iterate (number of the first line, up to `size` raw lines) over an scp; a line over
+    data_utils.limits.MAX_LINE_BYTES is an error."""
     with open_rx(rxfilename) as stream:
-        lineno = 1
-        while True:
-            lines = list(itertools.islice(stream, size))
-            if not lines:
-                return
-            yield lineno, lines
-            lineno += len(lines)
+        lineno, pending = 1, []
+        for lines in bounded_line_lists(stream, describe(rxfilename)):
+            pending = pending + lines if pending else lines
+            start = 0
+            while len(pending) - start >= size:
+                yield lineno, pending[start:start + size]
+                lineno += size
+                start += size
+            pending = pending[start:]
+        if pending:
+            yield lineno, pending
 
 
 def scp_objects(rxfilename, read_value):

@@ -122,6 +122,8 @@ def open_rx(rxfilename):
     match = re.match(r'^(.*):(\d+)$', name)
     if match and not os.path.exists(name):
         name, offset = match.group(1), int(match.group(2))
+    if '\0' in name:   # a corrupt scp's location: open() would raise ValueError
+        raise UserError('%s: cannot open for reading: the name holds a NUL byte' % printable(name))
     try:
         stream = open(name, 'rb')
     except OSError as err:
@@ -157,8 +159,13 @@ def committed(*outputs):
         for out in outputs:
             out.abort()
         raise
-    for out in outputs:
-        out.commit()
+    for i, out in enumerate(outputs):
+        try:
+            out.commit()
+        except BaseException:   # then the others are not committed either (ark and scp)
+            for later in outputs[i + 1:]:
+                later.abort()
+            raise
 
 
 @contextlib.contextmanager

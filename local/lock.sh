@@ -22,5 +22,8 @@ take_lock() {
     return 1
   fi
   vv_lock_cmd=$(ps -o args= -p $$ 2>/dev/null) || vv_lock_cmd=$2
-  printf 'pid %s, started %s, command: %s\n' $$ "$(date '+%Y-%m-%d %H:%M:%S')" "$vv_lock_cmd" > "$vv_lock_file"
+  # Who holds it, for the message of a refused run. Only a description: on a full disk it is
+  # left out, and the first output the run writes reports the disk.
+  printf 'pid %s, started %s, command: %s\n' $$ "$(date '+%Y-%m-%d %H:%M:%S')" "$vv_lock_cmd" \
+    2>/dev/null > "$vv_lock_file" || :
 }

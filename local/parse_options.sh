@@ -38,6 +38,15 @@ vv_set_option() {
            exit 1 ;;
       esac ;;
   esac
+  # Values reach shells (run.pl's job lines, the pipes inside Kaldi rspecifiers): refuse any
+  # character a shell would interpret, rather than run what it says (local/check_paths.sh).
+  case "$2" in
+    *[!A-Za-z0-9\ ._/+,=@:%-]*)
+      vv_opt_bad=$(printf '%s' "$2" | LC_ALL=C tr -d 'A-Za-z0-9 ._/+,=@:%-' | cut -c 1)
+      [ -n "$vv_opt_bad" ] || vv_opt_bad='a tab or newline'
+      echo "ERROR ($0): $3option $1 '$2': has the character '$vv_opt_bad', which a shell would interpret; use only letters, digits, space and . _ - / + , = @ : %" >&2
+      exit 1 ;;
+  esac
   eval "$vv_opt_var=\$2"
 }
 
@@ -104,6 +113,6 @@ while [ $# -gt 0 ]; do
   [ "$vv_opt_name" = --config ] && continue   # applied above
   vv_set_option "$vv_opt_name" "$vv_opt_value" ""
 done
-unset vv_opt_name vv_opt_value vv_opt_var vv_opt_old vv_opt_skip vv_opt_config_next vv_arg \
+unset vv_opt_name vv_opt_value vv_opt_var vv_opt_old vv_opt_bad vv_opt_skip vv_opt_config_next vv_arg \
   vv_cfg_line vv_cfg_line_no vv_cfg_where vv_cfg_name vv_cfg_value
 unset -f vv_set_option vv_read_config

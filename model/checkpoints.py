@@ -5,12 +5,18 @@ checkpoint's files truncated; restoring it fails deep inside TensorFlow ("Graph
 execution error"). The checkpoints kept before it are usually fine, so we fall back to
 the newest one that restores, say which files were damaged, and fail (naming them all)
 only when none is left.
+
+Saving is complete or absent (save_complete): the .meta graph first, then the variables,
+and only then the state file that lists the checkpoint, so a listed checkpoint always has
+all its files; what a failed or killed save leaves (TensorFlow's *.tmp* and *_temp*
+files) is removed, then or at the next run (remove_leftovers), and never listed.
 """
 import glob
 import os
+import shutil
 import sys
 
-from data_utils.errors import UserError
+from data_utils.errors import UserError, os_error, tf_error
 
 
 def _listed_checkpoints(tf, model_dir):
@@ -60,6 +66,9 @@ def restore_newest_intact(tf, saver, sess, model_dir, prog):
     damaged = []
     candidates = _listed_checkpoints(tf, model_dir)
     for i, prefix in enumerate(candidates):
+        if not os.path.isfile(prefix + ".meta"):   # a save that never finished
+            damaged.append(prefix + ".meta (missing)")
+            continue
         try:
             saver.restore(sess, prefix)
         except (tf.errors.OpError, ValueError):
@@ -73,3 +82,46 @@ def restore_newest_intact(tf, saver, sess, model_dir, prog):
         raise UserError(model_dir, "no intact checkpoint; damaged (truncated or corrupt): "
                         + "; ".join(damaged))
     return None, []
+
+
+def _partial_files(prefix):
+    """The files a save of checkpoint `prefix` (model.ckpt-N) leaves when it fails or is
+    killed: TensorFlow's temp files and dirs (<prefix>.meta.tmp..., <prefix>_temp/...)."""
+    base = glob.escape(prefix)
+    return sorted(set(glob.glob(base + "*.tmp*") + glob.glob(base + "_temp*")))
+
+
+def remove_leftovers(model_dir, prefix_name):
+    """Remove what interrupted saves left in model_dir: never listed, never trusted, but
+    they hold disk space and look like checkpoints."""
+    for path in _partial_files(os.path.join(model_dir, prefix_name)):
+        _remove(path)
+
+
+def _remove(path):
+    if os.path.isdir(path):
+        shutil.rmtree(path, ignore_errors=True)
+    else:
+        try:
+            os.unlink(path)
+        except OSError:
+            pass
+
+
+def save_complete(tf, saver, sess, prefix, step):
+    """Save checkpoint <prefix>-<step> complete or not at all (see the module's doc).
+    A failure (a full disk: TensorFlow's ResourceExhaustedError) is a UserError naming the
+    file, after the partial files are removed; the checkpoints saved before stay listed."""
+    path = f"{prefix}-{step}"
+    try:
+        saver.export_meta_graph(path + ".meta")
+        saver.save(sess, prefix, global_step=step, write_meta_graph=False)
+    except (tf.errors.OpError, OSError, RuntimeError, ValueError) as exc:
+        state = tf.train.get_checkpoint_state(os.path.dirname(path) or ".")
+        listed = state is not None and os.path.basename(state.model_checkpoint_path) == os.path.basename(path)
+        if not listed:
+            for partial in _partial_files(path) + glob.glob(glob.escape(path) + ".*"):
+                _remove(partial)
+        error = os_error(exc, path) if isinstance(exc, OSError) else tf_error(exc)
+        raise error from None
+    return path

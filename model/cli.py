@@ -5,6 +5,7 @@ import os
 import re
 import sys
 import tempfile
+import threading
 
 
 # What TensorFlow's C++ side prints while it loads, before absl logging is initialised and
@@ -45,7 +46,23 @@ def import_tensorflow():
                         sys.stderr.write(line)
     import tensorflow as tf
     tf.get_logger().setLevel("ERROR")
+    tf.get_logger().addFilter(_drop_writer_thread_errors)
+    threading.excepthook = _quiet_writer_thread_exit
     return tf
+
+
+def _quiet_writer_thread_exit(args, default=threading.excepthook):
+    """The TensorBoard writer's thread ends with its I/O error (a full disk) after handing
+    it back to the next flush or close: no traceback for it here."""
+    if "EventFileWriter" in str(getattr(args.thread, "name", "")) or "tfevents" in str(args.exc_value):
+        return
+    default(args)
+
+
+def _drop_writer_thread_errors(record):
+    """The TensorBoard writer's thread logs its I/O error with a traceback, then hands it
+    back to the next flush or close, where model.train reports it in one line."""
+    return not record.getMessage().startswith("EventFileWriter writer thread error")
 
 
 def session_config(tf, num_threads):

@@ -10,6 +10,7 @@ import time
 import numpy as np
 
 from data_utils.errors import UserError
+from model.checkpoints import save_complete
 from model.config import SPEAKER_MEAN_MODELS
 
 CHECKPOINT_PREFIX = "model.ckpt"
@@ -69,7 +70,9 @@ def scalar_summary(tf, values, prefix):
 
 
 def save_checkpoint(built, sess, model_dir, step):
-    built.saver.save(sess, os.path.join(model_dir, CHECKPOINT_PREFIX), global_step=step)
+    # Complete or absent: a full disk or a kill mid-save leaves no checkpoint a rerun trusts.
+    import tensorflow as tf
+    save_complete(tf, built.saver, sess, os.path.join(model_dir, CHECKPOINT_PREFIX), step)
 
 
 def batch_feed(net, data, rows, means):

@@ -20,14 +20,14 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import numpy as np
 
-from model.checkpoints import restore_newest_intact
-from data_utils.errors import UserError, run_main
+from model.checkpoints import remove_leftovers, restore_newest_intact
+from data_utils.errors import UserError, run_main, tf_error
 from data_utils.npz_io import load_npz
 from model.cli import import_tensorflow, session_config
 from model.config import (MODEL_TYPES, SPEAKER_MEAN_MODELS, ModelConfig, config_path,
                           graph_module, load_config, save_config)
 from model.data import column_mean_std
-from model.epochs import run_epochs, save_checkpoint
+from model.epochs import CHECKPOINT_PREFIX, run_epochs, save_checkpoint
 
 PROG = "model.train"
 KEEP_CHECKPOINTS = 3      # a paper-size checkpoint with Adam slots is ~150 MB
@@ -170,6 +170,7 @@ def restore_or_initialise(tf, sess, built, args, data):
     """Resume from the model directory's newest intact checkpoint, else initialise: fresh
     weights, the training data's standardisation, then any --init-from weights.
     Returns (the restored checkpoint or None, a phrase saying where the weights came from)."""
+    remove_leftovers(args.model_dir, CHECKPOINT_PREFIX)   # of a save killed last time
     latest, kept = restore_newest_intact(tf, built.saver, sess, args.model_dir, PROG)
     if latest is not None:
         # A new Saver knows nothing of older files; hand it the list so
@@ -201,6 +202,7 @@ def train(args, data, config, training):
     with built.graph.as_default():
         sess = tf.compat.v1.Session(graph=built.graph, config=session_config(tf, args.num_threads))
         writer = None
+        finished = False   # the run ended as it should (its writer may still fail to close)
         try:
             latest, origin = restore_or_initialise(tf, sess, built, args, data)
             built.graph.finalize()  # nothing below may add ops (a classic TF1 memory leak)
@@ -209,6 +211,7 @@ def train(args, data, config, training):
             if latest is not None and done >= epochs:
                 print(f"{PROG}: {model_dir} already trained for {done} epochs "
                       f"(--epochs {epochs}); nothing to do", flush=True)
+                finished = True
                 return 0
 
             if latest is None:  # provenance of the starting weights
@@ -224,15 +227,26 @@ def train(args, data, config, training):
                 # --epochs 0 on a fresh directory: keep the initialised model
                 # (e.g. a cvae straight after --init-from).
                 save_checkpoint(built, sess, model_dir, step)
+            finished = True
             print(f"{PROG}: done, {epochs} epochs, step {step}, checkpoints in {model_dir}", flush=True)
             return 0
         except KeyboardInterrupt:
             print(f"{PROG}: interrupted; run the same command again to resume from the "
                   f"last checkpoint", file=sys.stderr, flush=True)
             return 130
+        except RuntimeError as exc:
+            # The TensorBoard writer's thread hands back its I/O errors (a full disk) so.
+            if "tfevents" not in str(exc):
+                raise
+            writer = None   # closing it would raise the same error again
+            raise tf_error(exc) from None
         finally:
             if writer is not None:
-                writer.close()
+                try:
+                    writer.close()
+                except RuntimeError as exc:
+                    if finished:   # else the error on its way out says more; let it pass
+                        raise tf_error(exc) from None
             sess.close()
 
 

@@ -12,6 +12,7 @@ import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
 from data_utils.errors import UserError
+from data_utils.limits import read_text_bounded
 from data_utils.kaldi_streams import describe, open_rx
 
 # _BYTE_MASKS[k] keeps the first k bytes of a little-endian uint64.
@@ -106,9 +107,10 @@ def split_columns(data, ncols, where, message=None, first_line=1):
 
 def read_columns(rxfilename, ncols, message=None):
     """Read a whole rxfilename (file, '-', 'cmd |') and split it into columns."""
+    where = describe(rxfilename)
     with open_rx(rxfilename) as stream:
-        data = stream.read()
-    return split_columns(data, ncols, describe(rxfilename), message)
+        data = read_text_bounded(stream, where)
+    return split_columns(data, ncols, where, message)
 
 
 class KeyIndex:

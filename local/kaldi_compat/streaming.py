@@ -20,6 +20,7 @@ from data_utils import kaldi_table as kt
 from data_utils.errors import UserError
 from data_utils.key_map import KEY_BLOCK, KeyMap, byte_blocks
 from data_utils.kaldi_streams import describe, open_rx
+from data_utils.limits import bounded_lines
 
 # Chunks of the tools that map or sum vectors: a few MB, so that their temporaries are
 # reused from the heap rather than mapped afresh (page faults) for every chunk.
@@ -52,7 +53,7 @@ def _token_lines(rspecifier):
     if kind != 'ark':
         raise UserError("'%s': token tables are read as ark:" % rspecifier)
     with open_rx(name) as stream:
-        for line in stream:
+        for line in bounded_lines(stream, describe(name)):
             parts = line.split()
             if parts:
                 yield parts[0], parts[1:]

@@ -9,6 +9,7 @@ import numpy as np
 
 from data_utils.errors import UserError
 from data_utils.kaldi_streams import describe, open_output, open_rx
+from data_utils.limits import MAX_LINE_BYTES, too_long
 from kaldi_compat.cli import log_progress, warn
 from kaldi_compat.columns import KeyIndex, split_columns
 from kaldi_compat.fastformat import format_g7, join_rows, key_matrix
@@ -25,6 +26,7 @@ def read_trial_pieces(rxfilename, message, size=PIECE_BYTES):
     where = describe(rxfilename)
     first_line = 1
     pending = None
+    consumed = 0   # bytes before `rest`
     with open_rx(rxfilename) as stream:
         rest = b''
         while True:
@@ -32,9 +34,12 @@ def read_trial_pieces(rxfilename, message, size=PIECE_BYTES):
             data = rest + block
             cut = len(data) if not block else data.rfind(b'\n') + 1
             if block and cut == 0:            # no line end yet: read on
+                if len(data) > MAX_LINE_BYTES:   # endless input: stop in bounded memory
+                    raise too_long(where, consumed, 'line %d' % first_line, MAX_LINE_BYTES)
                 rest = data
                 continue
             piece, rest = data[:cut], data[cut:]
+            consumed += cut
             if piece:
                 if pending is not None:
                     yield pending, False
