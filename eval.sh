@@ -7,12 +7,21 @@
 # vectors, the code mean mu(x)) with utt2spk and spk2utt, so Kaldi's tools read them directly.
 recipe=eval.sh
 stage=0
-model=$(local/names.sh front_ends train.sh)   # the trained front-ends (conf/front_ends.tsv)
+model=                  # default: those of conf/front_ends.tsv that train.sh trained in $exp
 analysis=true           # stage 4: Gaussianity table (Table 2), DET plots and score histograms
 nj=1                    # parallel jobs for extraction and scoring ($train_cmd, from cmd.sh)
-help_message="Usage: sh eval.sh [--stage N] [--model \"$model\"] [--lda-dim N] [--pca-dim N] [--score-norm asnorm|none] [--asnorm-top-n N] [--data DIR] [--eval-sets \"a b\"] [--nj N]"
+help_message="Usage: sh eval.sh [--stage N] [--model \"$(local/names.sh front_ends train.sh)\"] [--lda-dim N] [--pca-dim N] [--score-norm asnorm|none] [--asnorm-top-n N] [--data DIR] [--eval-sets \"a b\"] [--nj N]"
 # Back-end options (--lda-dim, --pca-dim, --score-norm, ...): conf/backend.sh.
 . local/recipe_setup.sh
+
+# The front-ends train.sh makes that are not scored here, each with its reason (its
+# train_status, else why not): the results table names them under the table.
+missing=$(local/trained_models.sh missing "$exp" "$model") || exit 1
+if [ -z "$model" ]; then
+  model=$(local/trained_models.sh trained "$exp") || exit 1
+  [ -n "$model" ] || { echo "ERROR ($recipe): $exp: no trained model (run train.sh first)" >&2; exit 1; }
+  echo "$recipe: front-ends trained in $exp: $model" >&2
+fi
 
 if [ $stage -le 0 ]; then
   # Also checks that each model is trained, on vectors of the data's dimension.
@@ -39,7 +48,8 @@ if [ $stage -le 2 ]; then
 fi
 
 if [ $stage -le 3 ]; then
-  python3 local/analysis/results_table.py --table-dir $exp/results $(results_of $model) || exit 1
+  python3 local/analysis/results_table.py --table-dir $exp/results --missing "$missing" \
+    $(results_of $model) || exit 1
 fi
 
 if [ $stage -le 4 ] && [ "$analysis" = true ]; then

@@ -51,6 +51,11 @@ if [ $stage -le 1 ]; then
   # Our runner can also show training's progress lines as they come; Kaldi's and the grid
   # runners only write the log.
   case $cuda_cmd in local/run_log.sh*) show=--tee ;; *) show= ;; esac
+  # A model that fails does not stop the others: each one's outcome goes to
+  # $exp/<model>/train_status ("trained", or "failed: <its ERROR line>"), which eval.sh reads
+  # to score the trained ones; the summary below names both, and the exit status is 1 if any
+  # failed.
+  trained=; failed=
   for m in $model; do
     case $m in
       vae|ae) init="" ;;
@@ -62,6 +67,7 @@ if [ $stage -le 1 ]; then
     echo "train.sh: training $m in $exp/$m (log: $exp/$m/log/train.log) ..." >&2
     log=$exp/$m/log/train.log
     local/log_history.sh save $log || exit 1
+    rm -f $exp/$m/train_status
     $cuda_cmd $show $log python3 -m model.train \
       --train-npz $exp/train.npz --model-dir $exp/$m --model $m --epochs $epochs \
       --batch-size $batch_size --hidden-dim $hidden_dim --code-dim $code_dim --lr $lr \
@@ -69,9 +75,24 @@ if [ $stage -le 1 ]; then
       --save-every $save_every --num-threads $num_threads $init
     status=$?
     local/log_history.sh restore $log || exit 1
-    [ $status -eq 0 ] || exit 1
-    # Without the live view, show where training ended.
-    [ -n "$show" ] || grep -E '^(note:|model\.train:|epoch )' $log | tail -n 3 >&2
+    if [ $status -eq 0 ]; then
+      echo trained > $exp/$m/train_status || exit 1
+      trained="$trained $m"
+      # Without the live view, show where training ended.
+      [ -n "$show" ] || grep -E '^(note:|model\.train:|epoch )' $log | tail -n 3 >&2
+    else
+      reason=$(grep '^ERROR' $log | tail -n 1)
+      echo "failed: ${reason:-exit status $status, see $log}" > $exp/$m/train_status || exit 1
+      failed="$failed $m"
+      # The runner's log shows the reason; the live view has already shown it.
+      [ -n "$show" ] || [ -z "$reason" ] || echo "$reason" >&2
+    fi
   done
+  if [ -n "$failed" ]; then
+    # Each failure has had its own ERROR line above; this is the summary.
+    echo "train.sh: trained:${trained:- none}; failed:$failed (reasons in" \
+      "$(for m in $failed; do printf '%s ' $exp/$m/train_status; done | sed 's/ $//'))" >&2
+    exit 1
+  fi
 fi
 echo "train.sh: done; models in $(for m in $model; do printf '%s ' $exp/$m; done)" >&2

@@ -1,10 +1,12 @@
 """The results table of the recipes: front-end x back-end x set, like the paper's Table 1.
 
-  python local/analysis/results_table.py --table-dir exp/results [ROWS.tsv ...]
+  python local/analysis/results_table.py --table-dir exp/results [--missing TEXT] [ROWS.tsv ...]
 
 Rows from each ROWS.tsv (front_end backend set eer mindcf_...) replace earlier rows
 with the same (front_end, backend, set) in <table-dir>/results.tsv; the markdown
 twin results.md is regenerated and printed. Both files are replaced atomically.
+--missing: lines "<front-end>: <why>" (eval.sh: the models train.sh did not train); those
+without rows in the table are named under it, with the reason.
 """
 import argparse
 import os
@@ -81,9 +83,25 @@ def markdown(rows, metrics):
     return '\n'.join(out) + '\n'
 
 
+def missing_note(text, rows):
+    """The lines under the table for the front-ends of ``text`` ("name: why" lines) that
+    have no row in it."""
+    present = {r['front_end'] for r in rows}
+    labels = dict(FRONT_ENDS)
+    notes = []
+    for line in text.splitlines():
+        name, _, why = line.partition(':')
+        name = name.strip()
+        if name and name not in present:
+            notes.append('- %s (%s): %s' % (labels.get(name, name), name, why.strip()))
+    return '\nMissing front-ends:\n' + '\n'.join(notes) + '\n' if notes else ''
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('--table-dir', required=True)
+    parser.add_argument('--missing', default='',
+                        help='lines "<front-end>: <why>" for front-ends not scored')
     parser.add_argument('rows', nargs='*', help='results.tsv files of local/compute_metrics.sh')
     args = parser.parse_args(argv)
     with file_errors(args.table_dir):
@@ -102,7 +120,7 @@ def main(argv=None):
     write_atomic(tsv, '\t'.join(header) + '\n'
                  + ''.join('\t'.join(r[h] for h in header) + '\n' for r in table))
     metrics = [h for h in header if h not in KEY]
-    text = markdown(table, metrics)
+    text = markdown(table, metrics) + missing_note(args.missing, table)
     write_atomic(os.path.join(args.table_dir, 'results.md'), text)
     print(text)
 
