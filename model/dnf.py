@@ -35,32 +35,18 @@ the estimate is the sample itself and the Gaussian term vanishes).
 The log-likelihood reported includes the standardisation's Jacobian, -sum(log std),
 so it is the exact density of the raw x-vector (the constant does not change training).
 
-Stability.  Speaker vectors lie near a manifold of lower dimension than the vectors (the
-demo's 512-dim vectors near a 128-dim one), and a training set of N vectors spans at most
-N - 1 dimensions; along the directions with (nearly) no variance the density of the data is
-(nearly) unbounded, and the likelihood rewards stretching them without end.  The flow then
-drives those layers' log-scales into their bound, where tanh is flat; Adam, which normalises
-the gradient's size away, keeps growing the weights behind them until the coupling networks
-are so sharp that a small change of input flips saturated units: the log-scales jump from +B
-to -B (the log-det falls by hundreds of nats) and the shifts by orders of magnitude, the
-vectors land far from their speaker means and the loss explodes (the issue's corpus: loss
-629 after epoch 1, 5.5e7 with log-det -1196 after epoch 2).  So training maximises the exact
-likelihood of the dithered vectors x_std + e, e ~ N(0, DITHER_STD^2 I) (a fresh draw at
-every step, a function of (seed, step) so that a resumed run sees the same noise): their
-density is bounded, each degenerate direction is worth at most about log(1/DITHER_STD)
-nats, well inside the log-scales' reach, and nothing is pushed into saturation.  The
-dither is 1% of each standardised dimension's variance; the n-vector itself (``mu``, the
-speaker means, extraction) is f of the clean vector.
-
-The divergence itself, once the flow is that sharp, is one step: on the issue's geometry
-(512 dims near a 48-dim manifold, 2,000 speakers x 20) the gradient norm went from ~500 at
-step 980 to 1.2e5 at step 990 and 4e7 at 991, every layer's log-det fell together and the
-vectors' size grew layer by layer (max |h| 8 -> 366 -> 1e4 through the 8 layers) until the
-loss was 1e9.  Adam turns any gradient, however large, into a step of ~lr per weight, and
-with beta1 = 0.5 a gradient far above its running scale makes a step ~16 lr in every weight
-at once.  So a step's gradient norm is also held to CLIP_FACTOR times the running mean of
-the norms: ordinary steps are untouched (their norms stay within a factor of 2 of the mean),
-a spike moves the weights no further than an ordinary step.
+Divergence.  At train.sh's lr 1e-3 the flow can diverge after some hundreds of steps on
+vectors near a low-dimensional manifold (measured on 512 dims near a 48-dim one, 2,000
+speakers x 20: epoch 4, step ~985).  It is sudden, and it is every layer at once: in ten
+steps the gradient norm goes from ~500 to 1.2e5 (4e7 one step later), every layer's log-det
+falls together (their sum from ~1,000 nats to ~0), the vectors grow layer by layer through
+the flow (max |h| 8 at the input side to 1e4 at the output) and land far from their speaker
+means: the Gaussian term, not the log-det, makes the loss of 1e9; afterwards the log-scales
+sit at -B in most units.  Before it, the flow had been stretching the nearly degenerate
+directions steadily (log-det rising each epoch, log-scales still inside their bound).  A
+training dither (N(0, 0.1^2) on the standardised input) with gradient-norm clipping at 4x the
+running mean only delayed it (step ~1,210), so neither is used.  What keeps the recipe going
+is model.recovery (back to the last good checkpoint at half the learning rate).
 """
 import collections
 
@@ -75,14 +61,6 @@ FLOW_SCOPE = "flow"
 SUMMARY_EVERY = vae.SUMMARY_EVERY
 # Bound of each layer's log-scale (see the module docstring): a factor of e^2 per layer.
 LOG_SCALE_BOUND = 2.0
-# Training dither (see "Stability" in the module docstring): the std of the Gaussian noise
-# added to the standardised inputs of the training loss.
-DITHER_STD = 0.1
-# Gradient clipping (ibid.): a step's gradient norm is held to this many times the running
-# mean of the norms (an exponential average with this decay, kept in the checkpoint).
-CLIP_FACTOR = 4.0
-CLIP_DECAY = 0.99
-TRAINING_SCOPE = "flow_training"
 LOG_2PI = float(np.log(2.0 * np.pi))
 
 Network = collections.namedtuple("Network", [
@@ -188,23 +166,6 @@ def model_variables(graph=None):
 
 # --------------------------------------------------------------------------- graph
 
-def clip_spikes(grads):
-    """The gradients, their global norm held to CLIP_FACTOR x the running mean of the norms
-    (module docstring).  The mean is a variable (saved, so resume stays exact), updated with
-    the clipped norm so that a spike does not raise it; the first step sets it."""
-    with v1.variable_scope(TRAINING_SCOPE):
-        mean_norm = v1.get_variable("grad_norm_mean", [], tf.float32,
-                                    initializer=v1.zeros_initializer(), trainable=False)
-    norm = tf.linalg.global_norm(grads)
-    limit = tf.where(mean_norm > 0, CLIP_FACTOR * mean_norm, norm)
-    clipped, _ = tf.clip_by_global_norm(grads, limit, use_norm=norm)
-    kept = tf.minimum(norm, limit)
-    update = v1.assign(mean_norm, tf.where(mean_norm > 0,
-                                           CLIP_DECAY * mean_norm + (1 - CLIP_DECAY) * kept, kept))
-    with tf.control_dependencies([update]):
-        return [tf.identity(g) for g in clipped]
-
-
 def build_graph(input_dim, config, training=True):
     """Build the dnf in the current default graph and return its ``Network`` (with the
     fields of vae.Network that the trainer and extractor use)."""
@@ -213,26 +174,15 @@ def build_graph(input_dim, config, training=True):
     inputs = vae.graph_inputs(input_dim, config, int(input_dim))
     z, flow_log_det = flow_forward(inputs.x_std, config)
     # Jacobian of the standardisation x -> (x - mean) / std.
-    std_log_det = tf.reduce_sum(tf.math.log(inputs.input_std))
-    log_det = flow_log_det - std_log_det
-    z_train, train_flow_log_det = z, flow_log_det
-    if training:
-        # The training graph's likelihood is that of the dithered vectors (module docstring,
-        # "Stability"); the noise is a function of (seed, step), as the vae's.  The n-vector
-        # (mu) stays f of the clean vector.
-        noise_seed = tf.stack([tf.constant(config.seed, tf.int64),
-                               tf.cast(inputs.global_step, tf.int64)])
-        dither = DITHER_STD * tf.random.stateless_normal(tf.shape(inputs.x_std), seed=noise_seed)
-        z_train, train_flow_log_det = flow_forward(inputs.x_std + dither, config)
+    log_det = flow_log_det - tf.reduce_sum(tf.math.log(inputs.input_std))
 
     z_in = v1.placeholder(tf.float32, [None, inputs.input_dim], name="z_in")
     x_from_z = flow_inverse(z_in, config) * inputs.input_std + inputs.input_mean
 
     with v1.name_scope("losses"):
         centres = tf.gather(inputs.spk_means, inputs.spk_idx)
-        log_likelihood = tf.reduce_mean(gaussian_log_density(z_train, centres)
-                                        + train_flow_log_det - std_log_det)
-        mean_log_det = tf.reduce_mean(train_flow_log_det - std_log_det)
+        log_likelihood = tf.reduce_mean(gaussian_log_density(z, centres) + log_det)
+        mean_log_det = tf.reduce_mean(log_det)
         total = -log_likelihood
     summary_op = v1.summary.merge([v1.summary.scalar("loss/total", total),
                                    v1.summary.scalar("dnf/log_likelihood", log_likelihood),
@@ -242,8 +192,7 @@ def build_graph(input_dim, config, training=True):
     if training:
         optimizer = v1.train.AdamOptimizer(inputs.learning_rate, beta1=config.beta1)
         weights = [var for var in model_variables() if var in v1.trainable_variables()]
-        grads = clip_spikes(tf.gradients(total, weights))
-        train_op = optimizer.apply_gradients(zip(grads, weights), global_step=inputs.global_step)
+        train_op = optimizer.minimize(total, global_step=inputs.global_step, var_list=weights)
 
     return Network(config=config, input_dim=inputs.input_dim, x=inputs.x,
                  input_mean=inputs.input_mean, input_std=inputs.input_std,
