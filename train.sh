@@ -2,7 +2,10 @@
 # train.sh: train the front-ends on the training x-vectors (TF1 graph mode).
 #   vae  = v-vector (VAE code mean),  cvae = c-vector (VAE + speaker cohesive loss,
 #   initialised from the trained VAE, as in the paper),  ae = a-vector (plain auto-encoder),
-#   dnf  = n-vector (discriminative normalisation flow, Cai et al. 2021; model/dnf.py).
+#   dnf  = n-vector (discriminative normalisation flow, Cai et al. 2021; model/dnf.py), an
+#          option: trained only when named, e.g. --model "ae vae cvae dnf".
+# A model that fails (e.g. a divergence its recoveries do not cure) does not stop the others:
+# train.sh trains them all, names the failed ones and exits 1; eval.sh scores the trained ones.
 #
 #   sh train.sh [--model "vae cvae ae"] [--epochs 30] [--kl-weight 1.0] ...
 #   sh train.sh --config conf/paper.conf     # the paper's setting (200 epochs, lr 1e-5, ...)

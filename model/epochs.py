@@ -106,7 +106,7 @@ def run_epoch(sess, built, data, batch_size, order, means, step, writer, model_d
             first_loss = float(loss)
         if not np.isfinite(loss):
             raise Diverged(model_dir, f"training diverged (loss {loss}) at epoch {epoch + 1}, "
-                                       f"step {step}; try a lower --lr")
+                                       f"step {step}")
         if "summary" in out:
             writer.add_summary(out["summary"], step)
         for name, value in out["terms"].items():
@@ -178,5 +178,5 @@ def train_epoch(tf, sess, built, data, training, epoch, step, writer, model_dir,
     if diverged(epoch_means["loss"], lowest):   # before this epoch is saved
         raise Diverged(model_dir, f"training diverged: epoch {epoch + 1} loss "
                        f"{epoch_means['loss']:.3g} grew over {DIVERGENCE_GROWTH:g}-fold "
-                       f"from the run's lowest ({lowest:.3g}); try a lower --lr")
+                       f"from the run's lowest ({lowest:.3g})")
     return step, min(lowest, epoch_means["loss"])

@@ -48,8 +48,8 @@ def recover(error, sess, snapshot, training, save_training, prog):
     line.  Returns the new training dict."""
     used = int(training.get("recoveries", 0))
     if used >= MAX_RECOVERIES:
-        raise UserError(f"{error} (after {used} recoveries at halved learning rates, "
-                        f"lr x{lr_scale(training):g})") from None
+        raise UserError(f"{error}; try a lower --lr (after {used} recoveries at halved "
+                        f"learning rates, lr x{lr_scale(training):g})") from None
     snapshot.restore(sess)
     training = dict(training, recoveries=used + 1, lr_scale=lr_scale(training) * LR_FACTOR)
     save_training(training)
