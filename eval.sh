@@ -19,8 +19,7 @@ help_message="Usage: sh eval.sh [--stage N] [--model \"$(local/names.sh front_en
 missing=$(local/trained_models.sh missing "$exp" "$model") || exit 1
 if [ -z "$model" ]; then
   model=$(local/trained_models.sh trained "$exp") || exit 1
-  [ -n "$model" ] || { echo "ERROR ($recipe): $exp: no trained model (run train.sh first)" >&2; exit 1; }
-  echo "$recipe: front-ends trained in $exp: $model" >&2
+  [ -z "$model" ] || echo "$recipe: front-ends trained in $exp: $model" >&2
 fi
 
 if [ $stage -le 0 ]; then
@@ -28,6 +27,8 @@ if [ $stage -le 0 ]; then
   local/prepare_data.sh "$data" "$train_set" "$eval_sets" "$exp/log" \
     "$(for fe in $model; do printf '%s ' $exp/$fe; done)" || exit 1
 fi
+# After the data's checks: bad data is the first thing to hear about.
+[ -n "$model" ] || { echo "ERROR ($recipe): $exp: no trained model (run train.sh first)" >&2; exit 1; }
 
 if [ $stage -le 1 ]; then
   for fe in $model; do
