@@ -127,7 +127,7 @@ def run_epochs(tf, sess, built, data, training, done, step, writer, model_dir):
     divergence check, a checkpoint every save_every epochs and at the end.  A diverged epoch
     goes back to the last good checkpoint at half the learning rate (model.recovery).
     Returns the step."""
-    epochs, seed, n = training["epochs"], built.net.config.seed, data.num_vectors
+    epochs = training["epochs"]
     fed_means = built.net.config.model in SPEAKER_MEAN_MODELS
     variables = built.graph.get_collection(tf.compat.v1.GraphKeys.GLOBAL_VARIABLES)
     last_good = Snapshot(sess, variables)   # the run's start: a restored or initialised model
