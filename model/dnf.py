@@ -41,8 +41,8 @@ speakers x 20: epoch 4, step ~985).  It is sudden, and it is every layer at once
 steps the gradient norm goes from ~500 to 1.2e5 (4e7 one step later), every layer's log-det
 falls together (their sum from ~1,000 nats to ~0), the vectors grow layer by layer through
 the flow (max |h| 8 at the input side to 1e4 at the output) and land far from their speaker
-means: the Gaussian term, not the log-det, makes the loss of 1e9; afterwards the log-scales
-sit at -B in most units.  Before it, the flow had been stretching the nearly degenerate
+means: the Gaussian term, not the log-det, makes the loss of 1e9; ten steps later most
+log-scales of the first layers are at their bound.  Before it, the flow had been stretching the nearly degenerate
 directions steadily (log-det rising each epoch, log-scales still inside their bound).  A
 training dither (N(0, 0.1^2) on the standardised input) with gradient-norm clipping at 4x the
 running mean only delayed it (step ~1,210), so neither is used.  What keeps the recipe going
