@@ -11,12 +11,20 @@
 recipe=eval.sh
 stage=0
 stop_stage=100          # run stages --stage to --stop-stage, as in Kaldi's recipes
-model=$(local/names.sh front_ends train.sh)   # the trained front-ends (conf/front_ends.tsv)
+model=                  # default: those of conf/front_ends.tsv that train.sh trained in $exp
 analysis=true           # stage 4: Gaussianity table (Table 2), DET plots and score histograms
 nj=1                    # parallel jobs for extraction and scoring ($train_cmd, from cmd.sh)
-help_message="Usage: sh eval.sh [--stage N] [--stop-stage N] [--exp DIR] [--model \"$model\"] [--lda-dim N] [--pca-dim N] [--score-norm asnorm|none] [--asnorm-top-n N] [--data DIR] [--eval-sets \"a b\"] [--nj N]"
+help_message="Usage: sh eval.sh [--stage N] [--stop-stage N] [--exp DIR] [--model \"$(local/names.sh front_ends train.sh)\"] [--lda-dim N] [--pca-dim N] [--score-norm asnorm|none] [--asnorm-top-n N] [--asnorm-cohort-size N] [--data DIR] [--eval-sets \"a b\"] [--nj N]"
 # Back-end options (--lda-dim, --pca-dim, --score-norm, ...): conf/backend.sh.
 . local/recipe_setup.sh
+
+# The front-ends train.sh makes that are not scored here, each with its reason (its
+# train_status, else why not): the results table names them under the table.
+missing=$(local/trained_models.sh missing "$exp" "$model") || exit 1
+if [ -z "$model" ]; then
+  model=$(local/trained_models.sh trained "$exp") || exit 1
+  [ -z "$model" ] || echo "$recipe: front-ends trained in $exp: $model" >&2
+fi
 
 if [ $stage -le 0 ] && [ $stop_stage -ge 0 ]; then
   # Also checks that each model is trained, on vectors of the data's dimension.
@@ -25,6 +33,8 @@ if [ $stage -le 0 ] && [ $stop_stage -ge 0 ]; then
   # Each model must be of this training set; the log and the table's header say which.
   identify_run "$(for fe in $model; do printf '%s ' $exp/$fe; done)" || exit 1
 fi
+# After the data's checks: bad data is the first thing to hear about.
+[ -n "$model" ] || { echo "ERROR ($recipe): $exp: no trained model (run train.sh first)" >&2; exit 1; }
 
 if [ $stage -le 1 ] && [ $stop_stage -ge 1 ]; then
   for fe in $model; do
@@ -45,7 +55,7 @@ if [ $stage -le 2 ] && [ $stop_stage -ge 2 ]; then
 fi
 
 if [ $stage -le 3 ] && [ $stop_stage -ge 3 ]; then
-  make_table $(results_of $model) || exit 1
+  make_table --missing "$missing" $(results_of $model) || exit 1
 fi
 
 if [ $stage -le 4 ] && [ $stop_stage -ge 4 ] && [ "$analysis" = true ]; then

@@ -2,7 +2,10 @@
 # train.sh: train the front-ends on the training x-vectors (TF1 graph mode).
 #   vae  = v-vector (VAE code mean),  cvae = c-vector (VAE + speaker cohesive loss,
 #   initialised from the trained VAE, as in the paper),  ae = a-vector (plain auto-encoder),
-#   dnf  = n-vector (discriminative normalisation flow, Cai et al. 2021; model/dnf.py).
+#   dnf  = n-vector (discriminative normalisation flow, Cai et al. 2021; model/dnf.py), an
+#          option: trained only when named, e.g. --model "ae vae cvae dnf".
+# A model that fails (e.g. a divergence its recoveries do not cure) does not stop the others:
+# train.sh trains them all, names the failed ones and exits 1; eval.sh scores the trained ones.
 #
 #   sh train.sh [--model "vae cvae ae"] [--epochs 30] [--kl-weight 1.0] ...
 #   sh train.sh --config conf/paper.conf     # the paper's setting (200 epochs, lr 1e-5, ...)
@@ -60,6 +63,11 @@ if [ $stage -le 1 ] && [ $stop_stage -ge 1 ]; then
   # Our runner can also show training's progress lines as they come; Kaldi's and the grid
   # runners only write the log.
   case $cuda_cmd in local/run_log.sh*) show=--tee ;; *) show= ;; esac
+  # A model that fails does not stop the others: each one's outcome goes to
+  # $exp/<model>/train_status ("trained", or "failed: <its ERROR line>"), which eval.sh reads
+  # to score the trained ones; the summary below names both, and the exit status is 1 if any
+  # failed.
+  trained=; failed=
   for m in $model; do
     case $m in vae|cvae|ae|dnf) ;; *) echo "ERROR (train.sh): unknown model '$m' (use vae, cvae, ae or dnf)" >&2; exit 1 ;; esac
   done
@@ -79,6 +87,7 @@ if [ $stage -le 1 ] && [ $stop_stage -ge 1 ]; then
     echo "train.sh: training $m in $exp/$m (log: $exp/$m/log/train.log) ..." >&2
     log=$exp/$m/log/train.log
     local/log_history.sh save $log || exit 1
+    rm -f $exp/$m/train_status
     $cuda_cmd $show $log python3 -m model.train \
       --train-npz $exp/train.npz --model-dir $exp/$m --model $m --epochs $epochs \
       --batch-size $batch_size --hidden-dim $hidden_dim --code-dim $code_dim --lr $lr \
@@ -87,10 +96,29 @@ if [ $stage -le 1 ] && [ $stop_stage -ge 1 ]; then
     status=$?
     # After a failure (the runner has said why) the history is put back quietly: on a full
     # disk it would fail too, and the next run folds it back in.
-    [ $status -eq 0 ] || { local/log_history.sh restore $log 2>/dev/null; exit 1; }
-    local/log_history.sh restore $log || exit 1
-    # Without the live view, show where training ended.
-    [ -n "$show" ] || grep -E '^(note:|model\.train:|epoch )' $log | tail -n 3 >&2
+    if [ $status -eq 0 ]; then
+      local/log_history.sh restore $log || exit 1
+    else
+      local/log_history.sh restore $log 2>/dev/null
+    fi
+    if [ $status -eq 0 ]; then
+      echo trained > $exp/$m/train_status || exit 1
+      trained="$trained $m"
+      # Without the live view, show where training ended.
+      [ -n "$show" ] || grep -E '^(note:|model\.train:|epoch )' $log | tail -n 3 >&2
+    else
+      reason=$(grep '^ERROR' $log | tail -n 1)
+      echo "failed: ${reason:-exit status $status, see $log}" > $exp/$m/train_status || exit 1
+      failed="$failed $m"
+      # The runner's log shows the reason; the live view has already shown it.
+      [ -n "$show" ] || [ -z "$reason" ] || echo "$reason" >&2
+    fi
   done
+  if [ -n "$failed" ]; then
+    # Each failure has had its own ERROR line above; this is the summary.
+    echo "train.sh: trained:${trained:- none}; failed:$failed (reasons in" \
+      "$(for m in $failed; do printf '%s ' $exp/$m/train_status; done | sed 's/ $//'))" >&2
+    exit 1
+  fi
 fi
 echo "train.sh: done; models in $(for m in $model; do printf '%s ' $exp/$m; done)" >&2

@@ -34,6 +34,23 @@ the estimate is the sample itself and the Gaussian term vanishes).
 
 The log-likelihood reported includes the standardisation's Jacobian, -sum(log std),
 so it is the exact density of the raw x-vector (the constant does not change training).
+
+Divergence.  At train.sh's lr 1e-3 the flow can diverge after some hundreds of steps on
+vectors near a low-dimensional manifold (measured on 512 dims near a 48-dim one, 2,000
+speakers x 20: in epoch 2 with model.train, at step ~985 in epoch 4 in a diagnostic run of
+the same graph).  Before it, the flow stretches the nearly degenerate directions steadily
+(log-det rising each epoch, log-scales inside their bound).  The blow-up is sudden and in
+every layer at once: in ten steps the gradient norm goes from ~500 to 1.2e5 (4e7 one step
+later), every layer's log-det falls together (their sum from ~1,000 nats to ~0), the
+vectors grow layer by layer through the flow (max |h| 8 at the input side to 1e4 at the
+output) and land far from their speaker means: the Gaussian term, not the log-det, makes
+the loss of 1e9; ten steps later most log-scales of the first layers are at their bound.
+A training dither (N(0, 0.1^2) on the standardised input) with gradient-norm clipping at 4x
+the running mean, or Adam's beta1 0.9 instead of the VAEs' 0.5, only delayed it (step ~1,210
+instead of ~985; epoch 7 instead of 2), so none is used: the likelihood keeps rewarding the
+stretch and the flow keeps sharpening.  What keeps the recipe going is model.recovery (back
+to the last good checkpoint at half the learning rate); the n-vector is an option of
+train.sh, not a default (conf/front_ends.tsv).
 """
 import collections
 
@@ -66,6 +83,7 @@ Network = collections.namedtuple("Network", [
     "log_likelihood", "mean_log_det", "total_loss",
     # training
     "train_op", "global_step", "epoch", "increment_epoch", "summary_op",
+    "learning_rate",  # scalar, config.lr unless fed (model.recovery lowers it)
 ])
 
 
@@ -176,7 +194,7 @@ def build_graph(input_dim, config, training=True):
 
     train_op = None
     if training:
-        optimizer = v1.train.AdamOptimizer(config.lr, beta1=config.beta1)
+        optimizer = v1.train.AdamOptimizer(inputs.learning_rate, beta1=config.beta1)
         weights = [var for var in model_variables() if var in v1.trainable_variables()]
         train_op = optimizer.minimize(total, global_step=inputs.global_step, var_list=weights)
 
@@ -186,7 +204,8 @@ def build_graph(input_dim, config, training=True):
                  z_in=z_in, x_from_z=x_from_z, log_likelihood=log_likelihood,
                  mean_log_det=mean_log_det, total_loss=total, train_op=train_op,
                  global_step=inputs.global_step, epoch=inputs.epoch,
-                 increment_epoch=inputs.increment_epoch, summary_op=summary_op)
+                 increment_epoch=inputs.increment_epoch, summary_op=summary_op,
+                 learning_rate=inputs.learning_rate)
 
 
 def loss_terms(net):

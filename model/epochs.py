@@ -11,7 +11,8 @@ import numpy as np
 
 from data_utils.errors import UserError
 from model.checkpoints import save_complete
-from model.config import SPEAKER_MEAN_MODELS
+from model.config import SPEAKER_MEAN_MODELS, save_config
+from model.recovery import Diverged, Snapshot, lr_scale, recover
 
 CHECKPOINT_PREFIX = "model.ckpt"
 EVAL_BATCH = 1024         # batch for the forward passes that compute speaker means
@@ -75,11 +76,13 @@ def save_checkpoint(built, sess, model_dir, step):
     save_complete(tf, built.saver, sess, os.path.join(model_dir, CHECKPOINT_PREFIX), step)
 
 
-def batch_feed(net, data, rows, means):
+def batch_feed(net, data, rows, means, lr=None):
     """The feed of one batch: its vectors and, for the models that need them, its speakers'
     mean embeddings, re-indexed to the speakers present (the same loss as feeding the full
-    table, without copying it every step)."""
+    table, without copying it every step); ``lr`` when it differs from the configured one."""
     feed = {net.x: data.vectors[rows]}
+    if lr is not None:
+        feed[net.learning_rate] = lr
     if means is not None:
         present, local = np.unique(data.spk_index[rows], return_inverse=True)
         feed[net.spk_idx] = local.reshape(-1).astype(np.int32)
@@ -87,7 +90,8 @@ def batch_feed(net, data, rows, means):
     return feed
 
 
-def run_epoch(sess, built, data, batch_size, order, means, step, writer, model_dir, epoch):
+def run_epoch(sess, built, data, batch_size, order, means, step, writer, model_dir, epoch,
+              lr=None):
     """One pass (``epoch``, counted from 0) over the training set in ``order``.  Returns
     (step, {term: mean over the epoch}, the loss of the epoch's first batch, before its
     update)."""
@@ -100,14 +104,14 @@ def run_epoch(sess, built, data, batch_size, order, means, step, writer, model_d
         fetches = {"train": net.train_op, "terms": built.terms}
         if step % built.module.SUMMARY_EVERY == 0:
             fetches["summary"] = net.summary_op
-        out = sess.run(fetches, batch_feed(net, data, rows, means))
+        out = sess.run(fetches, batch_feed(net, data, rows, means, lr))
         step += 1
         loss = out["terms"]["loss"]
         if first_loss is None:
             first_loss = float(loss)
         if not np.isfinite(loss):
-            raise UserError(model_dir, f"training diverged (loss {loss}) at epoch {epoch + 1}, "
-                                       f"step {step}; try a lower --lr")
+            raise Diverged(model_dir, f"training diverged (loss {loss}) at epoch {epoch + 1}, "
+                                       f"step {step}")
         if "summary" in out:
             writer.add_summary(out["summary"], step)
         for name, value in out["terms"].items():
@@ -125,34 +129,59 @@ def run_epoch(sess, built, data, batch_size, order, means, step, writer, model_d
 def run_epochs(tf, sess, built, data, training, done, step, writer, model_dir):
     """Train from epoch ``done`` to training["epochs"]: speaker means (for the models that
     use them), the shuffled batches, a progress line and TensorBoard scalars per epoch, the
-    divergence check, a checkpoint every save_every epochs and at the end.  Returns the step."""
-    epochs, seed, n = training["epochs"], built.net.config.seed, data.num_vectors
+    divergence check, a checkpoint every save_every epochs and at the end.  A diverged epoch
+    goes back to the last good checkpoint at half the learning rate (model.recovery).
+    Returns the step."""
+    epochs = training["epochs"]
     fed_means = built.net.config.model in SPEAKER_MEAN_MODELS
+    variables = built.graph.get_collection(tf.compat.v1.GraphKeys.GLOBAL_VARIABLES)
+    last_good = Snapshot(sess, variables)   # the run's start: a restored or initialised model
     start_time = time.time()
     lowest = None   # lowest loss of this run, for the divergence check
-    for epoch in range(done, epochs):
-        means = (speaker_means(sess, built.net, data.vectors, data.spk_index,
-                               data.spk_labels.shape[0]) if fed_means else None)
-        order = epoch_order(seed, epoch, n)
-        epoch_start = time.time()
-        step, epoch_means, first_loss = run_epoch(
-            sess, built, data, training["batch_size"], order, means, step,
-            writer, model_dir, epoch)
-        if lowest is None:   # the run's first batch loss, before any update
-            lowest = first_loss
-        sess.run(built.net.increment_epoch)
-        train_time = time.time() - epoch_start
-        print(f"epoch {epoch + 1}/{epochs} step {step} "
-              + " ".join(f"{name} {value:.6g}" for name, value in epoch_means.items())
-              + f" samples/s {n / max(train_time, 1e-9):.1f}"
-              + f" elapsed {time.time() - start_time:.1f}s", flush=True)
-        writer.add_summary(scalar_summary(tf, epoch_means, "epoch"), step)
-        writer.flush()
-        if diverged(epoch_means["loss"], lowest):   # before this epoch is saved
-            raise UserError(model_dir, f"training diverged: epoch {epoch + 1} loss "
-                            f"{epoch_means['loss']:.3g} grew over {DIVERGENCE_GROWTH:g}-fold "
-                            f"from the run's lowest ({lowest:.3g}); try a lower --lr")
-        lowest = min(lowest, epoch_means["loss"])
-        if (epoch + 1) % training["save_every"] == 0 or epoch + 1 == epochs:
+    epoch = done
+    while epoch < epochs:
+        scale = lr_scale(training)
+        lr = None if scale == 1.0 else built.net.config.lr * scale
+        try:
+            step, lowest = train_epoch(tf, sess, built, data, training, epoch, step, writer,
+                                       model_dir, fed_means, lr, lowest, start_time)
+        except Diverged as error:
+            training = recover(error, sess, last_good, training,
+                               lambda new: save_config(model_dir, built.net.config, new),
+                               "model.train")
+            step, epoch = (int(v) for v in sess.run([built.net.global_step, built.net.epoch]))
+            continue
+        epoch += 1
+        if epoch % training["save_every"] == 0 or epoch == epochs:
             save_checkpoint(built, sess, model_dir, step)
+            last_good = Snapshot(sess, variables)
     return step
+
+
+def train_epoch(tf, sess, built, data, training, epoch, step, writer, model_dir, fed_means,
+                lr, lowest, start_time):
+    """One epoch with its progress line and divergence check (raises Diverged).
+    Returns (step, the run's lowest loss so far)."""
+    n, epochs = data.num_vectors, training["epochs"]
+    means = (speaker_means(sess, built.net, data.vectors, data.spk_index,
+                           data.spk_labels.shape[0]) if fed_means else None)
+    order = epoch_order(built.net.config.seed, epoch, n)
+    epoch_start = time.time()
+    step, epoch_means, first_loss = run_epoch(
+        sess, built, data, training["batch_size"], order, means, step,
+        writer, model_dir, epoch, lr)
+    if lowest is None:   # the run's first batch loss, before any update
+        lowest = first_loss
+    sess.run(built.net.increment_epoch)
+    train_time = time.time() - epoch_start
+    print(f"epoch {epoch + 1}/{epochs} step {step} "
+          + " ".join(f"{name} {value:.6g}" for name, value in epoch_means.items())
+          + f" samples/s {n / max(train_time, 1e-9):.1f}"
+          + f" elapsed {time.time() - start_time:.1f}s", flush=True)
+    writer.add_summary(scalar_summary(tf, epoch_means, "epoch"), step)
+    writer.flush()
+    if diverged(epoch_means["loss"], lowest):   # before this epoch is saved
+        raise Diverged(model_dir, f"training diverged: epoch {epoch + 1} loss "
+                       f"{epoch_means['loss']:.3g} grew over {DIVERGENCE_GROWTH:g}-fold "
+                       f"from the run's lowest ({lowest:.3g})")
+    return step, min(lowest, epoch_means["loss"])

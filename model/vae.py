@@ -47,6 +47,7 @@ Network = collections.namedtuple("Network", [
     "recon_loss", "kl_loss", "cohesive_loss", "total_loss",
     # training
     "train_op", "global_step", "epoch", "increment_epoch", "summary_op",
+    "learning_rate",  # scalar, config.lr unless fed (model.recovery lowers it)
 ])
 
 
@@ -128,7 +129,7 @@ def model_variables(graph=None, scopes=(ENCODER_SCOPE, DECODER_SCOPE, INPUT_NORM
 
 GraphInputs = collections.namedtuple("GraphInputs", [
     "input_dim", "x", "spk_idx", "spk_means", "global_step", "epoch", "increment_epoch",
-    "input_mean", "input_std", "x_std"])
+    "input_mean", "input_std", "x_std", "learning_rate"])
 
 
 def graph_inputs(input_dim, config, embedding_dim):
@@ -168,8 +169,11 @@ def graph_inputs(input_dim, config, embedding_dim):
         input_std = v1.get_variable("std", [input_dim], tf.float32,
                                     initializer=v1.ones_initializer(), trainable=False)
     x_std = (x - input_mean) / input_std
+    # Fed only when a recovery from divergence has lowered it (model.recovery).
+    learning_rate = v1.placeholder_with_default(tf.constant(config.lr, tf.float32), [],
+                                                name="learning_rate")
     return GraphInputs(input_dim, x, spk_idx, spk_means, global_step, epoch, increment_epoch,
-                       input_mean, input_std, x_std)
+                       input_mean, input_std, x_std, learning_rate)
 
 
 def build_graph(input_dim, config, training=True):
@@ -178,7 +182,7 @@ def build_graph(input_dim, config, training=True):
     ``training=False`` leaves out the optimiser (extraction needs no Adam slots).
     """
     (input_dim, x, spk_idx, spk_means, global_step, epoch, increment_epoch,
-     input_mean, input_std, x_std) = graph_inputs(input_dim, config, config.code_dim)
+     input_mean, input_std, x_std, learning_rate) = graph_inputs(input_dim, config, config.code_dim)
 
     is_ae = config.model == "ae"
     mu, sigma = encoder(x_std, config.hidden_dim, config.code_dim, with_sigma=not is_ae)
@@ -218,7 +222,7 @@ def build_graph(input_dim, config, training=True):
 
     train_op = None
     if training:
-        optimizer = v1.train.AdamOptimizer(config.lr, beta1=config.beta1)
+        optimizer = v1.train.AdamOptimizer(learning_rate, beta1=config.beta1)
         weights = [var for var in model_variables() if var in v1.trainable_variables()]
         train_op = optimizer.minimize(total, global_step=global_step, var_list=weights)
 
@@ -227,7 +231,7 @@ def build_graph(input_dim, config, training=True):
                  mu=mu, sigma=sigma, z=z, x_hat=x_hat, recon_loss=recon, kl_loss=kl,
                  cohesive_loss=coh, total_loss=total, train_op=train_op,
                  global_step=global_step, epoch=epoch, increment_epoch=increment_epoch,
-                 summary_op=summary_op)
+                 summary_op=summary_op, learning_rate=learning_rate)
 
 
 def loss_terms(net):

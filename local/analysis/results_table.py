@@ -1,6 +1,6 @@
 """The results table of the recipes: front-end x back-end x set, like the paper's Table 1.
 
-  python local/analysis/results_table.py --table-dir exp/results [--identity RUN.json] [ROWS.tsv ...]
+  python local/analysis/results_table.py --table-dir exp/results [--identity RUN.json] [--missing TEXT] [ROWS.tsv ...]
 
 Rows from each ROWS.tsv (front_end backend set eer mindcf_...) replace earlier rows
 with the same (front_end, backend, set) in <table-dir>/results.tsv; the markdown
@@ -13,6 +13,9 @@ only rows of the same data and models: a row of another training set, of other v
 trials under the same set name, of another checkpoint of a front-end this run evaluates,
 or without identity (an older table) is dropped, with a note saying how many and why.
 results.md then names the training set, the models and the sets above the table.
+
+--missing: lines "<front-end>: <why>" (eval.sh: the models train.sh did not train); those
+without rows in the table are named under it, with the reason.
 """
 import argparse
 import json
@@ -162,12 +165,28 @@ def markdown(rows, metrics):
     return '\n'.join(out) + '\n'
 
 
+def missing_note(text, rows):
+    """The lines under the table for the front-ends of ``text`` ("name: why" lines) that
+    have no row in it."""
+    present = {r['front_end'] for r in rows}
+    labels = dict(FRONT_ENDS)
+    notes = []
+    for line in text.splitlines():
+        name, _, why = line.partition(':')
+        name = name.strip()
+        if name and name not in present:
+            notes.append('- %s (%s): %s' % (labels.get(name, name), name, why.strip()))
+    return '\nMissing front-ends:\n' + '\n'.join(notes) + '\n' if notes else ''
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('--table-dir', required=True)
     parser.add_argument('--identity', help='what the run was made from (set_identity run\'s JSON)')
     parser.add_argument('--train-dir', help='with --identity: the recipe\'s training data dir, which '
                         'the identity must describe (a stage 0 of other data is refused)')
+    parser.add_argument('--missing', default='',
+                        help='lines "<front-end>: <why>" for front-ends not scored')
     parser.add_argument('rows', nargs='*', help='results.tsv files of local/compute_metrics.sh')
     args = parser.parse_args(argv)
     with file_errors(args.table_dir):
@@ -196,7 +215,7 @@ def main(argv=None):
         print('results_table.py: no results yet in %s' % tsv, file=sys.stderr)
         return
     metrics = [h for h in header if h not in KEY + IDENTITY]
-    text = markdown(table, metrics)
+    text = markdown(table, metrics) + missing_note(args.missing, table)
     if run is not None:
         old = read_json(identity_json) if os.path.exists(identity_json) else None
         identity = merge_identity(old, run, table)
