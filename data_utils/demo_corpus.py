@@ -14,7 +14,10 @@ so the vectors are speaker-structured but have a non-zero mean, skew, heavy tail
 and a few dominant nuisance directions, like Kaldi x-vectors. The same mixing
 (A, B, C, M, b) is shared by every set; speakers of the evaluation sets are disjoint
 from the training speakers. A second, domain-shifted set (other channel directions,
-another offset) serves the out-of-domain protocol.
+another offset) serves the out-of-domain protocol. With --shift-fraction F (default 0)
+a random fraction F of every set's utterances also come through that second channel:
+each set then mixes two recording conditions, whose trials have scores on different
+scales (the case score normalisation is for).
 
 --kind relu makes the other kind of embedding real encoders give (ReLU output, then
 length-normalised, as GE2E- and ResNet-style encoders often do): the same latent h
@@ -48,7 +51,8 @@ class DemoConfig:
                  eval_speakers=150, enroll_utts=(1, 3), test_utts_per_speaker=6,
                  nontarget_per_model=20, domain_speakers=300, utts_per_domain_speaker=8,
                  speaker_scale=1.2, channel_scale=1.2, session_scale=1.0, noise_scale=1.5, sharpness=2.0, output_scale=4.0, seed=777,
-                 kind='xvector', relu_dim=256, relu_dead_fraction=0.055, relu_bias_scale=0.2):
+                 kind='xvector', relu_dim=256, relu_dead_fraction=0.055, relu_bias_scale=0.2,
+                 shift_fraction=0.0):
         self.__dict__.update(locals())
         del self.__dict__['self']
 
@@ -72,18 +76,21 @@ class _Mixing:
         self.relu = _ReluLayer(cfg) if cfg.kind == 'relu' else None
 
     def embed(self, spk_factors, rng, shifted=False):
+        """Vectors of utterances of the given speakers; shifted (one flag, or one per
+        row): through the second channel, as the domain-shifted set is."""
         n = spk_factors.shape[0]
         cfg = self.cfg
-        B = self.B_shift if shifted else self.B
+        second = np.broadcast_to(np.asarray(shifted, dtype=bool), (n,))
+        channel = rng.standard_normal((n, cfg.channel_dim))
         h = (spk_factors @ self.A.T
-             + rng.standard_normal((n, cfg.channel_dim)) @ B.T
+             + np.where(second[:, None], channel @ self.B_shift.T, channel @ self.B.T)
              + rng.standard_normal((n, cfg.session_dim)) @ self.C.T
              + cfg.noise_scale * rng.standard_normal((n, cfg.latent_dim)))
         if self.relu is not None:
-            return self.relu(h, shifted)
+            return self.relu(h, second)
         # A smooth ReLU on each output: every dimension skewed the same way, as the
         # outputs of a ReLU network's layers are, with a non-zero mean.
-        pre = h @ self.M.T + (self.offset_shift if shifted else self.offset)
+        pre = h @ self.M.T + np.where(second[:, None], self.offset_shift, self.offset)
         x = cfg.output_scale * np.logaddexp(0.0, cfg.sharpness * pre) / cfg.sharpness
         return x.astype(np.float32)
 
@@ -108,8 +115,9 @@ class _ReluLayer:
         self.W[dead] = 0.0
         self.bias[dead] = self.bias_shift[dead] = -1.0
 
-    def __call__(self, h, shifted=False):
-        x = np.maximum(h @ self.W.T + (self.bias_shift if shifted else self.bias), 0.0)
+    def __call__(self, h, second):
+        """second: per row, whether it came through the second (shifted) channel."""
+        x = np.maximum(h @ self.W.T + np.where(second[:, None], self.bias_shift, self.bias), 0.0)
         norms = np.linalg.norm(x, axis=1, keepdims=True)
         return (x / np.where(norms > 0, norms, 1.0)).astype(np.float32)
 
@@ -218,6 +226,10 @@ def main(argv=None):
     for name in ('seed', 'dim', 'relu_dim', 'train_speakers', 'utts_per_train_speaker', 'eval_speakers',
                  'test_utts_per_speaker', 'nontarget_per_model', 'domain_speakers'):
         parser.add_argument('--' + name.replace('_', '-'), type=int, default=getattr(defaults, name))
+    parser.add_argument('--shift-fraction', type=float, default=defaults.shift_fraction,
+                        help='fraction of the utterances of every set (training and evaluation) '
+                        'recorded through a second channel, as the domain-shifted set is: a '
+                        'session shift inside each set, where score normalisation helps')
     args = parser.parse_args(argv)
     cfg = DemoConfig(**{k: v for k, v in vars(args).items() if k != 'out'})
     make_corpus(args.out, cfg)

@@ -4,7 +4,9 @@
 #   lda.mat, pca.mat   LDA and PCA of the centred training vectors;
 #   <backend>     one PLDA per PLDA back-end of conf/backends.tsv (plda, lda_plda, pca_plda),
 #                 on the centred, projected, length-normalised training vectors;
-#   cohort.ark    with --cohort true: one mean vector per training speaker (AS-norm's cohort).
+#   cohort.ark, cohort_utts.ark   with --cohort true: AS-norm's cohorts, one vector per
+#                 training speaker: its mean (cohort.ark, for the cosine back-ends) and its
+#                 first utterance (cohort_utts.ark, for the PLDA back-ends; see score_backends.sh).
 #
 # Usage: local/train_backends.sh [options] <train-dir> <backend-dir>
 #   <train-dir>: a data dir with the front-end's vectors (xvector.scp|ark), utt2spk, spk2utt.
@@ -14,7 +16,7 @@ lda_dim=150
 pca_dim=150
 lda_total_covariance_factor=0.0
 num_em_iters=10
-cohort=false        # true: also the AS-norm cohort (cohort.ark)
+cohort=false        # true: also the AS-norm cohorts (cohort.ark, cohort_utts.ark)
 adapt_from=         # data dir: adapt the PLDAs to its vectors without labels (ivector-adapt-plda)
 stage=0
 cmd=${train_cmd:-local/run_log.sh}   # job runner, run.pl-style (cmd.sh)
@@ -43,6 +45,11 @@ if [ $stage -le 0 ]; then
   done
   if [ "$cohort" = true ]; then
     $cmd $log/cohort.log ivector-mean "ark:$train_dir/spk2utt" "$train_vec" ark:$backend/cohort.ark || exit 1
+    # A speaker's first utterance: the "mean" over a spk2utt that lists only that one
+    # (the vectors may be an ark without an scp, so no key filter). No '$' in the pipe:
+    # run.pl passes it to bash inside double quotes.
+    first_utts="sed 's/^[[:space:]]*//; s/[[:space:]][[:space:]]*/ /g' $train_dir/spk2utt | cut -d ' ' -f 1,2 |"
+    $cmd $log/cohort_utts.log ivector-mean "ark:$first_utts" "$train_vec" ark:$backend/cohort_utts.ark || exit 1
   fi
 fi
 
