@@ -22,7 +22,14 @@ back-end's own space:
           normalisation: enrolment vs cohort with the enrolment's --num-utts and the
           cohort vector as the test side; cohort vs test with the cohort vector as a
           one-utterance enrolment.
-The cohort is typically the training set's per-speaker mean vectors.
+The cohort must look like what it stands in for. PLDA takes each cohort vector as one
+utterance, so its cohort is single training utterances (the recipes: each training
+speaker's first, cohort_utts.ark). A speaker's mean over many utterances has lost its
+session variability: length-normalised, it lies deep in the speaker subspace, and scored
+as one utterance it gets log-likelihood ratios far below, and far more spread than, a
+model's real non-target scores (on the demo about -67 +- 17 against -20 +- 8; single
+utterances -22 +- 8). Cosine ignores length and does as well or better with the training
+speakers' means (cohort.ark).
 
 Cohort scores are computed in blocks of rows with one matrix product each (float32:
 they only feed the statistics) and reduced to their top-N at once, so a 550k-trial
