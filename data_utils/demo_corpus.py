@@ -18,7 +18,8 @@ another offset) serves the out-of-domain protocol. With --shift-fraction F (defa
 a random fraction F of the speakers of every set (training and evaluation) also speak
 through that second channel, all their utterances: each set then mixes two recording
 conditions that go with the speaker, as languages or devices do, and the conditions'
-non-target scores lie at different levels (the case adaptive score normalisation is for).
+non-target scores lie at different levels (the case adaptive score normalisation is for);
+--shift-scale (default 0.3) sets how far that channel moves the x-vectors' offset.
 
 --kind relu makes the other kind of embedding real encoders give (ReLU output, then
 length-normalised, as GE2E- and ResNet-style encoders often do): the same latent h
@@ -243,6 +244,9 @@ def main(argv=None):
                         help='fraction of the speakers of every set (training and evaluation) '
                         'recorded through the second channel of the domain-shifted set, all '
                         'their utterances: two conditions in each set (default 0: none)')
+    parser.add_argument('--shift-scale', type=float, default=defaults.shift_scale,
+                        help='x-vector kind: how far the second channel moves the output '
+                        'offset (standard deviation per dimension)')
     args = parser.parse_args(argv)
     cfg = DemoConfig(**{k: v for k, v in vars(args).items() if k != 'out'})
     make_corpus(args.out, cfg)
