@@ -81,12 +81,13 @@ for b in $backends; do
       > $dir/scores_$b.tmp && mv $dir/scores_$b.tmp $dir/scores_$b || exit 1
   fi
   if [ "$score_norm" = asnorm ]; then
-    # The cohort goes through the same steps as the test vectors. PLDA scores each cohort
-    # vector as one utterance (the test side of a trial), so its cohort is single
-    # utterances: a speaker's mean scored as one utterance is a far more confident vector
-    # than any test vector, and its scores mis-state the models' non-target scores (on the
-    # demo, PLDA's EER rose from 2.44 to 3.33 % with the means, and fell to 2.33 % with
-    # utterances). Cosine ignores length, and does better with the means.
+    # The cohort goes through the same steps as the test vectors. PLDA scores a cohort
+    # vector as one utterance (test side against the models, one-utterance model against
+    # the test vectors), so its cohort is single utterances: a speaker's mean, length-
+    # normalised and scored as one utterance, gets ratios far below and more spread than a
+    # model's real non-target scores (demo: x-vector PLDA 2.44 % EER, 3.33 % with AS-norm
+    # against the means, 2.33 % against utterances). Cosine ignores length; it does better
+    # with the means.
     if [ $scorer = cosine ]; then
       norm_opts=""; cohort_ark=cohort.ark
     else
