@@ -4,8 +4,8 @@
 # for each back-end of conf/backends.tsv (or --backends), and with --score-norm asnorm also
 # scores_<backend>_asnorm (local/analysis/score_norm.py: AS-norm against a cohort of training
 # vectors taken through each back-end's own steps: <backend-dir>/cohort.ark, the speakers'
-# means, for the cosine back-ends; <backend-dir>/cohort_utts.ark, one utterance per speaker,
-# for the PLDA back-ends, whose scorer takes a cohort vector as one utterance).
+# means, for the cosine back-ends; <backend-dir>/cohort_utts.ark, training utterances, for
+# the PLDA back-ends, whose scorer takes a cohort vector as one utterance).
 #
 # Usage: local/score_backends.sh [options] <backend-dir> <enroll-dir> <test-dir> <trials> <score-dir>
 #   <enroll-dir>, <test-dir>: data dirs with the front-end's vectors (xvector.scp|ark), utt2spk
@@ -87,7 +87,7 @@ for b in $backends; do
     # normalised and scored as one utterance, gets ratios far below and more spread than a
     # model's real non-target scores (demo: x-vector PLDA 2.44 % EER, 3.33 % with AS-norm
     # against the means, 2.33 % against utterances). Cosine ignores length; it does better
-    # with the means.
+    # with the means. --top-n should be about a tenth of the cohort (score_norm.py).
     if [ $scorer = cosine ]; then
       norm_opts=""; cohort_ark=cohort.ark
     else
