@@ -14,7 +14,12 @@ so the vectors are speaker-structured but have a non-zero mean, skew, heavy tail
 and a few dominant nuisance directions, like Kaldi x-vectors. The same mixing
 (A, B, C, M, b) is shared by every set; speakers of the evaluation sets are disjoint
 from the training speakers. A second, domain-shifted set (other channel directions,
-another offset) serves the out-of-domain protocol.
+another offset) serves the out-of-domain protocol. With --shift-fraction F (default 0)
+a random fraction F of the speakers of every set (training and evaluation) also speak
+through that second channel, all their utterances: each set then mixes two recording
+conditions that go with the speaker, as languages or devices do, and the conditions'
+non-target scores lie at different levels (the case adaptive score normalisation is for);
+--shift-scale (default 0.3) sets how far that channel moves the x-vectors' offset.
 
 --kind relu makes the other kind of embedding real encoders give (ReLU output, then
 length-normalised, as GE2E- and ResNet-style encoders often do): the same latent h
@@ -48,7 +53,8 @@ class DemoConfig:
                  eval_speakers=150, enroll_utts=(1, 3), test_utts_per_speaker=6,
                  nontarget_per_model=20, domain_speakers=300, utts_per_domain_speaker=8,
                  speaker_scale=1.2, channel_scale=1.2, session_scale=1.0, noise_scale=1.5, sharpness=2.0, output_scale=4.0, seed=777,
-                 kind='xvector', relu_dim=256, relu_dead_fraction=0.055, relu_bias_scale=0.2):
+                 kind='xvector', relu_dim=256, relu_dead_fraction=0.055, relu_bias_scale=0.2,
+                 shift_fraction=0.0, shift_scale=0.3):
         self.__dict__.update(locals())
         del self.__dict__['self']
 
@@ -66,24 +72,27 @@ class _Mixing:
         self.offset = rng.standard_normal(cfg.dim) * 0.5 + 0.3
         # Domain shift: other channel directions and a moved offset.
         self.B_shift = rng.standard_normal((L, cfg.channel_dim)) * cfg.channel_scale / np.sqrt(cfg.channel_dim)
-        self.offset_shift = self.offset + rng.standard_normal(cfg.dim) * 0.3
+        self.offset_shift = self.offset + rng.standard_normal(cfg.dim) * cfg.shift_scale
         if cfg.kind not in ('xvector', 'relu'):
             raise ValueError("demo corpus kind must be 'xvector' or 'relu', not %r" % cfg.kind)
         self.relu = _ReluLayer(cfg) if cfg.kind == 'relu' else None
 
     def embed(self, spk_factors, rng, shifted=False):
+        """Vectors of utterances of the given speakers; shifted (one flag, or one per
+        row): through the second channel, as the domain-shifted set is."""
         n = spk_factors.shape[0]
         cfg = self.cfg
-        B = self.B_shift if shifted else self.B
+        second = np.broadcast_to(np.asarray(shifted, dtype=bool), (n,))
+        channel = rng.standard_normal((n, cfg.channel_dim))
         h = (spk_factors @ self.A.T
-             + rng.standard_normal((n, cfg.channel_dim)) @ B.T
+             + np.where(second[:, None], channel @ self.B_shift.T, channel @ self.B.T)
              + rng.standard_normal((n, cfg.session_dim)) @ self.C.T
              + cfg.noise_scale * rng.standard_normal((n, cfg.latent_dim)))
         if self.relu is not None:
-            return self.relu(h, shifted)
+            return self.relu(h, second)
         # A smooth ReLU on each output: every dimension skewed the same way, as the
         # outputs of a ReLU network's layers are, with a non-zero mean.
-        pre = h @ self.M.T + (self.offset_shift if shifted else self.offset)
+        pre = h @ self.M.T + np.where(second[:, None], self.offset_shift, self.offset)
         x = cfg.output_scale * np.logaddexp(0.0, cfg.sharpness * pre) / cfg.sharpness
         return x.astype(np.float32)
 
@@ -108,10 +117,21 @@ class _ReluLayer:
         self.W[dead] = 0.0
         self.bias[dead] = self.bias_shift[dead] = -1.0
 
-    def __call__(self, h, shifted=False):
-        x = np.maximum(h @ self.W.T + (self.bias_shift if shifted else self.bias), 0.0)
+    def __call__(self, h, second):
+        """second: per row, whether it came through the second (shifted) channel."""
+        x = np.maximum(h @ self.W.T + np.where(second[:, None], self.bias_shift, self.bias), 0.0)
         norms = np.linalg.norm(x, axis=1, keepdims=True)
         return (x / np.where(norms > 0, norms, 1.0)).astype(np.float32)
+
+
+def _second_channel(n_speakers, rng, cfg, shifted=False):
+    """Per speaker, whether all its utterances come through the second channel: every one
+    in a shifted set, else a random cfg.shift_fraction of them, as a language or a device
+    goes with the speaker. Drawn only for a fraction above zero: the default corpus stays
+    as it was."""
+    if shifted or cfg.shift_fraction <= 0:
+        return np.full(n_speakers, bool(shifted))
+    return rng.random(n_speakers) < cfg.shift_fraction
 
 
 def _speaker_utts(prefix, n_speakers, utts_per_speaker, rng, cfg, mixing, shifted=False):
@@ -119,7 +139,8 @@ def _speaker_utts(prefix, n_speakers, utts_per_speaker, rng, cfg, mixing, shifte
     counts = (np.full(n_speakers, utts_per_speaker) if np.isscalar(utts_per_speaker)
               else rng.integers(utts_per_speaker[0], utts_per_speaker[1] + 1, n_speakers))
     spk_index = np.repeat(np.arange(n_speakers), counts)
-    vectors = mixing.embed(spk_factors[spk_index], rng, shifted)
+    vectors = mixing.embed(spk_factors[spk_index], rng,
+                           _second_channel(n_speakers, rng, cfg, shifted)[spk_index])
     spk_names = ['%s%05d' % (prefix, s) for s in range(n_speakers)]
     utt_names = []
     for s, count in enumerate(counts):
@@ -149,8 +170,9 @@ def _eval_set(out, name, cfg, mixing, rng, shifted=False):
     n_enroll = rng.integers(cfg.enroll_utts[0], cfg.enroll_utts[1] + 1, cfg.eval_speakers)
     enroll_spk = np.repeat(np.arange(cfg.eval_speakers), n_enroll)
     test_spk = np.repeat(np.arange(cfg.eval_speakers), cfg.test_utts_per_speaker)
-    enroll_vec = mixing.embed(spk_factors[enroll_spk], rng, shifted)
-    test_vec = mixing.embed(spk_factors[test_spk], rng, shifted)
+    second = _second_channel(cfg.eval_speakers, rng, cfg, shifted)
+    enroll_vec = mixing.embed(spk_factors[enroll_spk], rng, second[enroll_spk])
+    test_vec = mixing.embed(spk_factors[test_spk], rng, second[test_spk])
     models = [n.replace('-', '-m', 1) for n in spk_names]
     enroll_utts, enroll_models = [], []
     for s in range(cfg.eval_speakers):
@@ -218,6 +240,13 @@ def main(argv=None):
     for name in ('seed', 'dim', 'relu_dim', 'train_speakers', 'utts_per_train_speaker', 'eval_speakers',
                  'test_utts_per_speaker', 'nontarget_per_model', 'domain_speakers'):
         parser.add_argument('--' + name.replace('_', '-'), type=int, default=getattr(defaults, name))
+    parser.add_argument('--shift-fraction', type=float, default=defaults.shift_fraction,
+                        help='fraction of the speakers of every set (training and evaluation) '
+                        'recorded through the second channel of the domain-shifted set, all '
+                        'their utterances: two conditions in each set (default 0: none)')
+    parser.add_argument('--shift-scale', type=float, default=defaults.shift_scale,
+                        help='x-vector kind: how far the second channel moves the output '
+                        'offset (standard deviation per dimension)')
     args = parser.parse_args(argv)
     cfg = DemoConfig(**{k: v for k, v in vars(args).items() if k != 'out'})
     make_corpus(args.out, cfg)

@@ -1,7 +1,7 @@
 #!/bin/sh
 # Adapt trained back-end models to another domain's vectors, without labels: each PLDA of
 # conf/backends.tsv by ivector-adapt-plda (Kaldi's unsupervised adaptation), the mean, LDA,
-# PCA and AS-norm cohort kept as they are (the paper's out-of-domain scheme 3).
+# PCA and AS-norm cohorts kept as they are (the paper's out-of-domain scheme 3).
 #
 # Usage: local/adapt_backends.sh [options] <backend-dir> <adapt-dir> <adapted-backend-dir>
 #   <backend-dir>: models of local/train_backends.sh; <adapt-dir>: a data dir with vectors
@@ -24,7 +24,9 @@ if [ "$adapted" != "$backend" ]; then
   for f in mean.vec lda.mat pca.mat; do
     cp "$backend/$f" "$adapted/$f" || { echo "ERROR ($0): $backend/$f: missing" >&2; exit 1; }
   done
-  if [ -f "$backend/cohort.ark" ]; then cp "$backend/cohort.ark" "$adapted/" || exit 1; fi
+  for f in cohort.ark cohort_utts.ark; do
+    if [ -f "$backend/$f" ]; then cp "$backend/$f" "$adapted/" || exit 1; fi
+  done
 fi
 adapt_vec=$(local/vectors_of.sh "$adapt_dir") || exit 1
 for plda in $(local/names.sh backends plda); do

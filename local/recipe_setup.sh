@@ -22,7 +22,7 @@ run_backends_on() {  # <front-end> <vector-root>: back-ends in $exp/backend/<fro
   # <vector-root>/$train_set and <vector-root>/<set>/{enroll,test} hold the front-end's vectors;
   # rows of the results table go to $exp/backend/<front-end>/<set>/results.tsv.
   [ $score_norm = asnorm ] && cohort=true || cohort=false
-  local/train_backends.sh --lda-dim $lda_dim --pca-dim $pca_dim --cohort $cohort \
+  local/train_backends.sh --lda-dim $lda_dim --pca-dim $pca_dim --cohort $cohort --cohort-size $asnorm_cohort_size \
     --lda-total-covariance-factor $lda_total_covariance_factor $2/$train_set $exp/backend/$1 || return 1
   for set in $eval_sets; do
     local/score_backends.sh --nj $nj --score-norm $score_norm --top-n $asnorm_top_n $exp/backend/$1 \

@@ -4,7 +4,10 @@
 #   lda.mat, pca.mat   LDA and PCA of the centred training vectors;
 #   <backend>     one PLDA per PLDA back-end of conf/backends.tsv (plda, lda_plda, pca_plda),
 #                 on the centred, projected, length-normalised training vectors;
-#   cohort.ark    with --cohort true: one mean vector per training speaker (AS-norm's cohort).
+#   cohort.ark, cohort_utts.ark   with --cohort true, AS-norm's cohorts: each training
+#                 speaker's mean (cohort.ark, for the cosine back-ends), and up to --cohort-size
+#                 training utterances, spread evenly over the speakers (cohort_utts.ark, for the
+#                 PLDA back-ends; see score_backends.sh).
 #
 # Usage: local/train_backends.sh [options] <train-dir> <backend-dir>
 #   <train-dir>: a data dir with the front-end's vectors (xvector.scp|ark), utt2spk, spk2utt.
@@ -14,7 +17,8 @@ lda_dim=150
 pca_dim=150
 lda_total_covariance_factor=0.0
 num_em_iters=10
-cohort=false        # true: also the AS-norm cohort (cohort.ark)
+cohort=false        # true: also the AS-norm cohorts (cohort.ark, cohort_utts.ark)
+cohort_size=3000    # utterances in cohort_utts.ark (fewer if training has fewer)
 adapt_from=         # data dir: adapt the PLDAs to its vectors without labels (ivector-adapt-plda)
 stage=0
 cmd=${train_cmd:-local/run_log.sh}   # job runner, run.pl-style (cmd.sh)
@@ -22,6 +26,9 @@ cmd=${train_cmd:-local/run_log.sh}   # job runner, run.pl-style (cmd.sh)
 if [ $# -ne 2 ]; then
   echo "Usage: $0 [options] <train-dir> <backend-dir>" >&2; exit 1
 fi
+case "$cohort_size" in
+  ''|*[!0-9]*|0) echo "ERROR ($0): --cohort-size must be a positive integer, got '$cohort_size'" >&2; exit 1 ;;
+esac
 train_dir=$1; backend=$2
 log=$backend/log
 mkdir -p "$log" || exit 1
@@ -43,6 +50,13 @@ if [ $stage -le 0 ]; then
   done
   if [ "$cohort" = true ]; then
     $cmd $log/cohort.log ivector-mean "ark:$train_dir/spk2utt" "$train_vec" ark:$backend/cohort.ark || exit 1
+    # Utterances taken round-robin over the speakers (each speaker's first in spk2utt, then
+    # each one's second, ...) up to --cohort-size, each as a "speaker" of its own, so that
+    # ivector-mean copies its vector (the vectors may be an ark without an scp).
+    awk '{ for (i = 2; i <= NF; i++) print i - 1, NR, $i }' $train_dir/spk2utt | sort -k1,1n -k2,2n | \
+      head -n $cohort_size | awk '{ print $3, $3 }' > $backend/cohort_utts.map || exit 1
+    $cmd $log/cohort_utts.log ivector-mean ark:$backend/cohort_utts.map "$train_vec" \
+      ark:$backend/cohort_utts.ark || exit 1
   fi
 fi
 
