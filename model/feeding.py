@@ -24,10 +24,10 @@ RESIDENT_BYTES = 512 << 20
 LOAD_BYTES = 32 << 20
 
 
-def resident_rows(num_rows, dim, batch_size, resident_bytes=RESIDENT_BYTES):
-    """Rows the block holds: the whole set if it fits, else whole batches filling the budget
-    (at least one batch)."""
-    fit = resident_bytes // (4 * dim)
+def resident_rows(num_rows, dim, batch_size, resident_bytes=None):
+    """Rows the block holds: the whole set if it fits in ``resident_bytes`` (default
+    RESIDENT_BYTES), else whole batches filling them (at least one batch)."""
+    fit = (RESIDENT_BYTES if resident_bytes is None else resident_bytes) // (4 * dim)
     if num_rows <= fit:
         return num_rows
     return max(batch_size, fit // batch_size * batch_size)
@@ -42,7 +42,7 @@ class ResidentBatches:
     """
 
     def __init__(self, tf, num_rows, dim, batch_size, num_spk=None, means_dim=None,
-                 resident_bytes=RESIDENT_BYTES):
+                 resident_bytes=None):
         v1 = tf.compat.v1
         self.num_rows, self.dim = int(num_rows), int(dim)
         self.capacity = resident_rows(self.num_rows, self.dim, batch_size, resident_bytes)
