@@ -67,21 +67,21 @@ def epoch_lines(out):
 
 @pytest.mark.parametrize("model", ["vae", "cvae"])
 def test_same_seed_same_losses_whole_or_in_slices(tmp_path, capsys, monkeypatch, model):
-    """Two runs with the same seed on the CPU log the same losses to the last digit, whether
-    the set is resident whole or streamed in slices of 32 rows (5 slices per epoch); and
-    train.log names the device."""
+    """Two runs with the same seed on the CPU log the same losses to the last digit, one with
+    the set resident whole, one streamed in slices of 32 rows (5 slices per epoch, so the
+    block is refilled between steps); and train.log names the device."""
     data = make_npz(tmp_path / "d.npz", n=150)
     args = ["--train-npz", data, "--model", model, "--epochs", 2, "--batch-size", 16,
             "--lr", 1e-3] + SMALL
     logs = []
-    for name, budget in (("a", None), ("b", None), ("c", 4 * 6 * 40)):
+    for name, budget in (("whole", None), ("slices", 4 * 6 * 40)):
         if budget:
             monkeypatch.setattr(feeding, "RESIDENT_BYTES", budget)
         assert train_cli.main([str(a) for a in args + ["--model-dir", tmp_path / name]]) == 0
         out = capsys.readouterr().out
         assert f"model.train: training on the CPU ({os.cpu_count()} cores)" in out
         logs.append(epoch_lines(out))
-    assert len(logs[0]) == 2 and logs[0] == logs[1] == logs[2]
+    assert len(logs[0]) == 2 and logs[0] == logs[1]
 
 
 def fake_tf(gpus, details=None, cuda_build=True):
