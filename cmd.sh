@@ -17,8 +17,11 @@ if command -v run.pl > /dev/null 2>&1; then
 else
   export train_cmd="local/run_log.sh"
 fi
-# Training uses a GPU when TensorFlow sees one; --gpu 1 only tells a grid runner to ask for it.
-if command -v nvidia-smi > /dev/null 2>&1; then
+# Training uses a GPU when TensorFlow sees one; --gpu 1 only tells a grid runner to ask for it
+# (run.pl and local/run_log.sh ignore it). Asked for when this machine's nvidia-smi lists a
+# GPU, as path.sh decides which TensorFlow to install; on a grid whose GPUs are on the nodes
+# only, set cuda_cmd as shown above.
+if nvidia-smi -L 2> /dev/null | grep -q '^GPU '; then
   export cuda_cmd="$train_cmd --gpu 1"
 else
   export cuda_cmd="$train_cmd"

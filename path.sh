@@ -18,21 +18,44 @@ export TF_CPP_MIN_LOG_LEVEL=2   # TensorFlow's C++ start-up chatter hides our pr
 export PYTHONPATH="$vv_root:$vv_root/local${PYTHONPATH:+:$PYTHONPATH}"
 
 # ---- Python environment ------------------------------------------------------
+# TensorFlow's build follows the machine: with CUDA when `nvidia-smi -L` lists a GPU, the
+# CPU wheel otherwise; VV_TF=gpu|cpu chooses (local/python_requirements.sh). A change of
+# requirements.txt or of the build reinstalls on the next source, so a machine that
+# gains a GPU (or a VV_TF=gpu) switches without hand work.
 vv_venv=${VV_VENV:-$vv_root/.venv}
 vv_python=${VV_PYTHON:-python3}
 vv_stamp="$vv_venv/.requirements.sha256"
-vv_want=$(cksum < "$vv_root/requirements.txt")
+vv_reqs=$(sh "$vv_root/local/python_requirements.sh" "$vv_root/requirements.txt") ||
+  { return 1 2>/dev/null || exit 1; }
+# For the CPU build the lines are requirements.txt itself, so the stamp is its checksum.
+vv_want=$(printf '%s\n' "$vv_reqs" | cksum)
 if [ ! -x "$vv_venv/bin/python" ] || [ "$(cat "$vv_stamp" 2>/dev/null)" != "$vv_want" ]; then
   if ! "$vv_python" -c 'import sys; sys.exit(sys.version_info < (3, 10))' 2>/dev/null; then
     echo "ERROR (path.sh): need Python >= 3.10 as '$vv_python' (set VV_PYTHON to another interpreter)" >&2
     return 1 2>/dev/null || exit 1
   fi
-  echo "path.sh: installing the Python environment into $vv_venv (first use; a few minutes) ..." >&2
+  vv_build=$(sh "$vv_root/local/python_requirements.sh" --why "$vv_root/requirements.txt")
+  echo "path.sh: installing the Python environment into $vv_venv (a few minutes): $vv_build ..." >&2
+  vv_installed="$vv_venv/.requirements.txt"   # the lines last installed
+  # The CPU wheel and the CUDA build install the same files under two names: when the
+  # build changes, the old one goes first, or removing it later would break the new one.
+  # (A venv made before path.sh recorded its lines holds the CPU wheel.)
+  vv_cuda='^tensorflow\[and-cuda\]=='
+  vv_switch=false
+  if [ -x "$vv_venv/bin/python" ]; then
+    if printf '%s\n' "$vv_reqs" | grep -q "$vv_cuda"; then
+      grep -q "$vv_cuda" "$vv_installed" 2>/dev/null || vv_switch=true
+    else
+      ! grep -q "$vv_cuda" "$vv_installed" 2>/dev/null || vv_switch=true
+    fi
+  fi
   { [ -x "$vv_venv/bin/python" ] || "$vv_python" -m venv "$vv_venv"; } &&
-    "$vv_venv/bin/python" -m pip install -q --disable-pip-version-check -r "$vv_root/requirements.txt" >&2 ||
-    { echo "ERROR (path.sh): could not install requirements.txt into $vv_venv" >&2; return 1 2>/dev/null || exit 1; }
+    { ! $vv_switch || "$vv_venv/bin/python" -m pip uninstall -q -y tensorflow tensorflow-cpu >&2; } &&
+    printf '%s\n' "$vv_reqs" > "$vv_installed" &&
+    "$vv_venv/bin/python" -m pip install -q --disable-pip-version-check -r "$vv_installed" >&2 ||
+    { echo "ERROR (path.sh): could not install $vv_installed (from requirements.txt) into $vv_venv" >&2; return 1 2>/dev/null || exit 1; }
   echo "$vv_want" > "$vv_stamp"
-  echo "path.sh: Python environment ready." >&2
+  echo "path.sh: Python environment ready: $vv_build." >&2
 fi
 export PATH="$vv_venv/bin:$PATH"
 

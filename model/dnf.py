@@ -170,12 +170,13 @@ def model_variables(graph=None):
 
 # --------------------------------------------------------------------------- graph
 
-def build_graph(input_dim, config, training=True):
+def build_graph(input_dim, config, training=True, batches=None):
     """Build the dnf in the current default graph and return its ``Network`` (with the
-    fields of vae.Network that the trainer and extractor use)."""
+    fields of vae.Network that the trainer and extractor use); ``batches``: see
+    vae.graph_inputs."""
     if config.model != "dnf":
         raise ValueError(f"model.dnf builds the dnf, not {config.model!r}")
-    inputs = vae.graph_inputs(input_dim, config, int(input_dim))
+    inputs = vae.graph_inputs(input_dim, config, int(input_dim), batches)
     z, flow_log_det = flow_forward(inputs.x_std, config)
     # Jacobian of the standardisation x -> (x - mean) / std.
     log_det = flow_log_det - tf.reduce_sum(tf.math.log(inputs.input_std))

@@ -76,23 +76,10 @@ def save_checkpoint(built, sess, model_dir, step):
     save_complete(tf, built.saver, sess, os.path.join(model_dir, CHECKPOINT_PREFIX), step)
 
 
-def batch_feed(net, data, rows, means, lr=None):
-    """The feed of one batch: its vectors and, for the models that need them, its speakers'
-    mean embeddings, re-indexed to the speakers present (the same loss as feeding the full
-    table, without copying it every step); ``lr`` when it differs from the configured one."""
-    feed = {net.x: data.vectors[rows]}
-    if lr is not None:
-        feed[net.learning_rate] = lr
-    if means is not None:
-        present, local = np.unique(data.spk_index[rows], return_inverse=True)
-        feed[net.spk_idx] = local.reshape(-1).astype(np.int32)
-        feed[net.spk_means] = means[present]
-    return feed
-
-
-def run_epoch(sess, built, data, batch_size, order, means, step, writer, model_dir, epoch,
-              lr=None):
-    """One pass (``epoch``, counted from 0) over the training set in ``order``.  Returns
+def run_epoch(sess, built, data, batch_size, order, step, writer, model_dir, epoch, lr=None):
+    """One pass (``epoch``, counted from 0) over the training set in ``order`` (the batches
+    are taken where the graph reads them: built.feeder, model.feeding); ``lr`` is fed when a
+    recovery has lowered it (model.recovery).  Returns
     (step, {term: mean over the epoch}, the loss of the epoch's first batch, before its
     update)."""
     net, n = built.net, data.num_vectors
@@ -104,7 +91,10 @@ def run_epoch(sess, built, data, batch_size, order, means, step, writer, model_d
         fetches = {"train": net.train_op, "terms": built.terms}
         if step % built.module.SUMMARY_EVERY == 0:
             fetches["summary"] = net.summary_op
-        out = sess.run(fetches, batch_feed(net, data, rows, means, lr))
+        feed = built.feeder.batch_feed(sess, start, len(rows))
+        if lr is not None:
+            feed[net.learning_rate] = lr
+        out = sess.run(fetches, feed)
         step += 1
         loss = out["terms"]["loss"]
         if first_loss is None:
@@ -138,6 +128,7 @@ def run_epochs(tf, sess, built, data, training, done, step, writer, model_dir):
     last_good = Snapshot(sess, variables)   # the run's start: a restored or initialised model
     start_time = time.time()
     lowest = None   # lowest loss of this run, for the divergence check
+    built.feeder.start_training(sess, data.vectors, data.spk_index if fed_means else None)
     epoch = done
     while epoch < epochs:
         scale = lr_scale(training)
@@ -166,9 +157,10 @@ def train_epoch(tf, sess, built, data, training, epoch, step, writer, model_dir,
     means = (speaker_means(sess, built.net, data.vectors, data.spk_index,
                            data.spk_labels.shape[0]) if fed_means else None)
     order = epoch_order(built.net.config.seed, epoch, n)
+    built.feeder.start_epoch(sess, order, means)
     epoch_start = time.time()
     step, epoch_means, first_loss = run_epoch(
-        sess, built, data, training["batch_size"], order, means, step,
+        sess, built, data, training["batch_size"], order, step,
         writer, model_dir, epoch, lr)
     if lowest is None:   # the run's first batch loss, before any update
         lowest = first_loss

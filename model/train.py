@@ -23,11 +23,12 @@ import numpy as np
 from model.checkpoints import remove_leftovers, restore_newest_intact
 from data_utils.errors import UserError, run_main, tf_error
 from data_utils.npz_io import load_npz
-from model.cli import import_tensorflow, session_config
+from model.cli import device_description, import_tensorflow, session_config
 from model.config import (MODEL_TYPES, SPEAKER_MEAN_MODELS, ModelConfig, config_path,
                           graph_module, load_config, save_config)
 from model.data import column_mean_std
 from model.epochs import CHECKPOINT_PREFIX, run_epochs, save_checkpoint
+from model.feeding import ResidentBatches
 
 PROG = "model.train"
 KEEP_CHECKPOINTS = 3      # a paper-size checkpoint with Adam slots is ~150 MB
@@ -151,19 +152,26 @@ def restore_init_from(tf, sess, init_dir, variables):
 
 # The training graph: the model's tensors (model.vae / model.dnf Network), its module, the
 # Saver, the variables' initialiser and the {name: tensor} loss terms the progress lines show.
-TrainingGraph = collections.namedtuple("TrainingGraph", "graph net module saver init terms")
+# ``feeder`` (model.feeding) keeps the training set where the graph reads it.
+TrainingGraph = collections.namedtuple("TrainingGraph", "graph net module saver init terms feeder")
 
 
-def build_training_graph(tf, config, input_dim):
-    """Build the model of ``config`` with its optimiser in a graph of its own."""
+def build_training_graph(tf, config, data, batch_size):
+    """Build the model of ``config`` with its optimiser, fed from ``data``'s rows kept on the
+    training device, in a graph of its own."""
     module = graph_module(config.model)  # model.vae or model.dnf; imports TensorFlow
     graph = tf.Graph()
     with graph.as_default():
-        net = module.build_graph(input_dim, config)
+        speakers = config.model in SPEAKER_MEAN_MODELS
+        feeder = ResidentBatches(
+            tf, data.num_vectors, data.dim, batch_size,
+            num_spk=data.spk_labels.shape[0] if speakers else None,
+            means_dim=(data.dim if config.model == "dnf" else config.code_dim) if speakers else None)
+        net = module.build_graph(data.dim, config, batches=feeder)
         saver = tf.compat.v1.train.Saver(max_to_keep=KEEP_CHECKPOINTS, save_relative_paths=True)
         init = tf.compat.v1.global_variables_initializer()
         terms = module.loss_terms(net)
-    return TrainingGraph(graph, net, module, saver, init, terms)
+    return TrainingGraph(graph, net, module, saver, init, terms, feeder)
 
 
 def restore_or_initialise(tf, sess, built, args, data):
@@ -198,7 +206,7 @@ def train(args, data, config, training):
     """Build the graph, restore or initialise, run the epochs.  Returns exit status."""
     tf = import_tensorflow()
     model_dir, epochs = args.model_dir, training["epochs"]
-    built = build_training_graph(tf, config, data.dim)
+    built = build_training_graph(tf, config, data, training["batch_size"])
     with built.graph.as_default():
         sess = tf.compat.v1.Session(graph=built.graph, config=session_config(tf, args.num_threads))
         writer = None
@@ -222,6 +230,7 @@ def train(args, data, config, training):
             print(f"{PROG}: {config.model}, {data.num_vectors} vectors x {data.dim} dims, "
                   f"{-(-data.num_vectors // training['batch_size'])} steps/epoch, "
                   f"epoch {done}/{epochs}, step {step}, {origin}", flush=True)
+            print(f"{PROG}: training on {device_description(tf)}", flush=True)
             step = run_epochs(tf, sess, built, data, training, done, step, writer, model_dir)
             if latest is None and done >= epochs:
                 # --epochs 0 on a fresh directory: keep the initialised model

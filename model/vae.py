@@ -132,10 +132,19 @@ GraphInputs = collections.namedtuple("GraphInputs", [
     "input_mean", "input_std", "x_std", "learning_rate"])
 
 
-def graph_inputs(input_dim, config, embedding_dim):
+def _input(default, dtype, shape, name):
+    """A placeholder, taking ``default`` when it is not fed (if there is one)."""
+    if default is None:
+        return v1.placeholder(dtype, shape, name=name)
+    return v1.placeholder_with_default(default, shape, name=name)
+
+
+def graph_inputs(input_dim, config, embedding_dim, batches=None):
     """What every model's graph starts with (shared with model.dnf): checks, the
     placeholders, the step and epoch counters, and the input standardisation.
-    ``embedding_dim`` is the width of the fed speaker means."""
+    ``embedding_dim`` is the width of the fed speaker means. With ``batches`` (a
+    model.feeding.ResidentBatches), the placeholders default to its tensors: training
+    feeds nothing but the batch's position, and a feed of the placeholders still wins."""
     if tf.executing_eagerly():
         raise RuntimeError("build_graph needs graph mode: call it inside "
                            "`with tf.Graph().as_default():`")
@@ -147,9 +156,10 @@ def graph_inputs(input_dim, config, embedding_dim):
     config.validate()
     v1.set_random_seed(config.seed)  # graph-level seed: fixes the initial weights
 
-    x = v1.placeholder(tf.float32, [None, input_dim], name="x")
-    spk_idx = v1.placeholder(tf.int32, [None], name="spk_idx")
-    spk_means = v1.placeholder(tf.float32, [None, embedding_dim], name="spk_means")
+    x = _input(batches and batches.x, tf.float32, [None, input_dim], "x")
+    spk_idx = _input(batches and batches.spk_idx, tf.int32, [None], "spk_idx")
+    spk_means = _input(batches and batches.spk_means, tf.float32, [None, embedding_dim],
+                       "spk_means")
 
     global_step = v1.train.get_or_create_global_step()
     # Finished epochs, saved in the checkpoint so a resumed run knows where it is.
@@ -176,13 +186,15 @@ def graph_inputs(input_dim, config, embedding_dim):
                        input_mean, input_std, x_std, learning_rate)
 
 
-def build_graph(input_dim, config, training=True):
+def build_graph(input_dim, config, training=True, batches=None):
     """Build the model in the current default graph and return its ``Network``.
 
-    ``training=False`` leaves out the optimiser (extraction needs no Adam slots).
+    ``training=False`` leaves out the optimiser (extraction needs no Adam slots);
+    ``batches``: see graph_inputs.
     """
     (input_dim, x, spk_idx, spk_means, global_step, epoch, increment_epoch,
-     input_mean, input_std, x_std, learning_rate) = graph_inputs(input_dim, config, config.code_dim)
+     input_mean, input_std, x_std, learning_rate) = graph_inputs(input_dim, config, config.code_dim,
+                                                                 batches)
 
     is_ae = config.model == "ae"
     mu, sigma = encoder(x_std, config.hidden_dim, config.code_dim, with_sigma=not is_ae)

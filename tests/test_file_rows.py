@@ -1,14 +1,12 @@
 """The training set left on disk (data_utils.file_rows): rows read as numpy would index
 them, the same batches as from memory, and the file's pages kept out of the process."""
-import types
-
 import numpy as np
 import pytest
 
 from data_utils.errors import UserError
 from data_utils.file_rows import FileRows
 from data_utils.npz_io import load_npz, write_npz
-from model.epochs import batch_feed, epoch_order
+from model.epochs import epoch_order
 
 
 def stored(tmp_path, rows=50, dim=7, offset=13, seed=0):
@@ -62,27 +60,38 @@ def resident_file_pages(path):
 
 
 def test_an_epoch_of_batches_is_fed_from_disk_unchanged_and_unmapped(tmp_path):
-    """Every batch of a shuffled epoch, read from the file, has the bytes it has in memory;
-    reading them all maps no page of the npz into the process (a memory map of it kept
-    every page touched resident: the 2.4 GB of a 1.2M x 512 set)."""
+    """Every batch of a shuffled epoch, read from the file a slice at a time into the
+    trainer's resident block (model.feeding, here 2 MB: 8 slices), has the bytes it has in
+    memory; reading them all maps no page of the npz into the process (a memory map of it
+    kept every page touched resident: the 2.4 GB of a 1.2M x 512 set)."""
+    import tensorflow as tf          # before the first measure: its libraries are file pages
+    from model.feeding import ResidentBatches
     rng = np.random.RandomState(0)
-    n, dim = 16384, 512                         # 32 MB
+    n, dim = 8192, 512                          # 16 MB
     vectors = rng.randn(n, dim).astype(np.float32)
     spk_index = rng.randint(0, 40, n)
     path = str(tmp_path / 'train.npz')
     write_npz(path, vectors, ['u%d' % i for i in range(n)], spk_index,
               ['s%02d' % s for s in range(40)])
-    _, before = resident_file_pages(path)
-    data = load_npz(path, need_speakers=True, load_utt_ids=False, on_disk=True)
-    assert isinstance(data.vectors, FileRows)
-    net = types.SimpleNamespace(x='x', spk_idx='spk_idx', spk_means='spk_means')
-    means = rng.randn(40, 3).astype(np.float32)
-    order = epoch_order(5, 2, n)
-    for start in range(0, n, 128):
-        rows = order[start:start + 128]
-        feed = batch_feed(net, data, rows, means)
-        assert feed['x'].tobytes() == vectors[rows].tobytes()
-        np.testing.assert_array_equal(feed['spk_means'][feed['spk_idx']], means[spk_index[rows]])
-    mapped, after = resident_file_pages(path)
+    with tf.Graph().as_default():
+        feeder = ResidentBatches(tf, n, dim, 128, num_spk=40, means_dim=3,
+                                 resident_bytes=2 << 20)
+        with tf.compat.v1.Session() as sess:
+            data = load_npz(path, need_speakers=True, load_utt_ids=False, on_disk=True)
+            assert isinstance(data.vectors, FileRows)
+            feeder.start_training(sess, data.vectors, data.spk_index)
+            assert not feeder.whole and feeder.capacity == 1024
+            means = rng.randn(40, 3).astype(np.float32)
+            for epoch in (1, 2):   # the first pages in TensorFlow's own code; then measure
+                _, before = resident_file_pages(path)
+                order = epoch_order(5, epoch, n)
+                feeder.start_epoch(sess, order, means)
+                for start in range(0, n, 128):
+                    rows = order[start:start + 128]
+                    x, spk = sess.run([feeder.x, feeder.spk_idx],
+                                      feeder.batch_feed(sess, start, 128))
+                    assert x.tobytes() == vectors[rows].tobytes()
+                    np.testing.assert_array_equal(spk, spk_index[rows])
+                mapped, after = resident_file_pages(path)
     assert mapped == []
     assert after - before < 4 << 20, 'resident file pages grew by %d bytes' % (after - before)
