@@ -6,3 +6,9 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 for path in (ROOT, os.path.join(ROOT, 'local')):
     if path not in sys.path:
         sys.path.insert(0, path)
+
+
+def pytest_configure(config):
+    # Deselect with  -m 'not slurm'  (the suite runs them by default).
+    config.addinivalue_line('markers', 'slurm: starts a one-node Slurm (installs slurm-wlm and munge '
+                            'with apt-get where missing) and runs the recipes through slurm.pl')
