@@ -73,7 +73,9 @@ def runs(tmp_path_factory):
             grid = run_recipes(base, kaldi_root, grid_env)
             local = local.result()
         finished = cluster.finished_jobs()
-    return {'run.pl': local, 'slurm.pl': grid, 'finished': finished}
+        daemons = list(cluster.procs)
+    left = [name for name, proc in daemons if proc.poll() is None]
+    return {'run.pl': local, 'slurm.pl': grid, 'finished': finished, 'daemons left': left}
 
 
 @pytest.mark.slurm
@@ -109,6 +111,7 @@ def test_every_job_was_run_by_slurm(runs):
         ids[name] = found[0]
     assert len(set(ids.values())) == len(ids)          # one Slurm job (array task) per log
     finished = runs['finished']
+    assert runs['daemons left'] == []                   # munged, slurmctld, slurmd all ended
     assert {name: finished.get(i) for name, i in ids.items()} == {name: 'COMPLETED' for name in ids}
     # Kaldi's binaries ran in the jobs: KALDI_ROOT reached the node.
     assert KALDI_LOG_LINE.search(logs['backend/xvector/log/plda.log'])
@@ -132,3 +135,13 @@ def test_cmd_sh_keeps_runners_set_in_the_environment():
     out = subprocess.run(['sh', '-c', script], cwd=ROOT, env=env, capture_output=True, text=True)
     assert out.stdout.strip() == 'local/run_log.sh|local/run_log.sh', out.stderr
 
+
+
+def test_missing_slurm_without_root_skips_with_one_line(monkeypatch):
+    import slurm_cluster
+    monkeypatch.setattr(slurm_cluster, '_which', lambda name: None if name == 'slurmd' else '/bin/' + name)
+    monkeypatch.setattr(slurm_cluster.os, 'geteuid', lambda: 1000)
+    with pytest.raises(pytest.skip.Exception) as skipped:
+        slurm_cluster.ensure_installed()
+    assert str(skipped.value) == ('Slurm not available: slurmd missing and no root apt-get to install '
+                                  'slurm-wlm munge')
