@@ -145,3 +145,22 @@ def test_missing_slurm_without_root_skips_with_one_line(monkeypatch):
         slurm_cluster.ensure_installed()
     assert str(skipped.value) == ('Slurm not available: slurmd missing and no root apt-get to install '
                                   'slurm-wlm munge')
+
+
+def test_path_sh_in_a_grid_job_leaves_the_environment_as_it_is(tmp_path):
+    """A job's path.sh must not reinstall the Python environment the other jobs are using."""
+    venv = tmp_path / 'venv'
+    (venv / 'bin').mkdir(parents=True)
+    # A stand-in that fails: an install attempt would show as path.sh's ERROR.
+    (venv / 'bin' / 'python').write_text('#!/bin/sh\nexit 1\n')
+    (venv / 'bin' / 'python').chmod(0o755)
+    (venv / '.requirements.sha256').write_text('made for other requirements\n')
+    script = '. ./path.sh && command -v python'
+    env = dict(os.environ, VV_VENV=str(venv), SLURM_JOB_ID='7')
+    out = subprocess.run(['sh', '-c', script], cwd=ROOT, env=env, capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == str(venv / 'bin' / 'python')
+    assert out.stderr.splitlines() == ['path.sh: grid job: using %s as it is (installed for other '
+                                       'requirements; source path.sh on the submit host to update it)'
+                                       % venv]
+    assert (venv / '.requirements.sha256').read_text() == 'made for other requirements\n'
