@@ -21,10 +21,14 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 import kaldi_oracle
-from data_utils.demo_corpus import make_corpus
+from data_utils.demo_corpus import DemoConfig, make_corpus
 from helpers import ROOT
 from slurm_cluster import SlurmCluster
-from test_runners import TINY
+
+# 24-dim vectors, 30 training speakers: the jobs are short, what is timed is the grid.
+TINY = DemoConfig(dim=24, latent_dim=12, speaker_dim=6, session_dim=4, train_speakers=30,
+                  utts_per_train_speaker=4, eval_speakers=10, test_utts_per_speaker=3,
+                  nontarget_per_model=5, domain_speakers=6, seed=5)
 
 DIMS = ['--lda-dim', 10, '--pca-dim', 10, '--score-norm', 'none']
 TRAIN = ['--model', 'ae', '--epochs', 1, '--hidden-dim', 32, '--code-dim', 16,
