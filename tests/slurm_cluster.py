@@ -14,9 +14,11 @@ recipes' conf/slurm.conf (without it, slurm.pl asks for a partition `shared`). E
 finished job is written to jobcomp.log (one `JobId=... JobState=...` line per job or
 array task), which tells which jobs Slurm really ran without an accounting database.
 """
+import ctypes
 import fcntl
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import tempfile
@@ -57,6 +59,12 @@ def ensure_installed():
             if rc != 0:
                 pytest.skip('Slurm not available: apt-get install %s failed (rc %d; see %s)'
                             % (' '.join(PACKAGES), rc, INSTALL_LOG))
+
+
+def _die_with_parent():
+    """In the daemon before exec: SIGTERM when the test process dies, however it dies
+    (Linux's PR_SET_PDEATHSIG), so a killed test run leaves no daemon behind either."""
+    ctypes.CDLL(None).prctl(1, signal.SIGTERM)
 
 
 def _free_port():
@@ -146,7 +154,8 @@ class SlurmCluster:
     def _daemon(self, argv, out_name):
         out = open(os.path.join(self.dir, out_name), 'w')
         self.procs.append((argv[0], subprocess.Popen([_which(argv[0])] + argv[1:], stdout=out,
-                                                     stderr=subprocess.STDOUT, env=self.env())))
+                                                     stderr=subprocess.STDOUT, env=self.env(),
+                                                     preexec_fn=_die_with_parent)))
         out.close()
 
     def _node_idle(self):
