@@ -8,21 +8,33 @@
 #   queue.pl  submits them to Grid Engine (options in conf/queue.conf if present);
 #   slurm.pl  submits them to SLURM (options in conf/slurm.conf if present).
 # Without Kaldi, local/run_log.sh takes run.pl's place: the same arguments and logs.
-# On a grid, set the line for your scheduler, with the memory your nodes need, e.g.
-#   export train_cmd="queue.pl --mem 4G"; export cuda_cmd="queue.pl --gpu 1 --mem 8G"
+# On a grid, set the line for your scheduler, with the memory your nodes need: in the
+# environment of the recipes (it is kept; cmd.sh fills in only what is unset), e.g.
 #   export train_cmd="slurm.pl --mem 4G"; export cuda_cmd="slurm.pl --gpu 1 --mem 8G"
+#   export train_cmd="queue.pl --mem 4G"; export cuda_cmd="queue.pl --gpu 1 --mem 8G"
+# or here, in place of the defaults below. slurm.pl reads its sbatch options from
+# conf/slurm.conf, queue.pl its qsub options from conf/queue.conf (Kaldi's format).
+# A grid job starts in a fresh shell on a node, which sources ./path.sh: the runner must
+# hand it PATH, KALDI_ROOT and VV_VENV (conf/slurm.conf's --export does; for queue.pl,
+# "command qsub -v PATH,KALDI_ROOT,VV_VENV ..." in conf/queue.conf).
 
-if command -v run.pl > /dev/null 2>&1; then
-  export train_cmd="run.pl"
-else
-  export train_cmd="local/run_log.sh"
+if [ -z "${train_cmd:-}" ]; then
+  if command -v run.pl > /dev/null 2>&1; then
+    train_cmd="run.pl"
+  else
+    train_cmd="local/run_log.sh"
+  fi
 fi
+export train_cmd
 # Training uses a GPU when TensorFlow sees one; --gpu 1 only tells a grid runner to ask for it
 # (run.pl and local/run_log.sh ignore it). Asked for when this machine's nvidia-smi lists a
 # GPU, as path.sh decides which TensorFlow to install; on a grid whose GPUs are on the nodes
 # only, set cuda_cmd as shown above.
-if nvidia-smi -L 2> /dev/null | grep -q '^GPU '; then
-  export cuda_cmd="$train_cmd --gpu 1"
-else
-  export cuda_cmd="$train_cmd"
+if [ -z "${cuda_cmd:-}" ]; then
+  if nvidia-smi -L 2> /dev/null | grep -q '^GPU '; then
+    cuda_cmd="$train_cmd --gpu 1"
+  else
+    cuda_cmd="$train_cmd"
+  fi
 fi
+export cuda_cmd

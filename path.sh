@@ -29,6 +29,14 @@ vv_reqs=$(sh "$vv_root/local/python_requirements.sh" "$vv_root/requirements.txt"
   { return 1 2>/dev/null || exit 1; }
 # For the CPU build the lines are requirements.txt itself, so the stamp is its checksum.
 vv_want=$(printf '%s\n' "$vv_reqs" | cksum)
+# A grid job (slurm.pl, queue.pl: a fresh shell on a node, which sources this file) uses the
+# environment the submitting shell made: installing into it here would change it under the
+# other jobs of the run.
+if [ -n "${SLURM_JOB_ID:-}${JOB_ID:-}" ] && [ -x "$vv_venv/bin/python" ] && [ -f "$vv_stamp" ] &&
+   [ "$(cat "$vv_stamp")" != "$vv_want" ]; then
+  echo "path.sh: grid job: using $vv_venv as it is (installed for other requirements; source path.sh on the submit host to update it)" >&2
+  vv_want=$(cat "$vv_stamp")
+fi
 if [ ! -x "$vv_venv/bin/python" ] || [ "$(cat "$vv_stamp" 2>/dev/null)" != "$vv_want" ]; then
   if ! "$vv_python" -c 'import sys; sys.exit(sys.version_info < (3, 10))' 2>/dev/null; then
     echo "ERROR (path.sh): need Python >= 3.10 as '$vv_python' (set VV_PYTHON to another interpreter)" >&2

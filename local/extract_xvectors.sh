@@ -14,11 +14,10 @@
 # is passed through a copy of the nnet dir made of links plus that one file.
 
 vv_root=$(cd "$(dirname "$0")/.." && pwd)
-train_cmd=run.pl
 [ -f "$vv_root/cmd.sh" ] && . "$vv_root/cmd.sh"
 
 nj=4                # parallel jobs (at most the number of speakers; fewer are used if not)
-cmd=$train_cmd      # run.pl / queue.pl / slurm.pl with their options; default from cmd.sh
+cmd=${train_cmd:-run.pl}    # run.pl / queue.pl / slurm.pl with their options; default from cmd.sh
 use_gpu=false       # true: nnet3-xvector-compute on a GPU, one job per GPU
 chunk_size=-1       # frames per chunk; -1: the nnet's max_chunk_size
 min_chunk_size=     # shortest chunk the nnet sees; empty: the nnet dir's min_chunk_size

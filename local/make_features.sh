@@ -20,11 +20,10 @@
 # before any job); --skip-checks true then leaves them out of the run that follows.
 
 vv_root=$(cd "$(dirname "$0")/.." && pwd)
-train_cmd=run.pl
 [ -f "$vv_root/cmd.sh" ] && . "$vv_root/cmd.sh"
 
 nj=4                                  # parallel jobs (at most one per speaker for VAD)
-cmd=$train_cmd                        # run.pl / queue.pl / slurm.pl; default from cmd.sh
+cmd=${train_cmd:-run.pl}                      # run.pl / queue.pl / slurm.pl; default from cmd.sh
 mfcc_config=$vv_root/conf/mfcc.conf   # compute-mfcc-feats options (its --sample-frequency rules)
 vad_config=$vv_root/conf/vad.conf     # compute-vad options
 stage=0                               # 1: from MFCC; 2: VAD only (feats.scp already there)

@@ -9,7 +9,6 @@ import time
 
 import numpy as np
 
-from data_utils.errors import UserError
 from model.checkpoints import save_complete
 from model.config import SPEAKER_MEAN_MODELS, save_config
 from model.recovery import Diverged, Snapshot, lr_scale, recover
