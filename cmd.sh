@@ -38,3 +38,12 @@ if [ -z "${cuda_cmd:-}" ]; then
   fi
 fi
 export cuda_cmd
+# Kaldi's runners say only "run.pl: job failed, log is in ..." when a job fails (and a grid
+# job's output is in its log alone): local/kaldi_runner.sh runs them and then reports the
+# failed job as local/run_log.sh does, with its ERROR lines or one of ours naming its log.
+for vv_var in train_cmd cuda_cmd; do
+  eval "vv_cmd=\$$vv_var"
+  case ${vv_cmd%% *} in
+    run.pl|queue.pl|slurm.pl|*/run.pl|*/queue.pl|*/slurm.pl) eval "$vv_var=\"local/kaldi_runner.sh \$vv_cmd\"" ;;
+  esac
+done

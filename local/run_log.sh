@@ -18,36 +18,10 @@
 # Grid options that run.pl ignores (--mem 4G, --gpu 1, --num-threads 4, -V, ...) are
 # accepted and ignored here too. --tee (ours) also shows a single job's output as it runs
 # (its ERROR lines are then not repeated).
-tee_output=false
-shown_error=false   # --tee: the console has shown the job's ERROR line
-max_jobs=0
-job_var=; first=1; last=1
-for pass in 1 2; do   # like run.pl: JOB=1:N may come before or after the options
-  while [ $# -ge 2 ]; do
-    case $1 in
-      --tee) tee_output=true; shift ;;
-      -V) shift ;;
-      --max-jobs-run|-tc) max_jobs=$2; shift 2 ;;
-      -pe) shift 3 ;;
-      -*) shift 2 ;;
-      *) break ;;
-    esac
-  done
-  case $1 in
-    *=*)
-      name=${1%%=*}; range=${1#*=}; from=${range%%:*}; to=${range#*:}
-      case $name in ''|[0-9]*|*[!A-Za-z0-9_]*) continue ;; esac
-      case $from$to in ''|*[!0-9]*) continue ;; esac
-      [ "$from" -ge 1 ] && [ "$from" -le "$to" ] ||
-        { echo "ERROR ($0): invalid job range $1 (need 1 <= start <= end)" >&2; exit 1; }
-      job_var=$name; first=$from; last=$to; shift ;;
-  esac
-done
-case $max_jobs in ''|*[!0-9]*) echo "ERROR ($0): invalid --max-jobs-run '$max_jobs'" >&2; exit 1 ;; esac
-if [ $# -lt 2 ]; then
-  echo "Usage: $0 [options] [JOB=1:N] <log> <command> [<args>...]" >&2; exit 1
-fi
-log=$1; shift
+prog=$0
+. "$(dirname "$0")/job_report.sh"
+job_args "$@" || exit 1
+shift $job_words
 num_jobs=$((last - first + 1))
 if [ -n "$job_var" ] && [ $num_jobs -gt 1 ]; then
   case $log in *"$job_var"*) ;; *)
@@ -81,10 +55,6 @@ for word in "$@"; do
 done
 shell=sh; command -v bash > /dev/null 2>&1 && shell=bash
 
-for_job() {  # <text> <job number>: the text with the job variable replaced
-  if [ -n "$job_var" ]; then printf '%s\n' "$1" | sed "s/$job_var/$2/g"; else printf '%s\n' "$1"; fi
-}
-
 run_command() {  # <quoted command line>: run it, through the shell only when it has operators
   if $use_shell; then
     $shell -c "$1"
@@ -95,9 +65,6 @@ run_command() {  # <quoted command line>: run it, through the shell only when it
   fi
 }
 
-job_error() {  # <log> <status> <why>: the ERROR line of a job that left none of its own
-  echo "ERROR ($0): job failed with status $2$3; see $1" >&2
-}
 reported=254   # run_job's status for a failure it has already reported (its log unwritable)
 
 run_job() {  # <log> <command line> <shown line>: one job, its log written like run.pl's; returns its status
@@ -136,21 +103,8 @@ run_job() {  # <log> <command line> <shown line>: one job, its log written like 
   return $code
 }
 
-report_failure() {  # <log> <status> [<job number>]: the job's own ERROR lines, else one of ours
-  [ "$2" -eq $reported ] && return
-  errors=$(grep -E '^(ERROR|Traceback)|Error:' "$1" 2>/dev/null | tail -n 3)
-  $shown_error && errors="ERROR (shown above)"   # --tee: on the console, maybe not in the log
-  case $errors in
-    *ERROR*) $tee_output || printf '%s\n' "$errors" >&2
-             echo "$0: job ${3:+$3 }failed with status $2; see $1" >&2 ;;
-    *) [ -n "$errors" ] && ! $tee_output && printf '%s\n' "$errors" >&2
-       case $2 in
-         137) why=" (killed)" ;;
-         1[2-9][0-9]) why=" (killed by signal $(( $2 - 128 )))" ;;
-         *) why="" ;;
-       esac
-       job_error "$1" "$2" "$why${3:+ (job $3)}" ;;
-  esac
+failed_job() {  # <log> <status> [<job number>]: report it, unless run_job already has
+  [ "$2" -eq $reported ] || report_failure "$@"
 }
 
 if [ $num_jobs -eq 1 ]; then
@@ -158,7 +112,7 @@ if [ $num_jobs -eq 1 ]; then
   run_job "$job_log" "$(for_job "$cmd" $first)" "$(for_job "$shown" $first)"
   status=$?
   # With --tee the console has just shown the ERROR lines: name the log only.
-  [ $status -eq 0 ] || report_failure "$job_log" $status
+  [ $status -eq 0 ] || failed_job "$job_log" $status
   [ $status -eq $reported ] && exit 1
   exit $status
 fi
@@ -186,7 +140,7 @@ while [ $n -le $last ]; do
   case $status in ''|*[!0-9]*) status=1 ;; esac
   if [ "$status" -ne 0 ]; then
     failed=$((failed + 1))
-    report_failure "$(for_job "$log" $n)" $status $n
+    failed_job "$(for_job "$log" $n)" $status $n
   fi
   n=$((n + 1))
 done

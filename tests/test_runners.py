@@ -85,6 +85,69 @@ def test_run_log_writes_the_logs_of_kaldis_run_pl(tmp_path):
         assert 'j0b %d' % n in ours
 
 
+def kaldi_run_pl():
+    import kaldi_oracle
+    run_pl = os.path.join(kaldi_oracle.kaldi_root(), 'egs', 'wsj', 's5', 'utils', 'run.pl')
+    if not os.path.isfile(run_pl):
+        pytest.skip('%s not found' % run_pl)
+    return run_pl
+
+
+def error_lines(text):
+    return [l for l in text.splitlines() if l.startswith('ERROR')]
+
+
+def test_kaldi_runner_reports_a_failed_job_of_run_pl_in_an_error_line(tmp_path):
+    """Kaldi's run.pl says only "run.pl: job failed, log is in ...": through
+    local/kaldi_runner.sh (cmd.sh puts it in front of a Kaldi runner) each failed job's
+    ERROR lines are repeated and its log named, or one ERROR line of ours names the log."""
+    run_pl = kaldi_run_pl()
+    wrap = ['local/kaldi_runner.sh', run_pl]
+    # The job's own ERROR line, then its log.
+    out = sh(*wrap, tmp_path / 'a.log', 'sh', '-c', 'echo "ERROR (tool): x: broken" >&2; exit 4')
+    assert out.returncode == 1
+    assert error_lines(out.stderr) == ['ERROR (tool): x: broken']
+    assert 'run.pl: job failed with status 4; see %s' % (tmp_path / 'a.log') in out.stderr
+    # No ERROR line of its own: one of ours, with its status.
+    out = sh(*wrap, tmp_path / 'b.log', 'sh', '-c', 'exit 3')
+    assert out.returncode == 1
+    assert error_lines(out.stderr) == ['ERROR (run.pl): job failed with status 3; see %s' % (tmp_path / 'b.log')]
+    # A job of an array killed: only it is named.
+    out = sh(*wrap, '--max-jobs-run', 1, 'JOB=1:3', tmp_path / 'c.JOB.log', 'sh', '-c',
+             'if [ JOB = 2 ]; then kill -9 $$; fi; echo fine')
+    assert out.returncode == 1
+    assert error_lines(out.stderr) == [
+        'ERROR (run.pl): job failed with status 137 (killed) (job 2); see %s' % (tmp_path / 'c.2.log')]
+    # Success says nothing more than run.pl does.
+    out = sh(*wrap, 'JOB=1:2', tmp_path / 'd.JOB.log', 'true')
+    assert out.returncode == 0 and out.stderr == ''
+
+
+def test_a_grid_job_that_never_ran_stops_the_recipe_with_an_error_line(tmp_path):
+    """A grid runner whose job never starts (sbatch refused it) leaves no log: the recipe
+    stops with one ERROR line naming the job's log, not with the runner's own words alone.
+    The stand-in slurm.pl fails as Kaldi's does when sbatch refuses a job."""
+    bin_dir = tmp_path / 'bin'
+    bin_dir.mkdir()
+    fake = bin_dir / 'slurm.pl'
+    fake.write_text('#!/bin/sh\necho "sbatch: error: invalid partition specified: gpu" >&2\n'
+                    'echo "slurm.pl: error submitting jobs to queue" >&2\nexit 1\n')
+    fake.chmod(0o755)
+    make_corpus(str(tmp_path / 'data'), TINY)
+    environ = env()
+    environ.pop('KALDI_ROOT', None)
+    environ['PATH'] = str(bin_dir) + os.pathsep + environ['PATH']
+    environ['train_cmd'] = 'slurm.pl --mem 2G'
+    environ.pop('cuda_cmd', None)
+    out = sh('sh', 'baseline.sh', '--data', tmp_path / 'data', '--exp', tmp_path / 'exp',
+             '--lda-dim', 5, '--pca-dim', 5, environ=environ)
+    assert out.returncode != 0
+    errors = error_lines(out.stderr)
+    assert len(errors) == 1, out.stderr
+    assert errors[0].startswith('ERROR (slurm.pl): job failed with status 1 (no end in its log')
+    assert str(tmp_path / 'exp') in errors[0] and errors[0].endswith('.log')
+
+
 # --------------------------------------------------------------------------- --nj
 
 @pytest.fixture(scope='module')
