@@ -1,5 +1,6 @@
 """Shared test helpers: the repository root, running our CLIs, small Kaldi data dirs."""
 import os
+import shutil
 import subprocess
 import sys
 
@@ -68,3 +69,22 @@ def read_scores(path):
             keys.append((a, b))
             values.append(float(s))
     return keys, np.array(values)
+
+
+def recipe_tree(root, backends=('cosine',)):
+    """A user's checkout in miniature at root: the code linked, conf/ copied with only the
+    given back-ends in conf/backends.tsv (fewer jobs where the test is not about them).
+    The recipes run in it with cwd=root, writing their data/ and exp/ there."""
+    os.makedirs(root, exist_ok=True)
+    for name in ('baseline.sh', 'train.sh', 'eval.sh', 'path.sh', 'cmd.sh', 'requirements.txt',
+                 'model', 'data_utils'):
+        os.symlink(os.path.join(ROOT, name), os.path.join(root, name))
+    os.mkdir(os.path.join(root, 'local'))   # a real dir: local/names.sh finds ../conf in this tree
+    for name in os.listdir(os.path.join(ROOT, 'local')):
+        os.symlink(os.path.join(ROOT, 'local', name), os.path.join(root, 'local', name))
+    shutil.copytree(os.path.join(ROOT, 'conf'), os.path.join(root, 'conf'))
+    with open(os.path.join(ROOT, 'conf', 'backends.tsv')) as f:
+        kept = [l for l in f if l.startswith('#') or l.split('\t')[0] in backends]
+    with open(os.path.join(root, 'conf', 'backends.tsv'), 'w') as f:
+        f.writelines(kept)
+    return root

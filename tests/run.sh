@@ -3,4 +3,6 @@
 # path.sh creates the Python environment on first use, so this works on a fresh clone.
 cd "$(dirname "$0")/.." || exit 1
 . ./path.sh || exit 1
-exec python3 -m pytest -q -ra tests "$@"
+# One worker per core (-n auto); a test file's tests stay together on one worker, so a
+# module's fixtures (a trained tiny exp, a Slurm cluster) are made once.  -n 0: no workers.
+exec python3 -m pytest -q -ra -n auto --dist loadfile tests "$@"

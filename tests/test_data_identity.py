@@ -18,7 +18,7 @@ import pytest
 from data_utils import set_identity as sid
 from data_utils.demo_corpus import DemoConfig, make_corpus
 from data_utils.errors import UserError
-from helpers import ROOT, env, one_error_line, run_module, write_data_dir
+from helpers import ROOT, env, one_error_line, recipe_tree, run_module, write_data_dir
 
 SMALL = dict(dim=16, latent_dim=8, speaker_dim=4, session_dim=4, train_speakers=20,
              utts_per_train_speaker=4, eval_speakers=6, test_utts_per_speaker=2,
@@ -144,16 +144,7 @@ def test_results_table_never_mixes_corpora_or_models(tmp_path):
 def tree(tmp_path_factory):
     """A user's checkout in miniature: the code linked, conf/ with one back-end, data a and b
     (two small corpora of one dimension, different seeds)."""
-    root = tmp_path_factory.mktemp('tree')
-    for name in ('baseline.sh', 'train.sh', 'eval.sh', 'path.sh', 'cmd.sh', 'requirements.txt',
-                 'model', 'data_utils'):
-        os.symlink(os.path.join(ROOT, name), root / name)
-    (root / 'local').mkdir()      # a real dir: local/names.sh finds ../conf in this tree
-    for name in os.listdir(os.path.join(ROOT, 'local')):
-        os.symlink(os.path.join(ROOT, 'local', name), root / 'local' / name)
-    shutil.copytree(os.path.join(ROOT, 'conf'), root / 'conf')
-    with open(os.path.join(ROOT, 'conf', 'backends.tsv')) as f:
-        (root / 'conf' / 'backends.tsv').write_text(''.join(l for l in f if l.startswith(('#', 'cosine\t'))))
+    root = recipe_tree(tmp_path_factory.mktemp('tree'))
     for name, seed in (('a', 1), ('b', 2)):
         make_corpus(str(root / 'data' / name), DemoConfig(seed=seed, **SMALL))
     return root
