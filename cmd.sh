@@ -44,6 +44,8 @@ export cuda_cmd
 for vv_var in train_cmd cuda_cmd; do
   eval "vv_cmd=\$$vv_var"
   case ${vv_cmd%% *} in
-    run.pl|queue.pl|slurm.pl|*/run.pl|*/queue.pl|*/slurm.pl) eval "$vv_var=\"local/kaldi_runner.sh \$vv_cmd\"" ;;
+    */local/kaldi_runner.sh|local/kaldi_runner.sh) ;;   # already (a recipe run by another)
+    run.pl|queue.pl|slurm.pl|*/run.pl|*/queue.pl|*/slurm.pl)   # by its full path: Kaldi's scripts run it from their own dir
+      eval "$vv_var=\"${vv_root:-$PWD}/local/kaldi_runner.sh \$vv_cmd\"" ;;
   esac
 done

@@ -131,7 +131,7 @@ def test_cmd_sh_keeps_runners_set_in_the_environment():
     env = dict(os.environ, train_cmd='slurm.pl --mem 2G', cuda_cmd='slurm.pl --gpu 1')
     out = subprocess.run(['sh', '-c', script], cwd=ROOT, env=env, capture_output=True, text=True)
     # A Kaldi runner goes through local/kaldi_runner.sh (its failed jobs get an ERROR line).
-    wrap = 'local/kaldi_runner.sh '
+    wrap = os.path.join(ROOT, 'local', 'kaldi_runner.sh') + ' '
     assert out.stdout.strip() == wrap + 'slurm.pl --mem 2G|' + wrap + 'slurm.pl --gpu 1', out.stderr
     # Only train_cmd set: training's runner follows it.
     env.pop('cuda_cmd')
