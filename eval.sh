@@ -72,21 +72,18 @@ if [ $stage -le 4 ] && [ $stop_stage -ge 4 ] && [ "$analysis" = true ]; then
   # DET curves and score histograms: one PNG per set and back-end, the front-ends overlaid
   # (x-vectors too when baseline.sh has run).
   plots=$exp/results/plots; mkdir -p $plots || exit 1
-  plot_set() {  # <set>: its plots, one per back-end (the sets are drawn at the same time)
+  for set in $eval_sets; do
     for b in $(local/names.sh backends); do
       named=""
       for fe in xvector $model; do
-        scores=$exp/backend/$fe/$1/scores_$b
+        scores=$exp/backend/$fe/$set/scores_$b
         [ -f $scores ] && named="$named $(local/names.sh label $fe)=$scores"
       done
-      $train_cmd $plots/log/${1}_$b.log python3 local/analysis/plot_det.py --trials $data/$1/trials \
-        --title "$1, $b" --out $plots/det_${1}_$b.png --hist-out $plots/hist_${1}_$b.png \
-        $named || return 1
+      $train_cmd $plots/log/${set}_$b.log python3 local/analysis/plot_det.py --trials $data/$set/trials \
+        --title "$set, $b" --out $plots/det_${set}_$b.png --hist-out $plots/hist_${set}_$b.png \
+        $named || exit 1
     done
-  }
-  pids=
-  for set in $eval_sets; do plot_set $set & pids="$pids $!"; done
-  for pid in $pids; do wait $pid || exit 1; done
+  done
   echo "DET curves and score histograms: $plots/{det,hist}_<set>_<backend>.png"
 fi
 echo "eval.sh: done; table in $exp/results/results.md" >&2

@@ -24,23 +24,12 @@ run_backends_on() {  # <front-end> <vector-root>: back-ends in $exp/backend/<fro
   [ $score_norm = asnorm ] && cohort=true || cohort=false
   local/train_backends.sh --lda-dim $lda_dim --pca-dim $pca_dim --cohort $cohort --cohort-size $asnorm_cohort_size \
     --lda-total-covariance-factor $lda_total_covariance_factor $2/$train_set $exp/backend/$1 || return 1
-  # The sets are scored at the same time (each writes only its own dir): most of this stage
-  # is short single-threaded jobs, which would leave a core idle one after the other.
-  pids=
   for set in $eval_sets; do
-    score_set $1 $2 $set &
-    pids="$pids $!"
+    local/score_backends.sh --nj $nj --score-norm $score_norm --top-n $asnorm_top_n $exp/backend/$1 \
+      $2/$set/enroll $2/$set/test $data/$set/trials $exp/backend/$1/$set || return 1
+    local/compute_metrics.sh --score-norm $score_norm $1 $set $data/$set/trials $exp/backend/$1/$set \
+      $exp/backend/$1/$set/results.tsv || return 1
   done
-  failed=false
-  for pid in $pids; do wait $pid || failed=true; done
-  ! $failed
-}
-
-score_set() {  # <front-end> <vector-root> <set>: its scores, then its rows of the results table
-  local/score_backends.sh --nj $nj --score-norm $score_norm --top-n $asnorm_top_n $exp/backend/$1 \
-    $2/$3/enroll $2/$3/test $data/$3/trials $exp/backend/$1/$3 || return 1
-  local/compute_metrics.sh --score-norm $score_norm $1 $3 $data/$3/trials $exp/backend/$1/$3 \
-    $exp/backend/$1/$3/results.tsv
 }
 
 run_identity=$exp/identity/${recipe%.sh}.json
