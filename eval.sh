@@ -58,9 +58,23 @@ if [ $stage -le 3 ] && [ $stop_stage -ge 3 ]; then
   make_table --missing "$missing" $(results_of $model) || exit 1
 fi
 
+plot_set() {  # <set>: its DET curves and score histograms, one PNG each per back-end
+  for b in $(local/names.sh backends); do
+    named=""
+    for fe in xvector $model; do
+      scores=$exp/backend/$fe/$1/scores_$b
+      [ -f $scores ] && named="$named $(local/names.sh label $fe)=$scores"
+    done
+    $train_cmd $plots/log/${1}_$b.log python3 local/analysis/plot_det.py --trials $data/$1/trials \
+      --title "$1, $b" --out $plots/det_${1}_$b.png --hist-out $plots/hist_${1}_$b.png \
+      $named || return 1
+  done
+}
+
 if [ $stage -le 4 ] && [ $stop_stage -ge 4 ] && [ "$analysis" = true ]; then
   # Table 2: skewness and kurtosis of each front-end on the training set.
   gauss="python3 local/analysis/gaussianity.py --utt2spk $data/$train_set/utt2spk --out-tsv $exp/results/gaussianity.tsv"
+  # One after the other: each holds the whole training set in memory.
   $train_cmd $exp/log/gaussianity_xvector.log $gauss --front-end xvector \
     --vectors $(local/vectors_of.sh $data/$train_set) || exit 1
   for fe in $model; do
@@ -70,20 +84,10 @@ if [ $stage -le 4 ] && [ $stop_stage -ge 4 ] && [ "$analysis" = true ]; then
   echo; echo "Gaussianity of the training set (average over dimensions; $exp/results/gaussianity.md):"
   cat $exp/results/gaussianity.md
   # DET curves and score histograms: one PNG per set and back-end, the front-ends overlaid
-  # (x-vectors too when baseline.sh has run).
+  # (x-vectors too when baseline.sh has run); the sets at the same time.
   plots=$exp/results/plots; mkdir -p $plots || exit 1
-  for set in $eval_sets; do
-    for b in $(local/names.sh backends); do
-      named=""
-      for fe in xvector $model; do
-        scores=$exp/backend/$fe/$set/scores_$b
-        [ -f $scores ] && named="$named $(local/names.sh label $fe)=$scores"
-      done
-      $train_cmd $plots/log/${set}_$b.log python3 local/analysis/plot_det.py --trials $data/$set/trials \
-        --title "$set, $b" --out $plots/det_${set}_$b.png --hist-out $plots/hist_${set}_$b.png \
-        $named || exit 1
-    done
-  done
+  for set in $eval_sets; do task_start plot_set $set; done
+  tasks_wait || exit 1
   echo "DET curves and score histograms: $plots/{det,hist}_<set>_<backend>.png"
 fi
 echo "eval.sh: done; table in $exp/results/results.md" >&2

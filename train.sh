@@ -10,7 +10,7 @@
 #   sh train.sh [--model "vae cvae ae"] [--epochs 30] [--kl-weight 1.0] ...
 #   sh train.sh --config conf/paper.conf     # the paper's setting (200 epochs, lr 1e-5, ...)
 # The defaults below are the demo's setting: the paper's network, trained in minutes on the
-# demo's 12k vectors (6 epochs in batches of 64 at lr 1e-4 instead of the authors' 200 epochs
+# demo's 12k vectors (3 epochs in batches of 64 at lr 1e-4 instead of the authors' 200 epochs
 # in batches of 200 at 1e-5 on 200k);
 # model/config.py's ModelConfig holds the same values and the reasons, README "The model"
 # compares them with the paper's. Every variable below is an option (--name value).
@@ -26,7 +26,7 @@
 stage=0
 stop_stage=100          # run stages --stage to --stop-stage, as in Kaldi's recipes
 model=$(local/names.sh front_ends train.sh)  # which to train, in this order (cvae needs vae unless --init-from)
-epochs=6
+epochs=3
 batch_size=64
 hidden_dim=1800
 code_dim=200

@@ -4,7 +4,7 @@
 # It sources path.sh, cmd.sh, conf/data.sh and conf/backend.sh, parses the options (the
 # default --exp follows --data: exp/<name of the data dir>), refuses
 # paths with white space and takes the lock on $exp (one run at a time). It also defines
-# run_backends_on, the back-end stage of both recipes, and identify_run / make_table, which
+# run_backends_on, the back-end stage of both recipes (task_start/tasks_wait: local/tasks.sh), and identify_run / make_table, which
 # stamp every row of the results table with the data and models it was made from.
 . ./path.sh || exit 1
 . ./cmd.sh
@@ -14,6 +14,7 @@
 exp=${exp:-exp/$(basename "$data")}
 local/check_choice.sh $recipe --score-norm "$score_norm" none asnorm || exit 1
 . local/lock.sh
+. local/tasks.sh
 # Paths first: a refused path must not leave a lock file behind.
 local/check_paths.sh $recipe "$data" "$exp" && take_lock $exp $recipe || exit 1
 echo "$recipe: engine for back-end tools: $VV_ENGINE" >&2
@@ -24,12 +25,16 @@ run_backends_on() {  # <front-end> <vector-root>: back-ends in $exp/backend/<fro
   [ $score_norm = asnorm ] && cohort=true || cohort=false
   local/train_backends.sh --lda-dim $lda_dim --pca-dim $pca_dim --cohort $cohort --cohort-size $asnorm_cohort_size \
     --lda-total-covariance-factor $lda_total_covariance_factor $2/$train_set $exp/backend/$1 || return 1
-  for set in $eval_sets; do
-    local/score_backends.sh --nj $nj --score-norm $score_norm --top-n $asnorm_top_n $exp/backend/$1 \
-      $2/$set/enroll $2/$set/test $data/$set/trials $exp/backend/$1/$set || return 1
-    local/compute_metrics.sh --score-norm $score_norm $1 $set $data/$set/trials $exp/backend/$1/$set \
-      $exp/backend/$1/$set/results.tsv || return 1
-  done
+  # The sets at the same time (local/tasks.sh): each writes only its own dir.
+  for set in $eval_sets; do task_start score_set $1 $2 $set; done
+  tasks_wait
+}
+
+score_set() {  # <front-end> <vector-root> <set>: its scores, then its rows of the results table
+  local/score_backends.sh --nj $nj --score-norm $score_norm --top-n $asnorm_top_n $exp/backend/$1 \
+    $2/$3/enroll $2/$3/test $data/$3/trials $exp/backend/$1/$3 || return 1
+  local/compute_metrics.sh --score-norm $score_norm $1 $3 $data/$3/trials $exp/backend/$1/$3 \
+    $exp/backend/$1/$3/results.tsv
 }
 
 run_identity=$exp/identity/${recipe%.sh}.json

@@ -44,8 +44,8 @@ class ModelConfig:
     conf/paper.conf holds the paper's (README, "The model", compares the two).  The network
     is the paper's: 1800 hidden units, 200-dim code.  Adam's beta1=0.5 as in the authors'
     code (rather than Adam's usual 0.9).  lr=1e-4, not the authors' 1e-5: theirs was for
-    200 epochs of 200k vectors in batches of 200 (200k steps), the demo trains 6 epochs of
-    12k vectors in batches of 64 (about 1,100 steps); at 1e-3 the 1800-unit
+    200 epochs of 200k vectors in batches of 200 (200k steps), the demo trains 3 epochs of
+    12k vectors in batches of 64 (about 560 steps); at 1e-3 the 1800-unit
     sigmoid/elu/tanh stack was unstable on the demo corpus (the KL swung between 130 and
     550 nats while the reconstruction error stayed at the input variance for 10 epochs);
     at 1e-4 both fall steadily.  The KL weight is 1, the plain sum of the VAE's objective

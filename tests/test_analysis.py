@@ -82,6 +82,17 @@ def test_constant_dimensions_are_left_out():
     assert gaussianity.moments(with_constant) == (gaussianity.moments(data)[0], 1)
 
 
+def test_a_spread_lost_in_rounding_is_left_out_as_scipy_does():
+    # 1e8 and the next float64 up: the column varies (ptp > 0), but its spread is below
+    # the values' resolution, where scipy.stats calls the moments undefined.
+    data = np.random.default_rng(6).standard_normal((100, 3))
+    ulp = np.spacing(1e8)
+    rounded = np.where(np.arange(100) % 2 == 0, 1e8, 1e8 + ulp)
+    assert np.ptp(rounded) > 0
+    assert np.isnan(stats.skew(rounded, bias=True))
+    assert gaussianity.moments(np.column_stack([data, rounded])) == (gaussianity.moments(data)[0], 1)
+
+
 def test_speaker_level_uses_per_speaker_means():
     keys = ['a1', 'a2', 'b1', 'c1', 'c2', 'c3', 'd1']
     utt2spk = {'a1': 'A', 'a2': 'A', 'b1': 'B', 'c1': 'C', 'c2': 'C', 'c3': 'C', 'd1': 'D'}
