@@ -36,15 +36,20 @@ fi
 # After the data's checks: bad data is the first thing to hear about.
 [ -n "$model" ] || { echo "ERROR ($recipe): $exp: no trained model (run train.sh first)" >&2; exit 1; }
 
-if [ $stage -le 1 ] && [ $stop_stage -ge 1 ]; then
-  for fe in $model; do
-    echo "eval.sh: extracting $fe vectors ..." >&2
-    pairs=""
-    for part in $train_set $(for s in $eval_sets; do echo $s/enroll $s/test; done); do
-      pairs="$pairs $data/$part $exp/vectors/$fe/$part"
-    done
-    local/extract_embeddings.sh --nj $nj $exp/$fe $exp/vectors/$fe/log/extract.log $pairs || exit 1
+extract() {  # <front-end>: its vectors of the training set and of each evaluation set
+  echo "eval.sh: extracting $1 vectors ..." >&2
+  pairs=""
+  for part in $train_set $(for s in $eval_sets; do echo $s/enroll $s/test; done); do
+    pairs="$pairs $data/$part $exp/vectors/$1/$part"
   done
+  local/extract_embeddings.sh --nj $nj $exp/$1 $exp/vectors/$1/log/extract.log $pairs
+}
+
+if [ $stage -le 1 ] && [ $stop_stage -ge 1 ]; then
+  # The models at the same time (local/tasks.sh): each job streams its tables, and most of
+  # a small set's time is TensorFlow's start.
+  for fe in $model; do task_start extract $fe; done
+  tasks_wait || exit 1
 fi
 
 if [ $stage -le 2 ] && [ $stop_stage -ge 2 ]; then

@@ -22,7 +22,9 @@ task_start() {
   if [ "$tasks_dir" = none ]; then
     [ -n "$tasks_failed" ] || "$@" || tasks_failed="$*"
   else
-    ( "$@" ) > "$tasks_dir/$tasks_n.out" 2> "$tasks_dir/$tasks_n.err" &
+    # A task may run tasks of its own: it starts with none (a temporary dir of its own).
+    ( tasks_dir=; tasks_n=0; tasks_pids=; tasks_failed=; "$@" ) \
+      > "$tasks_dir/$tasks_n.out" 2> "$tasks_dir/$tasks_n.err" &
     tasks_pids="$tasks_pids $!"
     eval "tasks_what_$tasks_n=\$*"
   fi
