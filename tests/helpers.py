@@ -7,9 +7,17 @@ import sys
 import numpy as np
 
 from data_utils import kaldi_table as kt
+from data_utils.demo_corpus import DemoConfig
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SHARED = os.path.normpath(os.path.join(ROOT, '..', 'shared'))
+
+# The recipes' tiny corpus (tests/conftest.py's tiny_recipe_run; test_recipes_e2e,
+# test_recipes_kaldi): the demo generator at a small size, with 128-dim vectors.
+TINY = DemoConfig(dim=128, latent_dim=48, speaker_dim=24, session_dim=16, train_speakers=200,
+                  utts_per_train_speaker=8, eval_speakers=40, test_utts_per_speaker=4,
+                  nontarget_per_model=12, domain_speakers=40, seed=11)
+TINY_DIMS = ['--lda-dim', 20, '--pca-dim', 20]   # its back-ends' LDA and PCA
 
 
 def env():
@@ -88,3 +96,30 @@ def recipe_tree(root, backends=('cosine',)):
     with open(os.path.join(root, 'conf', 'backends.tsv'), 'w') as f:
         f.writelines(kept)
     return root
+
+
+def recipe(script, *options, kaldi_root=None, tree=None):
+    """Run a recipe on our Python tools, or on Kaldi's binaries when kaldi_root is given;
+    in this checkout, or in a tree of helpers.recipe_tree."""
+    env = dict(os.environ)
+    env.pop('KALDI_ROOT', None)          # the Python tools, whatever this machine has
+    if kaldi_root:
+        env['KALDI_ROOT'] = str(kaldi_root)
+    if tree:
+        env['PYTHONPATH'] = '%s:%s' % (tree, tree / 'local')
+        env['VV_VENV'] = os.path.dirname(os.path.dirname(sys.executable))
+    out = subprocess.run(['sh', script] + [str(o) for o in options], cwd=tree or ROOT, env=env,
+                         capture_output=True, text=True)
+    assert out.returncode == 0, '%s failed:\n%s\n%s' % (script, out.stdout[-3000:], out.stderr[-3000:])
+    return out
+
+
+def table_rows(exp, table='results'):
+    rows = {}
+    with open(exp / table / 'results.md') as f:
+        lines = [l for l in f if l.startswith('|')]
+    header = [c.strip() for c in lines[0].strip('|\n').split('|')]
+    for line in lines[2:]:
+        cells = [c.strip() for c in line.strip('|\n').split('|')]
+        rows[(cells[0], cells[1])] = dict(zip(header[2:], cells[2:]))
+    return header, rows
