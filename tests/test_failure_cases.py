@@ -378,10 +378,13 @@ def test_exploding_loss_stops_train_sh_with_one_error(tmp_path, data_root):
 
 def test_divergence_rule():
     from model.epochs import diverged
-    assert not diverged(30.0, 40.0) and not diverged(3e4, 40.0)     # up to 1000x the lowest
-    assert diverged(4.1e4, 40.0) and diverged(2e23, 34.0)
-    assert not diverged(900.0, 0.01) and diverged(1100.0, 0.01)    # floor: a loss of 1
-    assert not diverged(-400.0, -500.0) and diverged(6e5, -500.0)  # a signed loss (an NLL)
+    assert not diverged(30.0, 40.0) and not diverged(1000.0, 400.0)  # up to 10x the lowest
+    assert diverged(4500.0, 400.0) and diverged(2e23, 34.0)
+    # The flow's blow-up that the old 1000-fold rule missed (model/epochs.py).
+    assert diverged(39459.7, 638.8)
+    assert not diverged(900.0, 0.01) and diverged(1100.0, 0.01)     # floor: a loss of 100
+    assert not diverged(5.0, -5.0) and not diverged(-400.0, -500.0)  # noise near 0; a signed loss
+    assert diverged(6e3, -500.0)                                       # (an NLL)
 
 
 # ----------------------------------------------------------------------------
