@@ -4,8 +4,9 @@
 # It sources path.sh, cmd.sh, conf/data.sh and conf/backend.sh, parses the options (the
 # default --exp follows --data: exp/<name of the data dir>), refuses
 # paths with white space and takes the lock on $exp (one run at a time). It also defines
-# run_backends_on, the back-end stage of both recipes (task_start/tasks_wait: local/tasks.sh), and identify_run / make_table, which
-# stamp every row of the results table with the data and models it was made from.
+# run_backends_on, the back-end stage of both recipes, and identify_run / make_table, which
+# stamp every row of the results table with the data and models it was made from; and
+# (local/tasks.sh) task_start / tasks_wait, for steps run at the same time.
 . ./path.sh || exit 1
 . ./cmd.sh
 . conf/data.sh
