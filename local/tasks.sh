@@ -12,11 +12,29 @@
 # printed no ERROR line gets one of ours. tasks_wait waits for every task, so nothing is
 # still writing when the recipe stops. Where no temporary dir can be made, the tasks run
 # one after the other, and none starts after one has failed.
+# An interrupt (Ctrl-C), TERM or HUP stops the running tasks and every process they started,
+# then the recipe: a shell's background jobs ignore SIGINT, and a task left running (a
+# training job) would go on writing into $exp after the recipe has gone.
 tasks_dir=; tasks_n=0; tasks_pids=; tasks_failed=
+
+tasks_tree() {  # <pid>...: each pid and, below it, every process it started
+  for tasks_p; do
+    echo $tasks_p
+    tasks_tree $(pgrep -P $tasks_p 2>/dev/null)
+  done
+}
+
+tasks_stop() {  # <exit status>: stop the tasks (see above), wait for them, exit
+  kill -TERM $(tasks_tree $tasks_pids) 2>/dev/null
+  wait
+  [ "$tasks_dir" = none ] || [ -z "$tasks_dir" ] || rm -rf "$tasks_dir"
+  exit $1
+}
 
 task_start() {
   if [ -z "$tasks_dir" ]; then
     tasks_dir=$(mktemp -d "${TMPDIR:-/tmp}/vv-tasks.XXXXXX" 2>/dev/null) || tasks_dir=none
+    trap 'tasks_stop 130' INT; trap 'tasks_stop 143' TERM; trap 'tasks_stop 129' HUP
   fi
   tasks_n=$((tasks_n + 1))
   if [ "$tasks_dir" = none ]; then
@@ -49,5 +67,6 @@ tasks_wait() {
   done
   [ "$tasks_dir" = none ] || [ -z "$tasks_dir" ] || rm -rf "$tasks_dir"
   tasks_dir=; tasks_n=0; tasks_pids=; tasks_failed=
+  trap - INT TERM HUP
   [ -z "$tasks_first" ]
 }
