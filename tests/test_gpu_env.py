@@ -2,6 +2,7 @@
 a stand-in nvidia-smi on PATH, and a stand-in venv python that records what pip was asked.
 """
 import os
+import re
 import subprocess
 
 import pytest
@@ -81,14 +82,51 @@ def source_path_sh(env):
     return out.stderr, calls
 
 
+UV = re.search(r"^ *vv_uv=(uv==\S+)$", open(os.path.join(ROOT, "path.sh")).read(), re.M).group(1)
+
+
+def stand_in_venv(venv, uv_status=0):
+    """A venv whose python and uv record each call (in pip.log) with the TensorFlow line of
+    the requirements they were given; its pip makes the uv (exit status uv_status)."""
+    record = ('echo "$*" >> "$(dirname "$0")/../pip.log"\n'
+              'for a; do [ -f "$a" ] && grep "^tensorflow" "$a" >> "$(dirname "$0")/../pip.log"; done\n')
+    write_script(venv / "bin" / "python",
+                 record + f'[ "$*" != "-m pip install -q --disable-pip-version-check {UV}" ] || '
+                 f'printf \'#!/bin/sh\\necho "uv $*" >> "$(dirname "$0")/../pip.log"\\n'
+                 f'for a; do [ -f "$a" ] && grep "^tensorflow" "$a" >> "$(dirname "$0")/../pip.log"; done\\n'
+                 f'exit {uv_status}\\n\' > "$(dirname "$0")/uv" && chmod +x "$(dirname "$0")/uv"\n'
+                 'exit 0\n')
+
+
+def test_path_sh_installs_with_uv_and_falls_back_on_pip(tmp_path):
+    """The wheels come through uv (installed first, pinned); where uv fails, pip installs the
+    same lines, after one line that says so."""
+    version = pinned_version()
+    for uv_status in (0, 1):
+        venv = tmp_path / f"venv{uv_status}"
+        (venv / "bin").mkdir(parents=True)
+        stand_in_venv(venv, uv_status)
+        err, calls = source_path_sh(machine_env(tmp_path, False, VV_VENV=str(venv)))
+        # The calls, each with the CPU wheel's line of what it was given.
+        steps = [l for l in calls.splitlines() if not l.startswith("tensorflow==")]
+        expected = [f"-m pip install -q --disable-pip-version-check {UV}",
+                    f"uv pip install -q --python {venv}/bin/python --compile-bytecode "
+                    f"-r {venv}/.requirements.txt",
+                    f'tensorflow-cpu=={version}; sys_platform == "linux" and platform_machine == "x86_64"']
+        if uv_status:
+            expected += [f"-m pip install -q --disable-pip-version-check -r {venv}/.requirements.txt",
+                         expected[-1]]
+        assert [l for l in steps if not l.startswith("-c ")] == expected, calls
+        fallback = [l for l in err.splitlines() if "installing with pip" in l]
+        assert fallback == ([f"path.sh: uv could not install them (see {venv}/.uv.log); "
+                             "installing with pip ..."] if uv_status else []), err
+        assert "ERROR" not in err
+
+
 def test_path_sh_installs_the_chosen_build_once_and_switches(tmp_path):
     venv = tmp_path / "venv"
     (venv / "bin").mkdir(parents=True)
-    # The venv's python: records each pip call and the TensorFlow line it was asked for.
-    write_script(venv / "bin" / "python",
-                 'echo "$*" >> "$(dirname "$0")/../pip.log"\n'
-                 'for a; do [ -f "$a" ] && grep "^tensorflow" "$a" >> "$(dirname "$0")/../pip.log"; done\n'
-                 'exit 0\n')
+    stand_in_venv(venv)
     gpu = machine_env(tmp_path, True, VV_VENV=str(venv))
     cpu = machine_env(tmp_path, False, VV_VENV=str(venv))
     version = pinned_version()
@@ -99,7 +137,8 @@ def test_path_sh_installs_the_chosen_build_once_and_switches(tmp_path):
     err, calls = source_path_sh(gpu)     # a GPU appears: the CPU wheel goes, CUDA's comes
     lines = calls.splitlines()
     assert lines[0] == "-m pip uninstall -q -y tensorflow tensorflow-cpu"
-    assert "-m pip install" in lines[1] and lines[2:] == [f"tensorflow[and-cuda]=={version}"]
+    assert lines[1] == f"-m pip install -q --disable-pip-version-check {UV}"
+    assert lines[2].startswith("uv pip install") and lines[3:] == [f"tensorflow[and-cuda]=={version}"]
     assert f"TensorFlow {version} with CUDA" in err
     err, calls = source_path_sh(gpu)     # installed: said once, not again
     assert calls == "" and err == ""
