@@ -64,6 +64,13 @@ def describe(rxfilename):
     return rxfilename if rxfilename not in ('', '-') else 'standard input'
 
 
+# How a command we read from may start without a shell: a function of the command line that
+# returns a running process (stdout, wait(), kill(), as subprocess.Popen has them) or None
+# to leave it to the shell. Our Kaldi-named tools set kaldi_compat.pipes.start, which
+# forks their own pipelines.
+start_reader = None
+
+
 class _Pipe:
     """A shell command's stdout (reading) or stdin (writing) as `stream`.
 
@@ -76,7 +83,9 @@ class _Pipe:
         self.cmd = cmd
         self.reading = reading
         if reading:
-            self.proc = subprocess.Popen(cmd, shell=True, stdout=subprocess.PIPE)
+            self.proc = start_reader(cmd) if start_reader else None
+            if self.proc is None:
+                self.proc = subprocess.Popen(cmd, shell=True, stdout=subprocess.PIPE)
             self.stream = self.proc.stdout
         else:
             self.proc = subprocess.Popen(cmd, shell=True, stdin=subprocess.PIPE)

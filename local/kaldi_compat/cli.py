@@ -6,8 +6,10 @@ recipe command lines work unchanged with either engine.
 """
 import sys
 
+from data_utils import kaldi_streams
 from data_utils.errors import UserError, run_main
 from data_utils.heap import keep_freed_memory
+from kaldi_compat import pipes
 
 
 def _normalise(name):
@@ -134,4 +136,7 @@ def run_tool(name, main, argv=None):
     """Run main(argv) as Kaldi's binaries run: the command line echoed first (it makes
     logs self-describing), a user error as one 'ERROR (tool): ...' line and exit 1."""
     keep_freed_memory()       # chunk after chunk reuses the same memory (data_utils/heap.py)
+    # A pipeline of our own tools in an rspecifier runs in forked children, without a Python
+    # start each (kaldi_compat/pipes.py).
+    kaldi_streams.start_reader = pipes.start
     run_main(name, main, argv, echo=True)
