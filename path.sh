@@ -43,7 +43,7 @@ if [ ! -x "$vv_venv/bin/python" ] || [ "$(cat "$vv_stamp" 2>/dev/null)" != "$vv_
     return 1 2>/dev/null || exit 1
   fi
   vv_build=$(sh "$vv_root/local/python_requirements.sh" --why "$vv_root/requirements.txt")
-  echo "path.sh: installing the Python environment into $vv_venv (a few minutes): $vv_build ..." >&2
+  echo "path.sh: installing the Python environment into $vv_venv (a minute or two): $vv_build ..." >&2
   vv_installed="$vv_venv/.requirements.txt"   # the lines last installed
   # The CPU wheel and the CUDA build install the same files under two names: when the
   # build changes, the old one goes first, or removing it later would break the new one.
