@@ -6,6 +6,8 @@
 #          option: trained only when named, e.g. --model "ae vae cvae dnf".
 # A model that fails (e.g. a divergence its recoveries do not cure) does not stop the others:
 # train.sh trains them all, names the failed ones and exits 1; eval.sh scores the trained ones.
+# A fault of the machine (a full disk) stops the run, and the models training beside it, with
+# its one ERROR line.
 #
 #   sh train.sh [--model "vae cvae ae"] [--epochs 30] [--kl-weight 1.0] ...
 #   sh train.sh --config conf/paper.conf     # the paper's setting (200 epochs, lr 1e-5, ...)
@@ -78,7 +80,10 @@ if [ $stage -le 1 ] && [ $stop_stage -ge 1 ]; then
   python3 -m data_utils.set_identity check-models --prog train.sh --train-set $exp/train_set.json \
     $(for m in $model; do printf '%s ' $exp/$m; done) || exit 1
 
-  train_model() {  # <model> <--tee or nothing>: train it; its outcome in $exp/<model>/train_status
+  # train_model <model> <--tee or nothing>: train it; its outcome in $exp/<model>/train_status.
+  # Returns 1 when the run must stop: a step of ours failed, or the model met a fault of the
+  # machine; a model that failed on its own (a divergence) returns 0, the others go on.
+  train_model() {
     m=$1
     case $m in
       vae|ae) init="" ;;
@@ -105,16 +110,22 @@ if [ $stage -le 1 ] && [ $stop_stage -ge 1 ]; then
       local/log_history.sh restore $log 2>/dev/null
     fi
     if [ $status -eq 0 ]; then
-      echo trained > $exp/$m/train_status || return 1
+      { echo trained > $exp/$m/train_status; } 2>/dev/null ||
+        { echo "ERROR (train.sh): $exp/$m/train_status: cannot write it (is the disk full?)" >&2; return 1; }
       # Without the live view, show where training ended.
       [ -n "$2" ] || grep -E '^(note:|model\.train:|epoch )' $log | tail -n 3 >&2
     else
       reason=$(grep '^ERROR' $log | tail -n 1)
-      echo "failed: ${reason:-exit status $status, see $log}" > $exp/$m/train_status || return 1
       # The live view, or our runner, has shown the reason; Kaldi's runners name the log only.
       [ -n "$2" ] || $ours || [ -z "$reason" ] || echo "$reason" >&2
+      { echo "failed: ${reason:-exit status $status, see $log}" > $exp/$m/train_status; } 2>/dev/null ||
+        return 1
+      # A fault of the machine (a full disk, an I/O error) fails the other models too: the run
+      # stops on this one ERROR line.
+      ! printf '%s\n' "$reason" | grep -qE "$system_faults" || return 1
     fi
   }
+  system_faults='No space left on device|Disk quota exceeded|File too large|Read-only file system|Input/output error|Permission denied'
 
   # Two rounds: the models that need no other model of this run, at the same time when
   # --parallel true (each job is one TensorFlow process: on the demo's 2 cores ae and vae
@@ -145,7 +156,8 @@ if [ $stage -le 1 ] && [ $stop_stage -ge 1 ]; then
     done
     if [ -n "$fg" ]; then
       echo "train.sh: training $fg in $exp/$fg (log: $exp/$fg/log/train.log) ..." >&2
-      train_model $fg "$show" || exit 1
+      # A stop ends the models training beside it (local/tasks.sh), unreported: one ERROR line.
+      train_model $fg "$show" || tasks_stop 1
       tasks_wait || exit 1
     fi
   done

@@ -25,9 +25,16 @@ if [ "$score_norm" = asnorm ]; then
 fi
 
 rows=$results.tmp
+# The rows are gathered in $rows and moved into place whole; a failed run leaves no $rows.
+trap 'rm -f "$rows"' EXIT
+add_row() {  # <line>: appended to $rows, or one ERROR line naming the file
+  { printf '%s\n' "$1" >> $rows; } 2>/dev/null ||
+    { echo "ERROR ($0): $rows: cannot write it (is the disk full?)" >&2; exit 1; }
+}
 header="front_end	backend	set	eer"
 for p in $p_targets; do header="$header	mindcf_$p"; done
-echo "$header" > $rows || exit 1
+rm -f $rows
+add_row "$header"
 for b in $backends; do
   scores=$dir/scores_$b
   [ -f $scores ] || { echo "ERROR ($0): $scores: missing" >&2; exit 1; }
@@ -52,7 +59,7 @@ for b in $backends; do
       $scores $trials \> $metrics/$b.mindcf_$p || exit 1
     row="$row	$(cat $metrics/$b.mindcf_$p)"
   done
-  echo "$row" >> $rows || exit 1
+  add_row "$row"
 done
 mv $rows $results || exit 1
 exit 0

@@ -13,7 +13,7 @@ log=$2
 fold() {  # <log>.prev, a blank line, then <log>, into <log>
   { cat "$log.prev" && echo && { [ ! -f "$log" ] || cat "$log"; }; } > "$log.tmp" &&
     mv -f "$log.tmp" "$log" && rm -f "$log.prev" ||
-    { echo "ERROR ($0): $log: cannot join it with its history in $log.prev" >&2; exit 1; }
+    { rm -f "$log.tmp"; echo "ERROR ($0): $log: cannot join it with its history in $log.prev" >&2; exit 1; }
 }
 [ -f "$log.prev" ] && fold
 if [ "$1" = save ] && [ -s "$log" ]; then
