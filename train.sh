@@ -125,6 +125,9 @@ if [ $stage -le 1 ] && [ $stop_stage -ge 1 ]; then
       ! printf '%s\n' "$reason" | grep -qE "$system_faults" || return 1
     fi
   }
+  # The system faults as our tools' ERROR lines word them (os.strerror of the errnos that
+  # data_utils/errors.py lists in _WRITE_FAULTS): read from the log, whatever the runner, as
+  # run.pl and the grid runners do not pass a job's own exit status on.
   system_faults='No space left on device|Disk quota exceeded|File too large|Read-only file system|Input/output error|Permission denied'
 
   # Two rounds: the models that need no other model of this run, at the same time when
