@@ -105,3 +105,13 @@ def training_processes(exp):
         if 'model.train' in words and any(word.startswith(str(exp)) for word in words):
             pids.append(int(entry))
     return pids
+
+
+def test_train_sh_knows_the_system_faults_our_tools_report():
+    """train.sh stops the run on a model's system fault, read from its ERROR line: its list
+    must be the faults data_utils/errors.py words (a fault missing there would let the other
+    models go on, each with an ERROR line of its own)."""
+    from data_utils import errors
+    text = open(os.path.join(ROOT, 'train.sh')).read()
+    listed = re.search(r"^  system_faults='([^']*)'$", text, re.M).group(1).split('|')
+    assert sorted(listed) == sorted(errors._WRITE_FAULTS)
